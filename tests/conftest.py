@@ -1,0 +1,58 @@
+"""Shared test fixtures.
+
+Real data lives beside the project in ``../shared/data`` and is read in place. Tests
+that need it skip with a clear message when it is absent, except under CI (``CI=true``),
+where a missing folder is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("THYROMICS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _need(sub: str) -> Path:
+    path = SHARED_DATA / sub
+    if not path.exists():
+        msg = f"real data not found at {path} (set THYROMICS_SHARED_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Root of ../shared/data."""
+    return _need("")
+
+
+@pytest.fixture(scope="session")
+def ddti_dir() -> Path:
+    return _need("ddti")
+
+
+@pytest.fixture(scope="session")
+def lidc_dir() -> Path:
+    return _need("lidc")
+
+
+@pytest.fixture(scope="session")
+def ibsi_dir() -> Path:
+    return _need("ibsi")
+
+
+@pytest.fixture(scope="session")
+def pyradiomics_dir() -> Path:
+    return _need("pyradiomics")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
