@@ -1,0 +1,281 @@
+"""Cohort-scale extraction: every case of a manifest -> one feature table.
+
+Cases run in parallel (local processes, or a Dask cluster), each one independently: a
+failing case lands in the errors table with its stage and reason and the others go on.
+Each finished case is cached under a key made of the content of its image and mask and
+of the settings, so a rerun, or a run resumed after a crash or Ctrl-C, recomputes
+nothing that finished. Tables are written atomically, with their provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from thyromics.errors import CaseError
+from thyromics.parallel import run_tasks
+from thyromics.provenance import (atomic_write, atomic_write_json, now_iso, package_versions,
+                                  path_sha256, settings_hash)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from thyromics.features.settings import ExtractionSettings
+    from thyromics.io.manifest import Case, Manifest
+
+__all__ = ["CaseTask", "ExtractionSummary", "extract_cohort", "extract_case_record",
+           "read_features", "errors_path_for", "ID_COLUMNS", "PROVENANCE_KEY"]
+
+#: Identifier columns that lead every feature table.
+ID_COLUMNS = ("case_id", "patient_id", "label", "split")
+#: Parquet schema-metadata key under which the provenance JSON is stored.
+PROVENANCE_KEY = b"thyromics"
+#: Bump when a change of code changes cached values.
+CACHE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class CaseTask:
+    """Everything a worker needs for one case (picklable)."""
+
+    case_id: str
+    image: str
+    mask: str
+    settings: Any
+    cache_dir: str | None
+    geometry_tolerance: float
+
+
+@dataclass(frozen=True)
+class ExtractionSummary:
+    """What a cohort extraction produced."""
+
+    output: Path
+    errors_path: Path
+    provenance_path: Path
+    n_cases: int
+    n_ok: int
+    n_failed: int
+    n_cached: int
+    n_features: int
+    seconds: float
+    errors: list[dict] = field(default_factory=list)
+
+
+def errors_path_for(output: Path) -> Path:
+    """``features.parquet`` -> ``features.errors.csv`` beside it."""
+    return output.with_name(output.stem + ".errors.csv")
+
+
+def _provenance_path_for(output: Path) -> Path:
+    return output.with_name(output.stem + ".provenance.json")
+
+
+def _cache_key(task: CaseTask, image_hash: str, mask_hash: str) -> str:
+    return settings_hash({"v": CACHE_VERSION, "image": image_hash, "mask": mask_hash,
+                          "settings": task.settings.to_dict(),
+                          "tolerance": task.geometry_tolerance})
+
+
+def extract_case_record(task: CaseTask) -> dict:
+    """Extract one case (worker function): read, check, extract, cache.
+
+    Returns a JSON-able record with ``values``, ``missing``, ``diagnostics``, the input
+    hashes and timing. Raises :class:`CaseError` naming the case on any failure.
+    """
+    from thyromics.features.engine import extract_features
+    from thyromics.io import load_case
+    from thyromics.io.manifest import Case
+
+    t0 = time.perf_counter()
+    try:
+        image_hash, mask_hash = path_sha256(task.image), path_sha256(task.mask)
+    except OSError as e:
+        missing = task.image if not Path(task.image).exists() else task.mask
+        raise CaseError(f"cannot read the file: {e.strerror or e}. Check the path in the "
+                        "manifest (paths are relative to the CSV's folder).",
+                        case_id=task.case_id, file=missing, stage="read") from e
+    key = _cache_key(task, image_hash, mask_hash)
+    cached = Path(task.cache_dir, key + ".json") if task.cache_dir else None
+    if cached is not None and cached.exists():
+        record = json.loads(cached.read_text(encoding="utf-8"))
+        record["cached"] = True
+        return record
+
+    case = Case(case_id=task.case_id, image=Path(task.image), mask=Path(task.mask), row=0,
+                patient_id=task.case_id, label=None, split=None, clinical={})
+    image, mask = load_case(case, label=getattr(task.settings, "label", None),
+                            geometry_tolerance=task.geometry_tolerance)
+    try:
+        result = extract_features(image, mask, task.settings, case_id=task.case_id)
+    except CaseError:
+        raise
+    except Exception as e:  # an unexpected library failure still names the case
+        raise CaseError(f"{type(e).__name__}: {e}", case_id=task.case_id,
+                        file=task.image, stage="extract") from e
+    record = {"case_id": task.case_id, "values": dict(result.values),
+              "missing": dict(result.missing), "diagnostics": _jsonable(result.diagnostics),
+              "ndim": image.ndim, "image_sha256": image_hash, "mask_sha256": mask_hash,
+              "seconds": round(time.perf_counter() - t0, 4), "cached": False}
+    if cached is not None:
+        atomic_write_json(cached, record)
+    return record
+
+
+def _jsonable(d: dict) -> dict:
+    return json.loads(json.dumps(d, default=str))
+
+
+def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSettings",
+                   output: str | Path, *, jobs: int = 1, scheduler: str | None = None,
+                   cache_dir: str | Path | None = None, write_csv: bool = False,
+                   geometry_tolerance: float = 1e-3,
+                   on_progress: Callable[[str, bool], None] | None = None) -> ExtractionSummary:
+    """Extract features for every case of a manifest into one table.
+
+    Parameters
+    ----------
+    manifest : path or Manifest
+        The case manifest (``cases.csv``).
+    settings : ExtractionSettings
+        A preset (``get_preset("ct")``) or settings from a PyRadiomics parameter file.
+    output : path
+        ``features.parquet``; ``features.errors.csv`` and ``features.provenance.json`` are
+        written beside it (and ``features.csv`` when ``write_csv``).
+    jobs : int
+        Local worker processes. Ignored when ``scheduler`` is given.
+    scheduler : str, optional
+        A Dask scheduler address: the same job runs on that cluster.
+    cache_dir : path, optional
+        Per-case cache; default ``<output folder>/.thyromics_cache``.
+    on_progress : callable, optional
+        Called as ``on_progress(case_id, ok)`` after each case.
+
+    Returns
+    -------
+    ExtractionSummary
+        Counts, paths and the errors. The table holds one row per successful case.
+    """
+    import pandas as pd
+
+    from thyromics.io.manifest import Manifest, read_manifest
+
+    t0 = time.perf_counter()
+    output = Path(output)
+    if not isinstance(manifest, Manifest):
+        manifest = read_manifest(manifest, check_files=False)
+    cache = Path(cache_dir) if cache_dir else output.parent / ".thyromics_cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    by_id = {c.case_id: c for c in manifest.cases}
+    tasks = [(c.case_id, CaseTask(c.case_id, str(c.image), str(c.mask), settings, str(cache),
+                                  geometry_tolerance)) for c in manifest.cases]
+
+    records: dict[str, dict] = {}
+    errors: list[dict] = []
+    for outcome in run_tasks(extract_case_record, tasks, jobs=jobs, scheduler=scheduler):
+        if outcome.ok:
+            records[outcome.key] = outcome.result
+        else:
+            errors.append(_error_row(outcome.key, by_id[outcome.key], outcome.error))
+        if on_progress is not None:
+            on_progress(outcome.key, outcome.ok)
+
+    order = [c.case_id for c in manifest.cases if c.case_id in records]
+    table = _build_table(manifest, [records[k] for k in order], settings)
+    n_features = table.shape[1] - len(ID_COLUMNS) - len(manifest.clinical_columns)
+    provenance = {
+        "stage": "extract", "created": now_iso(), "manifest": str(manifest.path),
+        "manifest_sha256": path_sha256(manifest.path), "settings": settings.to_dict(),
+        "versions": package_versions(), "jobs": jobs, "scheduler": scheduler,
+        "columns": {"id": list(ID_COLUMNS), "clinical": list(manifest.clinical_columns),
+                    "features": list(table.columns[len(ID_COLUMNS) +
+                                                   len(manifest.clinical_columns):])},
+        "cases": {k: {"image_sha256": records[k]["image_sha256"],
+                      "mask_sha256": records[k]["mask_sha256"],
+                      "missing": records[k]["missing"]} for k in order},
+        "n_ok": len(order), "n_failed": len(errors),
+    }
+    _write_parquet(table, output, provenance)
+    if write_csv:
+        atomic_write(output.with_suffix(".csv"), lambda p: table.to_csv(p, index=False))
+    err_frame = pd.DataFrame(errors, columns=["case_id", "stage", "error", "file"])
+    errors_path = errors_path_for(output)
+    atomic_write(errors_path, lambda p: err_frame.to_csv(p, index=False))
+    prov_path = atomic_write_json(_provenance_path_for(output), provenance)
+    return ExtractionSummary(output=output, errors_path=errors_path, provenance_path=prov_path,
+                             n_cases=len(tasks), n_ok=len(order), n_failed=len(errors),
+                             n_cached=sum(bool(r.get("cached")) for r in records.values()),
+                             n_features=n_features, seconds=time.perf_counter() - t0,
+                             errors=errors)
+
+
+def _error_row(case_id: str, case: "Case", error: BaseException) -> dict:
+    if isinstance(error, CaseError):
+        return {"case_id": case_id, "stage": error.stage, "error": error.reason,
+                "file": error.file or ""}
+    return {"case_id": case_id, "stage": "extract",
+            "error": f"{type(error).__name__}: {error}", "file": str(case.image)}
+
+
+def _build_table(manifest: "Manifest", records: list[dict],
+                 settings: "ExtractionSettings") -> "pd.DataFrame":
+    import numpy as np
+    import pandas as pd
+
+    from thyromics.features.engine import expected_columns
+
+    columns: list[str] = []
+    if records:
+        columns = list(expected_columns(settings, records[0]["ndim"]))
+        seen = set(columns)
+        for r in records:  # anything a case produced beyond the expected list is kept too
+            for k in r["values"]:
+                if k not in seen:
+                    seen.add(k)
+                    columns.append(k)
+    by_id = {c.case_id: c for c in manifest.cases}
+    rows = []
+    for r in records:
+        case = by_id[r["case_id"]]
+        row: dict[str, Any] = {"case_id": case.case_id, "patient_id": case.patient_id,
+                               "label": case.label, "split": case.split}
+        row.update({k: case.clinical.get(k) for k in manifest.clinical_columns})
+        rows.append(row)
+    ids = pd.DataFrame(rows, columns=[*ID_COLUMNS, *manifest.clinical_columns])
+    ids["label"] = ids["label"].astype("Int64")
+    values = np.full((len(records), len(columns)), np.nan)
+    index = {c: j for j, c in enumerate(columns)}
+    for i, r in enumerate(records):
+        for k, v in r["values"].items():
+            values[i, index[k]] = np.nan if v is None else float(v)
+    feats = pd.DataFrame(values, columns=columns)
+    return pd.concat([ids, feats], axis=1)
+
+
+def _write_parquet(table: "pd.DataFrame", output: Path, provenance: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    meta = dict(arrow.schema.metadata or {})
+    meta[PROVENANCE_KEY] = json.dumps(provenance, default=str).encode()
+    arrow = arrow.replace_schema_metadata(meta)
+    atomic_write(output, lambda p: pq.write_table(arrow, p))
+
+
+def read_features(path: str | Path) -> "tuple[pd.DataFrame, dict]":
+    """Read a feature table (Parquet or CSV) and its provenance (empty dict if none)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        prov = _provenance_path_for(path)
+        return pd.read_csv(path), (json.loads(prov.read_text()) if prov.exists() else {})
+    table = pq.read_table(path)
+    meta = (table.schema.metadata or {}).get(PROVENANCE_KEY)
+    return table.to_pandas(), (json.loads(meta) if meta else {})

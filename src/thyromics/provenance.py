@@ -1,0 +1,98 @@
+"""Provenance stored with every output: versions, settings, seeds, input hashes.
+
+Also the atomic file writers every stage uses, so that a kill never leaves a
+half-written table behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["file_sha256", "path_sha256", "package_versions", "now_iso",
+           "atomic_write", "atomic_write_text", "atomic_write_json", "settings_hash"]
+
+#: Distributions whose versions are recorded with every output.
+TRACKED_PACKAGES = ("thyromics", "numpy", "scipy", "pandas", "scikit-learn", "SimpleITK",
+                    "pyradiomics-bhklab", "PyWavelets", "pydicom", "statsmodels",
+                    "lightgbm", "xgboost-cpu", "imbalanced-learn", "torch", "monai")
+
+
+def file_sha256(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def path_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, or of a folder (a DICOM series): names and bytes of its files, sorted."""
+    p = Path(path)
+    if p.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(q for q in p.rglob("*") if q.is_file()):
+            h.update(str(f.relative_to(p)).encode())
+            h.update(file_sha256(f).encode())
+        return h.hexdigest()
+    return file_sha256(p)
+
+
+def settings_hash(obj: Any) -> str:
+    """SHA-256 of a JSON-able object in canonical form (sorted keys)."""
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
+    """Installed versions of the tracked packages (``"not installed"`` when absent)."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` and move the result onto ``path`` in one step.
+
+    The temporary file lies in the target's folder, so the final ``os.replace`` is atomic:
+    readers see the old file or the new one, never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write text atomically (UTF-8)."""
+    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write JSON atomically, indented, with non-JSON values written as strings."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")

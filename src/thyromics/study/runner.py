@@ -1,0 +1,160 @@
+"""Run a whole study from its YAML: extract -> table1 -> model -> report.
+
+Each step writes into its own folder of the study output and a ``.done.json`` marker
+holding the hash of what it was made from; a rerun skips every step whose marker
+matches, so an interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from thyromics.provenance import (atomic_write_json, now_iso, package_versions, path_sha256,
+                                  settings_hash)
+from thyromics.study.config import StudyConfig
+
+__all__ = ["run_study", "StudyPaths"]
+
+Log = Callable[[str], None]
+
+
+class StudyPaths:
+    """Where each step of a study writes (the contract the report reads)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self.features = self.out / "features" / "features.parquet"
+        self.table1 = self.out / "table1"
+        self.models = self.out / "models"
+        self.report = self.out / "report.html"
+        self.study_json = self.out / "study.json"
+
+
+def _done(marker: Path, key: str) -> bool:
+    import json
+
+    return marker.exists() and json.loads(marker.read_text()).get("key") == key
+
+
+def _mark(marker: Path, key: str, seconds: float) -> None:
+    atomic_write_json(marker, {"key": key, "finished": now_iso(), "seconds": round(seconds, 2)})
+
+
+def _step(name: str, marker: Path, key: str, log: Log, func: Callable[[], None]) -> None:
+    if _done(marker, key):
+        log(f"[{name}] already done, skipped (delete {marker} to redo)")
+        return
+    log(f"[{name}] running ...")
+    t0 = time.perf_counter()
+    func()
+    _mark(marker, key, time.perf_counter() - t0)
+    log(f"[{name}] done in {time.perf_counter() - t0:.1f} s")
+
+
+def run_study(cfg: StudyConfig, out: str | Path, *, log: Log = print,
+              progress: Callable | None = None) -> StudyPaths:
+    """Run every step of a study into ``out`` and return its paths.
+
+    Parameters
+    ----------
+    cfg : StudyConfig
+        The validated study (``load_study(path)``).
+    out : path
+        The study output folder.
+    log : callable
+        Receives one line per event ("[extract] running ...").
+    progress : callable, optional
+        A context manager factory ``progress(total, what)`` yielding ``tick(case_id, ok)``
+        (e.g. :func:`thyromics.progress.case_progress`).
+    """
+    from thyromics.features.extract import extract_cohort
+    from thyromics.features.presets import get_preset
+    from thyromics.features.settings import ExtractionSettings
+    from thyromics.io.manifest import read_manifest
+    from thyromics.parallel import default_jobs
+
+    paths = StudyPaths(Path(out))
+    paths.out.mkdir(parents=True, exist_ok=True)
+    started = now_iso()
+    manifest = read_manifest(cfg.cases, check_files=False)
+    manifest_hash = path_sha256(cfg.cases)
+
+    # 1. Extraction (its own per-case cache makes a rerun cheap, so it always runs).
+    ex = cfg.extract
+    settings = ExtractionSettings.from_params_file(ex.params) if ex.params else get_preset(ex.preset)
+    if ex.label is not None:
+        settings = settings.replace(label=ex.label)
+    ext_key = settings_hash([manifest_hash, settings.to_dict(), ex.geometry_tolerance])
+
+    def do_extract() -> None:
+        def run(tick=None):
+            return extract_cohort(manifest, settings, paths.features,
+                                  jobs=ex.jobs or default_jobs(), scheduler=ex.scheduler,
+                                  geometry_tolerance=ex.geometry_tolerance, on_progress=tick)
+        if progress is not None:
+            with progress(len(manifest.cases), "extract") as tick:
+                s = run(tick)
+        else:
+            s = run()
+        log(f"[extract] {s.n_ok} of {s.n_cases} cases ok, {s.n_failed} failed "
+            f"(see {s.errors_path.name}); {s.n_features} features")
+        if s.n_ok == 0:
+            from thyromics.errors import InputError
+
+            raise InputError(f"no case could be extracted; the reasons are in {s.errors_path}")
+
+    _step("extract", paths.features.parent / ".done.json", ext_key, log, do_extract)
+
+    # 2. Table 1 of the clinical columns, by outcome (and by cohort).
+    if cfg.table1.enabled and manifest.clinical_columns:
+        t1_key = settings_hash([ext_key, cfg.table1.model_dump(mode="json")])
+        _step("table1", paths.table1 / ".done.json", t1_key, log,
+              lambda: _table1(manifest, cfg, paths))
+
+    # 3. Models: each block compared over the chosen classifiers.
+    model_key = settings_hash([ext_key, cfg.model.model_dump(mode="json"), cfg.seed])
+    _step("model", paths.models / ".done.json", model_key, log, lambda: _models(cfg, paths, log))
+
+    atomic_write_json(paths.study_json, {
+        "name": cfg.name, "started": started, "finished": now_iso(), "seed": cfg.seed,
+        "settings": cfg.model_dump(mode="json"), "versions": package_versions(),
+        "inputs": {str(cfg.cases): manifest_hash}})
+
+    # 4. The report.
+    if cfg.report:
+        from thyromics.report.build import build_report
+
+        log("[report] building ...")
+        build_report(paths.out, output=paths.report, title=cfg.name)
+        log(f"[report] {paths.report}")
+    return paths
+
+
+def _table1(manifest, cfg: StudyConfig, paths: StudyPaths) -> None:
+    from thyromics.stats.table1 import table1
+
+    frame = manifest.frame
+    variables = cfg.table1.variables or list(manifest.clinical_columns)
+    labelled = frame[frame["label"].notna()] if "label" in frame else frame
+    paths.table1.mkdir(parents=True, exist_ok=True)
+    t = table1(labelled, group="label", variables=variables)
+    t.to_csv(paths.table1 / "table1.csv")
+    (paths.table1 / "table1.html").write_text(t.to_html(), encoding="utf-8")
+    if cfg.table1.by_cohort and "split" in frame and frame["split"].notna().any():
+        tc = table1(frame[frame["split"].notna()], group="split", variables=variables)
+        tc.to_csv(paths.table1 / "table1_by_cohort.csv")
+        (paths.table1 / "table1_by_cohort.html").write_text(tc.to_html(), encoding="utf-8")
+
+
+def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
+    from thyromics.models.api import run_model_stage
+
+    for block in cfg.model.blocks:
+        out = paths.models / block.replace("+", "_")
+        log(f"[model] block {block}: {', '.join(cfg.model.models)}")
+        run_model_stage(paths.features, label="label", group="patient_id", split="split",
+                        blocks=block.split("+"), models=list(cfg.model.models), cv=cfg.model.cv,
+                        repeats=cfg.model.repeats, seed=cfg.seed, exclude=list(cfg.model.exclude),
+                        out_dir=out)

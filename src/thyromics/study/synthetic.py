@@ -1,0 +1,174 @@
+"""A small synthetic cohort, made on the fly for the demo and for tests.
+
+Two modalities, each with a binary outcome that changes the lesion the way the seed
+studies describe aggressive thyroid lesions:
+
+* CT-like volumes (HU-like values, anisotropic voxels 0.8 x 0.8 x 2.5 mm): class 1
+  lesions are lobulated (irregular margin) and heterogeneous (necrosis-like low
+  patches, stronger texture); class 0 lesions are smooth ellipsoids of uniform
+  enhancement.
+* Ultrasound-like 2D images (speckle: Rayleigh-distributed, 0-255 grey): class 1
+  nodules are hypoechoic, taller-than-wide with irregular margins and bright
+  micro-calcification spots; class 0 nodules are iso-echoic, wider-than-tall ovals.
+
+Some patients carry two lesions (for patient-grouped validation), and clinical columns
+(age, sex, size, a lymph-node flag) are correlated with the outcome, weakly, as in life.
+Everything is drawn from one seeded ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["SyntheticSettings", "make_cohort", "ct_lesion", "us_lesion"]
+
+
+@dataclass(frozen=True)
+class SyntheticSettings:
+    """Size of the synthetic cohort.
+
+    Attributes
+    ----------
+    n_patients : int
+        Patients per modality; about a fifth get a second lesion.
+    prevalence : float
+        Fraction of patients with outcome 1.
+    split : tuple of float
+        Fractions of patients in train / test / external.
+    seed : int
+        Seed of the one random generator.
+    """
+
+    n_patients: int = 40
+    prevalence: float = 0.4
+    split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    seed: int = 7
+
+
+def _ellipsoid(shape: tuple[int, ...], centre: np.ndarray, radii: np.ndarray,
+               spacing: np.ndarray, lobes: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean ellipsoid (radii in mm) whose radius is modulated by ``lobes`` (0 = smooth)."""
+    grids = np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing)], indexing="ij")
+    rel = [(g - c * s) / r for g, c, s, r in zip(grids, centre, spacing, radii)]
+    dist = np.sqrt(sum(x**2 for x in rel))
+    if lobes > 0:
+        # Irregular margin: angular modulation of the radius by a few random harmonics.
+        theta = np.arctan2(rel[-2], rel[-1])
+        phi = np.arctan2(rel[0], np.sqrt(rel[-2] ** 2 + rel[-1] ** 2)) if len(shape) == 3 else 0
+        mod = sum(rng.uniform(0.5, 1.0) * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+                  for k in (3, 5, 7))
+        mod = mod + (np.cos(4 * phi) if len(shape) == 3 else 0)
+        dist = dist / (1 + lobes * mod / 4)
+    return dist <= 1.0
+
+
+def ct_lesion(label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """One CT-like volume (z, y, x) in HU, its lesion mask, and spacing (x, y, z) in mm."""
+    from scipy import ndimage
+
+    shape, spacing_zyx = (20, 56, 56), np.array([2.5, 0.8, 0.8])
+    img = rng.normal(40, 12, shape)  # soft tissue
+    img = ndimage.gaussian_filter(img, (0.5, 1.0, 1.0))
+    size_mm = rng.uniform(9, 14) + (3 if label else 0)
+    radii = size_mm * np.array([0.9, 1.0, rng.uniform(0.8, 1.1)])
+    centre = np.array(shape) / 2 + rng.uniform(-1.5, 1.5, 3)
+    lobes = rng.uniform(0.15, 0.6) if label else rng.uniform(0.0, 0.3)
+    mask = _ellipsoid(shape, centre, radii, spacing_zyx, lobes=lobes, rng=rng)
+    texture = rng.normal(0, 1, shape)
+    if label:
+        texture = ndimage.gaussian_filter(texture, (0.6, 1.2, 1.2))
+        texture = texture / texture.std() * rng.uniform(15, 35)
+        necrosis = ndimage.gaussian_filter(rng.normal(0, 1, shape), (1, 3, 3)) > rng.uniform(0.2, 0.5)
+        lesion = 100 + texture - rng.uniform(15, 45) * necrosis
+    else:
+        texture = ndimage.gaussian_filter(texture, (0.5, 0.8, 0.8))
+        texture = texture / texture.std() * rng.uniform(6, 20)
+        lesion = 110 + texture
+    img = np.where(mask, lesion, img)
+    return img.astype(np.float32), mask.astype(np.uint8), (0.8, 0.8, 2.5)
+
+
+def us_lesion(label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One ultrasound-like 2D image (y, x) in 0-255 grey and its nodule mask."""
+    from scipy import ndimage
+
+    shape = (128, 128)
+    speckle = rng.rayleigh(1.0, shape)
+    tissue = 110 * ndimage.gaussian_filter(speckle, 1.0)
+    h, w = (rng.uniform(22, 30), rng.uniform(16, 22)) if label else (rng.uniform(14, 20), rng.uniform(22, 30))
+    centre = np.array(shape) / 2 + rng.uniform(-6, 6, 2)
+    lobes = rng.uniform(0.15, 0.6) if label else rng.uniform(0.0, 0.3)
+    mask = _ellipsoid(shape, centre, np.array([h, w]), np.ones(2), lobes=lobes, rng=rng)
+    echo = rng.uniform(45, 80) if label else rng.uniform(65, 100)
+    lesion = echo * ndimage.gaussian_filter(rng.rayleigh(1.0, shape), 0.8 if label else 1.4)
+    img = np.where(mask, lesion, tissue)
+    if label:  # micro-calcifications: a few bright specks inside the nodule
+        ys, xs = np.nonzero(ndimage.binary_erosion(mask, iterations=3))
+        pick = rng.choice(len(ys), size=min(len(ys), int(rng.integers(0, 6))), replace=False)
+        for y, x in zip(ys[pick], xs[pick]):
+            img[max(0, y - 1):y + 2, max(0, x - 1):x + 2] = 240
+    return np.clip(img, 0, 255).astype(np.uint8), mask.astype(np.uint8)
+
+
+def make_cohort(out_dir: str | Path, modality: str, settings: SyntheticSettings = SyntheticSettings()) -> Path:
+    """Write a synthetic cohort (images, masks, ``cases.csv``) and return the manifest path.
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder to write into (created).
+    modality : {"ct", "us"}
+        CT-like 3D NIfTI volumes or ultrasound-like 2D PNG images.
+    settings : SyntheticSettings
+        Size, prevalence, split and seed.
+    """
+    import pandas as pd
+    import SimpleITK as sitk
+    from PIL import Image as PILImage
+
+    if modality not in ("ct", "us"):
+        raise ValueError(f"modality must be 'ct' or 'us', got {modality!r}")
+    rng = np.random.default_rng([settings.seed, 0 if modality == "ct" else 1])
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    n = settings.n_patients
+    labels = (np.arange(n) < round(settings.prevalence * n)).astype(int)
+    rng.shuffle(labels)
+    cut = np.cumsum(np.array(settings.split) * n).round().astype(int)
+    splits = np.array(["train"] * n, dtype=object)
+    order = rng.permutation(n)
+    splits[order[cut[0]:cut[1]]] = "test"
+    splits[order[cut[1]:]] = "external"
+    rows = []
+    for p in range(n):
+        y = int(labels[p])
+        age = int(np.clip(rng.normal(48 + 10 * y, 12), 18, 90))
+        sex = "F" if rng.random() < (0.6 if y else 0.75) else "M"
+        node = int(rng.random() < (0.55 if y else 0.2))
+        for lesion in range(1 + int(rng.random() < 0.2)):
+            case_id = f"{modality}{p:03d}_{lesion + 1}"
+            if modality == "ct":
+                img, mask, spacing = ct_lesion(y, rng)
+                for arr, sub in ((img, "images"), (mask, "masks")):
+                    im = sitk.GetImageFromArray(arr)
+                    im.SetSpacing(spacing)
+                    sitk.WriteImage(im, str(out / sub / f"{case_id}.nii.gz"))
+                ext = "nii.gz"
+                size_mm = float(mask.sum() * np.prod(spacing)) ** (1 / 3)
+            else:
+                img, mask = us_lesion(y, rng)
+                PILImage.fromarray(img).save(out / "images" / f"{case_id}.png")
+                PILImage.fromarray(mask * 255).save(out / "masks" / f"{case_id}.png")
+                ext = "png"
+                size_mm = float(2 * np.sqrt(mask.sum() / np.pi)) * 0.1
+            rows.append({"case_id": case_id, "patient_id": f"{modality}-p{p:03d}",
+                         "image": f"images/{case_id}.{ext}", "mask": f"masks/{case_id}.{ext}",
+                         "label": y, "split": splits[p], "age": age, "sex": sex,
+                         "size_mm": round(size_mm, 1), "lymph_node": node})
+    manifest = out / "cases.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    return manifest
