@@ -1,5 +1,40 @@
-"""Readers for images, masks and the case manifest."""
+"""Readers and writers for images and masks, and the case manifest.
+
+Public API
+----------
+:class:`Image`
+    The one image type: array + spacing/origin/direction.
+:func:`read_image`, :func:`read_mask`, :func:`write_image`
+    Every supported format (DICOM series and files, NIfTI, NRRD, MetaImage, PNG, JPEG,
+    BMP, GIF, TIFF).
+:func:`check_finite`, :func:`check_geometry`, :func:`load_case`
+    Checks, and one case read and checked.
+:func:`read_manifest`, :func:`validate_readable`, :class:`Case`, :class:`Manifest`,
+:class:`ManifestError`
+    The case manifest (``cases.csv``).
+"""
 
 from thyromics.io.image import Image
+from thyromics.io.manifest import (Case, Manifest, ManifestError, read_manifest, summarize,
+                                   validate_readable)
+from thyromics.io.readers import (DEFAULT_GEOMETRY_TOLERANCE, SUPPORTED_EXTENSIONS, check_finite,
+                                  check_geometry, load_case, read_image, read_mask)
+from thyromics.io.writers import write_image
 
-__all__ = ["Image"]
+__all__ = [
+    "Image",
+    "read_image",
+    "read_mask",
+    "write_image",
+    "check_finite",
+    "check_geometry",
+    "load_case",
+    "DEFAULT_GEOMETRY_TOLERANCE",
+    "SUPPORTED_EXTENSIONS",
+    "Case",
+    "Manifest",
+    "ManifestError",
+    "read_manifest",
+    "validate_readable",
+    "summarize",
+]

@@ -1,0 +1,269 @@
+"""Read images and masks, check them, and load one case.
+
+Every failure raises :class:`~thyromics.errors.CaseError` naming the file, what was
+expected, what was found, and the fix, so a batch can record it and go on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from thyromics.errors import CaseError
+from thyromics.io._formats import SUPPORTED_EXTENSIONS, read_raw
+from thyromics.io.image import Image
+
+if TYPE_CHECKING:  # pragma: no cover
+    from thyromics.io.manifest import Case
+
+__all__ = ["read_image", "read_mask", "check_finite", "check_geometry", "load_case",
+           "SUPPORTED_EXTENSIONS", "DEFAULT_GEOMETRY_TOLERANCE"]
+
+#: Largest allowed absolute difference of spacing (mm), origin (mm) and direction cosines.
+DEFAULT_GEOMETRY_TOLERANCE = 1e-3
+
+
+def read_image(path: str | Path, *, frame: int | None = None,
+               series_uid: str | None = None) -> Image:
+    """Read a 2D image or a 3D volume.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file (NIfTI ``.nii``/``.nii.gz``, NRRD ``.nrrd``/``.nhdr``, MetaImage
+        ``.mha``/``.mhd``, PNG, JPEG, BMP, GIF, TIFF, DICOM ``.dcm`` or any file with the
+        DICOM preamble) or a folder holding one DICOM series.
+    frame : int, optional
+        Frame to take from a multi-frame file (animated GIF, multi-page TIFF,
+        multi-frame DICOM, 4D NIfTI), 0-based. Multi-frame files are refused without it.
+    series_uid : str, optional
+        SeriesInstanceUID to read from a folder holding several DICOM series (refused
+        without it, listing each series and its file count). Ignored for non-DICOM files.
+
+    Returns
+    -------
+    Image
+        2D files (raster formats, single-frame DICOM files) give a 2D image, array
+        ``(y, x)``, spacing ``(1.0, 1.0)`` unless the file records one (DICOM
+        PixelSpacing). Volumes stay 3D even with a single slice. Colour pixels become
+        grey by ITU-R BT.601 luma, ``Y = 0.299 R + 0.587 G + 0.114 B`` (alpha ignored,
+        palette expanded first); grey stored as colour keeps its values.
+
+    Raises
+    ------
+    CaseError
+        ``stage="read"``: missing file, unknown extension, corrupt file, several frames
+        or series without a choice.
+
+    Notes
+    -----
+    NaN voxels are not checked here; :func:`check_finite` does that.
+    """
+    return read_raw(Path(path), frame=frame, series_uid=series_uid, colour="luma")
+
+
+def _values_text(values: np.ndarray, limit: int = 12) -> str:
+    shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values[:limit].tolist())
+    return shown + (f", ... ({len(values)} values)" if len(values) > limit else "")
+
+
+def read_mask(path: str | Path, *, label: int | None = None, frame: int | None = None,
+              series_uid: str | None = None) -> Image:
+    """Read a lesion mask as a ``uint8`` 0/1 image.
+
+    Parameters
+    ----------
+    path, frame, series_uid
+        As in :func:`read_image`.
+    label : int, optional
+        Value of the lesion in a multi-label mask: the result is ``mask == label``.
+        Without it the mask must be binary: values within {0, 1} or within {0, 255}.
+
+    Returns
+    -------
+    Image
+        ``uint8`` array of 0 and 1 with the file's geometry. An all-zero mask is
+        returned as is (:func:`load_case` reports it as empty).
+
+    Raises
+    ------
+    CaseError
+        ``stage="read"`` for unreadable files; ``stage="validate"`` for a multi-label
+        mask without ``label`` (the labels found are listed), a ``label`` that is not in
+        the mask (the values present are listed), or non-integer values.
+
+    Notes
+    -----
+    A colour mask whose three channels are equal is read by its first channel; a
+    two-colour mask (black plus one colour, e.g. a red outline fill) is read as 0/1.
+    """
+    path = Path(path)
+    raw = read_raw(path, frame=frame, series_uid=series_uid, colour="mask")
+    arr = raw.array
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.floating):
+        n_nan = int(np.count_nonzero(~np.isfinite(arr)))
+        if n_nan:
+            raise CaseError(f"mask has {n_nan} NaN or infinite voxels: expected integer label "
+                            "values. Fix the mask file.", file=str(path), stage="validate")
+        frac = arr[arr != np.round(arr)]
+        if frac.size:
+            raise CaseError(f"mask is not a label image: {frac.size} voxels have non-integer "
+                            f"values (e.g. {_values_text(np.unique(frac))}); expected 0/1, "
+                            "0/255 or integer labels. A probability map must be thresholded "
+                            "first.", file=str(path), stage="validate")
+    values = np.unique(arr)
+    present = set(values.tolist())
+    if label is not None:
+        if int(label) != label or label == 0:
+            raise CaseError(f"label must be a non-zero integer (0 is the background), got "
+                            f"{label!r}.", file=str(path), stage="validate")
+        if present <= {0}:
+            out = np.zeros(arr.shape, np.uint8)
+        elif label not in present:
+            raise CaseError(f"label {label} not found in the mask: values present are "
+                            f"{_values_text(values)}. Pass one of the non-zero values with "
+                            "--label.", file=str(path), stage="validate")
+        else:
+            out = (arr == label).astype(np.uint8)
+    elif present <= {0, 1} or present <= {0, 255}:
+        out = (arr != 0).astype(np.uint8)
+    else:
+        labels = values[values != 0]
+        raise CaseError(f"mask is not binary: found labels {_values_text(labels)} besides 0; "
+                        "expected values 0/1 or 0/255. For a multi-label mask choose the "
+                        "lesion's value with --label (label=...).", file=str(path),
+                        stage="validate")
+    return Image(out, raw.spacing, raw.origin, raw.direction, raw.source)
+
+
+def check_finite(image: Image, *, case_id: str | None = None) -> None:
+    """Refuse NaN or infinite voxels (radiomics cannot use them).
+
+    Raises
+    ------
+    CaseError
+        ``stage="validate"``, naming how many NaN and infinite voxels were found.
+    """
+    arr = image.array
+    if not np.issubdtype(arr.dtype, np.floating):
+        return
+    n_nan = int(np.count_nonzero(np.isnan(arr)))
+    n_inf = int(np.count_nonzero(np.isinf(arr)))
+    if n_nan or n_inf:
+        parts = [f"{n_nan} NaN voxels"] if n_nan else []
+        parts += [f"{n_inf} infinite voxels"] if n_inf else []
+        raise CaseError(f"image has {' and '.join(parts)} out of {arr.size}: expected finite "
+                        "intensities (radiomics cannot use NaN). Fill or crop them in the "
+                        "image file.", case_id=case_id, file=image.source or None,
+                        stage="validate")
+
+
+def _fmt(values: tuple[float, ...] | tuple[int, ...]) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+
+
+def check_geometry(image: Image, mask: Image, *, tolerance: float = DEFAULT_GEOMETRY_TOLERANCE,
+                   case_id: str | None = None) -> None:
+    """Check that a mask lies on the image's voxel grid.
+
+    Sizes must be equal; spacing (mm), origin (mm) and direction cosines may differ by at
+    most ``tolerance`` (absolute difference per component).
+
+    Raises
+    ------
+    CaseError
+        ``stage="validate"``, with both geometries side by side, the tolerance option
+        (``--geometry-tolerance``) and the other fix (resampling the mask onto the image,
+        :func:`thyromics.preprocess.resample_mask`).
+    """
+    rows = [("size", image.size, mask.size, image.size != mask.size),
+            ("spacing", image.spacing, mask.spacing, None),
+            ("origin", image.origin, mask.origin, None),
+            ("direction", image.direction, mask.direction, None)]
+    bad = []
+    for i, (name, a, b, differs) in enumerate(rows):
+        if differs is None:
+            differs = len(a) != len(b) or bool(np.any(np.abs(np.subtract(a, b)) > tolerance))
+            rows[i] = (name, a, b, differs)
+        if differs:
+            bad.append(name)
+    if not bad:
+        return
+    width = max(len(_fmt(r[1])) for r in rows) + 2
+    width_b = max(len(_fmt(r[2])) for r in rows) + 2
+    lines = [f"{'':10}{'image':{width}}mask"]
+    for name, a, b, differs in rows:
+        line = f"{name:10}{_fmt(a):{width}}{_fmt(b):{width_b}}" + ("<-- differs" if differs else "")
+        lines.append(line.rstrip())
+    table = "\n".join("    " + ln for ln in lines)
+    msg = (f"image and mask geometries differ ({', '.join(bad)}; tolerance {tolerance:g}):\n"
+           f"{table}\n"
+           f"  image: {image.source or '(in memory)'}\n  mask:  {mask.source or '(in memory)'}\n"
+           "Fix: if the difference is rounding noise, raise the tolerance with "
+           "--geometry-tolerance (geometry_tolerance=); otherwise resample the mask onto the "
+           "image grid (thyromics.preprocess.resample_mask(mask, image)).")
+    raise CaseError(msg, case_id=case_id, file=mask.source or None, stage="validate")
+
+
+def _with_case(e: CaseError, case_id: str) -> CaseError:
+    return CaseError(e.reason, case_id=case_id, file=e.file, stage=e.stage)
+
+
+def load_case(case: "Case", *, label: int | None = None,
+              geometry_tolerance: float = DEFAULT_GEOMETRY_TOLERANCE,
+              frame: int | None = None, series_uid: str | None = None) -> tuple[Image, Image]:
+    """Read and check one case's image and mask.
+
+    Reads the image (:func:`read_image`) and the mask (:func:`read_mask`, with
+    ``label`` the mask value of the lesion, not the outcome label), then checks that the
+    image is finite (:func:`check_finite`), that both share a geometry
+    (:func:`check_geometry`) and that the mask is not empty.
+
+    Parameters
+    ----------
+    case : Case
+        A manifest row (:class:`thyromics.io.manifest.Case`); only ``case_id``,
+        ``image`` and ``mask`` are used.
+    label : int, optional
+        Lesion value in a multi-label mask.
+    geometry_tolerance : float
+        See :func:`check_geometry`.
+    frame : int, optional
+        Frame of multi-frame image and mask files (the same frame for both).
+    series_uid : str, optional
+        DICOM series of the image when its folder holds several.
+
+    Returns
+    -------
+    (Image, Image)
+        The image and the ``uint8`` 0/1 mask.
+
+    Raises
+    ------
+    CaseError
+        Always with ``case_id`` and ``file`` set; ``stage`` is ``"read"`` or
+        ``"validate"``. Unexpected reader failures are wrapped too (``from`` the cause).
+    """
+    cid = case.case_id
+    current = Path(case.image)
+    try:
+        image = read_image(current, frame=frame, series_uid=series_uid)
+        check_finite(image)
+        current = Path(case.mask)
+        mask = read_mask(current, label=label, frame=frame)
+        check_geometry(image, mask, tolerance=geometry_tolerance)
+    except CaseError as e:
+        raise _with_case(e, cid) from e
+    except Exception as e:  # noqa: BLE001 - a reader bug must not kill the batch
+        raise CaseError(f"unexpected {type(e).__name__} while reading: {e}", case_id=cid,
+                        file=str(current), stage="read") from e
+    if not mask.array.any():
+        what = f"value {label}" if label is not None else "value 1 or 255"
+        raise CaseError(f"mask is empty (0 voxels with {what}; every voxel is 0): expected a "
+                        "segmented lesion. Fix the segmentation or drop the case from the "
+                        "manifest.", case_id=cid, file=str(case.mask), stage="validate")
+    return image, mask
