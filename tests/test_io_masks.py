@@ -281,3 +281,15 @@ def test_load_case_frame_applies_to_image_and_mask(tmp_path: Path) -> None:
     assert np.all(image.array == 20) and mask.array.sum() == 1 and mask.array[1, 1] == 1
     with pytest.raises(CaseError, match="mask is empty"):
         load_case(case, frame=0)
+
+
+def test_label_one_on_a_0_255_mask_is_its_foreground(tmp_path):
+    from PIL import Image as PILImage
+
+    from thyromics.io import read_mask
+
+    arr = np.zeros((6, 6), np.uint8)
+    arr[2:4, 1:5] = 255
+    PILImage.fromarray(arr).save(tmp_path / "m.png")
+    m = read_mask(tmp_path / "m.png", label=1)
+    assert m.array.sum() == 8 and set(np.unique(m.array)) == {0, 1}

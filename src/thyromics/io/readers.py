@@ -80,6 +80,7 @@ def read_mask(path: str | Path, *, label: int | None = None, frame: int | None =
     label : int, optional
         Value of the lesion in a multi-label mask: the result is ``mask == label``.
         Without it the mask must be binary: values within {0, 1} or within {0, 255}.
+        ``label=1`` on a 0/255 mask means its foreground (PyRadiomics' default label).
 
     Returns
     -------
@@ -123,6 +124,8 @@ def read_mask(path: str | Path, *, label: int | None = None, frame: int | None =
                             f"{label!r}.", file=str(path), stage="validate")
         if present <= {0}:
             out = np.zeros(arr.shape, np.uint8)
+        elif label == 1 and present == {0, 255}:
+            out = (arr != 0).astype(np.uint8)  # label 1 = the foreground of a 0/255 mask
         elif label not in present:
             raise CaseError(f"label {label} not found in the mask: values present are "
                             f"{_values_text(values)}. Pass one of the non-zero values with "

@@ -1,0 +1,340 @@
+"""Table 1: characteristics of the study population by group (and cohort).
+
+Rules (all overridable, all written into the table's footnote):
+
+* **Variable type.** A column is *categorical* when it is not numeric (text, category,
+  boolean) or when it is numeric with at most ``max_levels`` (default 10) distinct
+  non-missing values; otherwise *continuous*. ``categorical=`` / ``continuous=`` force
+  the type. When ``variables`` is not given, every column except ``group``/``by`` is
+  used, leaving out text columns with more than 20 distinct values (identifiers, paths).
+* **Normality.** With ``nonnormal="auto"`` (default) a continuous variable is summarised
+  as mean ± SD and tested parametrically when the Shapiro-Wilk test does not reject
+  normality at ``alpha_normality`` in any group (of any ``by`` stratum); otherwise as
+  median [Q1, Q3] (quartiles by linear interpolation, R's ``quantile(type = 7)``) with a
+  rank test. A list makes exactly those variables non-normal and the others normal.
+* **Tests** (see :mod:`thyromics.stats._htest` for the R equivalents): two groups:
+  Student t-test, or Welch when Levene's test (median centre) has p < 0.05; or
+  Mann-Whitney U (normal approximation, continuity and tie corrected). More groups:
+  one-way ANOVA or Kruskal-Wallis. Categorical: Pearson chi-square (Yates' correction on
+  2 x 2 only, as R's ``chisq.test``), or Fisher's exact test when any expected count is
+  below ``min_expected_for_chi2`` (exact for 2 x c tables, Monte-Carlo with 100 000
+  seeded resamples for larger ones).
+* **Missing values** are excluded from summaries and tests and counted in the
+  ``Missing`` column; percentages are of the non-missing values in the column. Rows with
+  a missing ``group`` (or ``by``) are left out of the whole table and counted in the
+  notes.
+
+``tableone`` (installed) was checked and is used by the tests as an independent oracle
+for the summaries and for the tests it shares with us, but not for building the table:
+it has no Levene-based Welch/Student choice, no exact Fisher test beyond 2 x 2, no
+stratification by cohort and uses D'Agostino's rather than Shapiro-Wilk's normality test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from thyromics.errors import InputError
+from thyromics.stats import _htest, _render
+
+__all__ = ["Table1", "Table1Settings", "table1", "format_p", "detect_categorical"]
+
+OVERALL = "Overall"
+_SEP = " | "
+
+
+@dataclass(frozen=True)
+class Table1Settings:
+    """Settings of one Table 1 (frozen, stored with the table)."""
+
+    group: str
+    by: str | None = None
+    alpha_normality: float = 0.05
+    alpha_levene: float = 0.05
+    min_expected_for_chi2: float = 5.0
+    max_levels: int = 10
+    decimals: int = 1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Table1:
+    """A finished Table 1.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The printable table (strings): ``variable``, ``level``, one column per group
+        (``"<by> | <group>"`` when stratified), ``Overall``, ``p`` and ``test`` (per
+        stratum when stratified) and ``Missing``.
+    tests : pandas.DataFrame
+        One row per variable (and stratum): ``variable, stratum, kind, summary, test,
+        statistic, p, note``, plus the Shapiro-Wilk decision ``normal``.
+    settings : Table1Settings
+    notes : tuple of str
+        Rows left out, variables skipped, and the like.
+    """
+
+    frame: pd.DataFrame
+    tests: pd.DataFrame
+    settings: Table1Settings
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def footnote(self) -> str:
+        """Plain-text footnote naming the summaries and the tests used."""
+        return _render.footnote(self)
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write :attr:`frame` as CSV (UTF-8) and return the path."""
+        path = Path(path)
+        self.frame.to_csv(path, index=False)
+        return path
+
+    def to_markdown(self) -> str:
+        """GitHub-flavoured Markdown table followed by the footnote."""
+        return _render.to_markdown(self)
+
+    def to_html(self, title: str = "Table 1") -> str:
+        """A self-contained, printable HTML page with the table and its footnote."""
+        return _render.to_html(self, title=title)
+
+    def write(self, path: str | Path) -> Path:
+        """Write in the format given by the extension: ``.csv``, ``.md`` or ``.html``."""
+        path = Path(path)
+        ext = path.suffix.lower()
+        if ext == ".csv":
+            return self.to_csv(path)
+        if ext in (".md", ".markdown"):
+            path.write_text(self.to_markdown(), encoding="utf-8")
+            return path
+        if ext in (".html", ".htm"):
+            path.write_text(self.to_html(), encoding="utf-8")
+            return path
+        raise InputError(f"cannot write Table 1 to {path}: expected an extension .csv, "
+                         f".md or .html, found {ext or 'none'!r}")
+
+
+def format_p(p: float) -> str:
+    """Print a p-value: ``<0.001`` below 0.001, else three decimals; '' for NaN."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def detect_categorical(series: pd.Series, max_levels: int = 10) -> bool:
+    """True when ``series`` is non-numeric, boolean, or numeric with <= ``max_levels``
+    distinct non-missing values."""
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return True
+    return series.dropna().nunique() <= max_levels
+
+
+def _label(v: object) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _levels(s: pd.Series) -> list:
+    vals = s.dropna().unique().tolist()
+    try:
+        return sorted(vals)
+    except TypeError:
+        return sorted(vals, key=str)
+
+
+def _check_columns(frame: pd.DataFrame, names: list[str], what: str) -> None:
+    import difflib
+
+    for name in names:
+        if name not in frame.columns:
+            close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise InputError(f"{what} column {name!r} is not in the table (columns: "
+                             f"{', '.join(map(str, frame.columns[:30]))}).{hint}")
+
+
+def _cont_summary(x: np.ndarray, normal: bool, d: int) -> str:
+    if x.size == 0:
+        return "-"
+    if normal:
+        sd = np.std(x, ddof=1) if x.size > 1 else float("nan")
+        return f"{np.mean(x):.{d}f} ± {sd:.{d}f}"
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    return f"{med:.{d}f} [{q1:.{d}f}, {q3:.{d}f}]"
+
+
+def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
+           variables: list[str] | None = None, categorical: list[str] | None = None,
+           continuous: list[str] | None = None,
+           nonnormal: list[str] | Literal["auto"] | None = "auto",
+           alpha_normality: float = 0.05, min_expected_for_chi2: float = 5,
+           max_levels: int = 10, decimals: int = 1, seed: int = 0) -> Table1:
+    """Build Table 1 of ``variables`` by ``group`` (optionally within each ``by`` level).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per subject (or lesion).
+    group : str
+        Column whose levels are compared (e.g. the outcome ``label``).
+    by : str, optional
+        Stratifying column (e.g. cohort ``train``/``internal``/``external``): groups are
+        shown and tested within each of its levels.
+    variables : list of str, optional
+        Rows of the table, in order. Default: every other column (see module notes).
+    categorical, continuous : list of str, optional
+        Force the type of these variables (default: detection rule, ``max_levels``).
+    nonnormal : "auto", list of str or None
+        ``"auto"`` or None: Shapiro-Wilk rule; a list: exactly these are non-normal.
+    alpha_normality : float
+        Level of the Shapiro-Wilk test (per group).
+    min_expected_for_chi2 : float
+        Fisher's exact test is used when any expected count is below this.
+    max_levels : int
+        Numeric columns with at most this many distinct values are categorical.
+    decimals : int
+        Decimals of means, SDs, medians, quartiles and percentages.
+    seed : int
+        Seed of the Monte-Carlo Fisher test (tables larger than 2 x c only).
+
+    Returns
+    -------
+    Table1
+
+    Raises
+    ------
+    InputError
+        Unknown columns, or fewer than two groups.
+    """
+    settings = Table1Settings(group=group, by=by, alpha_normality=alpha_normality,
+                              min_expected_for_chi2=float(min_expected_for_chi2),
+                              max_levels=max_levels, decimals=decimals, seed=seed)
+    _check_columns(frame, [group] + ([by] if by else []), "group/by")
+    notes: list[str] = []
+    keep = frame[group].notna() & (frame[by].notna() if by else True)
+    if (~keep).sum():
+        notes.append(f"{int((~keep).sum())} rows with missing {group!r}"
+                     + (f" or {by!r}" if by else "") + " were left out.")
+    data = frame.loc[keep]
+    forced_cat, forced_cont = set(categorical or []), set(continuous or [])
+    if variables is None:
+        variables = []
+        for c in frame.columns:
+            if c in (group, by):
+                continue
+            s = data[c]
+            if c not in forced_cat and not pd.api.types.is_numeric_dtype(s) and s.nunique() > 20:
+                notes.append(f"column {c!r} skipped (text with {s.nunique()} distinct values).")
+                continue
+            variables.append(c)
+    _check_columns(frame, list(variables) + sorted(forced_cat | forced_cont), "variable")
+    both = forced_cat & forced_cont
+    if both:
+        raise InputError(f"columns {sorted(both)} are listed as both categorical and continuous")
+    if nonnormal not in (None, "auto"):
+        _check_columns(frame, list(nonnormal), "nonnormal")
+
+    groups = _levels(data[group])
+    strata = _levels(data[by]) if by else [None]
+    if len(groups) < 2:
+        raise InputError(f"group column {group!r} has {len(groups)} level(s) "
+                         f"({groups}); Table 1 needs at least two groups to compare")
+    cells = [(b, g) for b in strata for g in groups]
+
+    def col(b, name) -> str:
+        return name if b is None else f"{_label(b)}{_SEP}{name}"
+
+    def subset(b, g=None) -> pd.DataFrame:
+        m = np.ones(len(data), dtype=bool)
+        if b is not None:
+            m &= (data[by] == b).to_numpy()
+        if g is not None:
+            m &= (data[group] == g).to_numpy()
+        return data.loc[m]
+
+    # column order: groups (per stratum), Overall, p/test per stratum, Missing
+    group_cols = [col(b, _label(g)) for b, g in cells]
+    p_cols = [col(b, "p") for b in strata]
+    t_cols = [col(b, "test") for b in strata]
+    columns = ["variable", "level"] + group_cols + [OVERALL]
+    for p, t in zip(p_cols, t_cols):
+        columns += [p, t]
+    columns.append("Missing")
+
+    rows: list[dict] = []
+    n_row = {"variable": "n", "level": ""}
+    for b, g in cells:
+        n_row[col(b, _label(g))] = str(len(subset(b, g)))
+    n_row[OVERALL] = str(len(data))
+    rows.append(n_row)
+    test_rows: list[dict] = []
+    d = decimals
+
+    for var in variables:
+        s = data[var]
+        n_missing = int(s.isna().sum())
+        is_cat = var in forced_cat or (var not in forced_cont and detect_categorical(s, max_levels))
+        if not is_cat and not pd.api.types.is_numeric_dtype(s):
+            s = pd.to_numeric(s, errors="coerce")
+            bad = int(s.isna().sum()) - n_missing
+            if bad:
+                raise InputError(f"variable {var!r} was declared continuous but {bad} "
+                                 f"value(s) are not numbers; declare it categorical")
+        if is_cat:
+            levels = _levels(s)
+            head = {"variable": var, "level": "", "Missing": str(n_missing)}
+            level_rows = [{"variable": var, "level": _label(lv)} for lv in levels]
+            for b, g in cells:
+                x = s.loc[subset(b, g).index].dropna()
+                for r, lv in zip(level_rows, levels):
+                    k = int((x == lv).sum())
+                    pct = 100.0 * k / len(x) if len(x) else float("nan")
+                    r[col(b, _label(g))] = f"{k} ({pct:.{d}f})"
+            x_all = s.dropna()
+            for r, lv in zip(level_rows, levels):
+                k = int((x_all == lv).sum())
+                r[OVERALL] = f"{k} ({100.0 * k / len(x_all):.{d}f})" if len(x_all) else "-"
+            for b in strata:
+                sub = subset(b)
+                tab = pd.crosstab(s.loc[sub.index], sub[group]).reindex(
+                    index=levels, columns=groups, fill_value=0).to_numpy()
+                res = _htest.categorical_test(tab, min_expected=min_expected_for_chi2, seed=seed)
+                head[col(b, "p")], head[col(b, "test")] = format_p(res.p), res.test
+                test_rows.append({"variable": var, "stratum": b, "kind": "categorical",
+                                  "summary": "n (%)", "normal": np.nan, "test": res.test,
+                                  "statistic": res.statistic, "p": res.p, "note": res.note})
+            rows.append(head)
+            rows.extend(level_rows)
+            continue
+
+        x_of = {(b, g): s.loc[subset(b, g).index].dropna().to_numpy(dtype=float)
+                for b, g in cells}
+        if nonnormal in (None, "auto"):
+            normal, _ = _htest.is_normal(list(x_of.values()), alpha_normality)
+        else:
+            normal = var not in set(nonnormal)
+        row = {"variable": var, "level": "mean ± SD" if normal else "median [IQR]",
+               "Missing": str(n_missing)}
+        for (b, g), x in x_of.items():
+            row[col(b, _label(g))] = _cont_summary(x, normal, d)
+        row[OVERALL] = _cont_summary(s.dropna().to_numpy(dtype=float), normal, d)
+        for b in strata:
+            res = _htest.continuous_test([x_of[(b, g)] for g in groups], normal=normal,
+                                         alpha_levene=settings.alpha_levene)
+            row[col(b, "p")], row[col(b, "test")] = format_p(res.p), res.test
+            test_rows.append({"variable": var, "stratum": b, "kind": "continuous",
+                              "summary": "mean ± SD" if normal else "median [IQR]",
+                              "normal": normal, "test": res.test, "statistic": res.statistic,
+                              "p": res.p, "note": res.note})
+        rows.append(row)
+
+    out = pd.DataFrame(rows).reindex(columns=columns).fillna("")
+    tests = pd.DataFrame(test_rows, columns=["variable", "stratum", "kind", "summary", "normal",
+                                             "test", "statistic", "p", "note"])
+    return Table1(frame=out, tests=tests, settings=settings, notes=tuple(notes))
