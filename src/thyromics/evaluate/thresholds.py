@@ -1,0 +1,169 @@
+"""Choosing a decision threshold on a score.
+
+Convention used everywhere in thyromics: a case is called **positive when
+``score >= threshold``** (higher score = positive, as pROC ``direction = "<"`` and
+cutpointr ``direction = ">="``). A threshold is a number on the score's own scale; a
+threshold chosen on one set (training, or cross-validation predictions) is applied
+unchanged to any other set (test, external) with
+:func:`thyromics.evaluate.metrics.metrics_at_threshold`, it is never re-optimised.
+
+Returned cut-points follow **cutpointr** (``method = maximize_metric``,
+``use_midpoints = FALSE``): the threshold is an observed score value ``c``, so that
+the cases with ``score >= c`` are positive. pROC's ``coords(best.method = "youden")``
+reports the same split as the midpoint between ``c`` and the next lower observed
+score (``-Inf`` when ``c`` is the lowest score); ask for that with
+``convention="midpoint"``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from thyromics.errors import InputError
+from thyromics.evaluate._checks import as_binary, as_scores, need_both_classes, warn_undefined
+
+__all__ = ["ThresholdRule", "youden", "for_sensitivity", "for_specificity", "choose_threshold",
+           "candidate_cutpoints", "RULES"]
+
+ThresholdRule = str | float | Mapping[str, float]
+
+#: Named rules accepted by :func:`choose_threshold` (dict keys or the string "youden").
+RULES: tuple[str, ...] = ("youden", "sensitivity", "specificity")
+
+
+def candidate_cutpoints(y_true: ArrayLike, score: ArrayLike
+                        ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Sensitivity and specificity at every candidate cut-point.
+
+    Candidates are ``+inf`` (all negative) and each distinct observed score, in
+    decreasing order, as in cutpointr's ``roc()``.
+
+    Returns
+    -------
+    cuts, sensitivity, specificity : arrays of equal length
+    """
+    y = as_binary(y_true)
+    s = as_scores(score, n=y.size)
+    n_pos, n_neg = need_both_classes(y, what="threshold selection")
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s_sorted)), s_sorted.size - 1]
+    tp = np.cumsum(y_sorted)[last]
+    fp = (last + 1) - tp
+    cuts = np.r_[np.inf, s_sorted[last]]
+    sens = np.r_[0.0, tp / n_pos]
+    spec = np.r_[1.0, 1.0 - fp / n_neg]
+    return cuts, sens, spec
+
+
+def youden(y_true: ArrayLike, score: ArrayLike, *, tol: float = 1e-6,
+           convention: Literal["cutpointr", "midpoint"] = "cutpointr") -> float:
+    """Cut-point maximising Youden's J = sensitivity + specificity - 1.
+
+    Parameters
+    ----------
+    y_true, score : arrays of shape (N,)
+        Binary labels (1 = positive) and scores on any scale (higher = positive).
+    tol : float
+        Cut-points whose J is within ``tol`` of the maximum are tied (cutpointr's
+        ``tol_metric = 1e-6``); ties are broken by their median (cutpointr's default
+        ``break_ties = median``), which may fall between observed scores.
+    convention : {"cutpointr", "midpoint"}
+        ``"cutpointr"`` (default) returns the observed score ``c`` with positives
+        ``score >= c`` (= ``cutpointr(..., method = maximize_metric, metric = youden)``).
+        ``"midpoint"`` returns the midpoint between each tied ``c`` and the next lower
+        observed score before taking the median (= ``pROC::coords(best.method =
+        "youden")``; the lowest score gives ``-inf``).
+
+    Returns
+    -------
+    float
+        The threshold on the score's scale.
+    """
+    cuts, sens, spec = candidate_cutpoints(y_true, score)
+    j = sens + spec - 1.0
+    best = np.flatnonzero(j >= j.max() - tol)
+    chosen = cuts[best]
+    if convention == "midpoint":
+        lower = np.r_[cuts[1:], -np.inf][best]
+        with np.errstate(invalid="ignore"):
+            chosen = np.where(np.isinf(lower), -np.inf, (chosen + lower) / 2.0)
+    elif convention != "cutpointr":
+        raise InputError(f"convention must be 'cutpointr' or 'midpoint', found {convention!r}.")
+    return float(np.median(chosen))
+
+
+def for_sensitivity(y_true: ArrayLike, score: ArrayLike, target: float) -> float:
+    """Highest cut-point whose sensitivity is at least ``target`` (0-1).
+
+    Among the cut-points reaching the target sensitivity this one has the highest
+    specificity. Returns an observed score (positive when ``score >= threshold``).
+    """
+    if not 0.0 <= target <= 1.0:
+        raise InputError(f"target sensitivity must lie in [0, 1], found {target}.")
+    cuts, sens, _ = candidate_cutpoints(y_true, score)
+    ok = np.flatnonzero(sens >= target - 1e-12)
+    return float(cuts[ok[0]])
+
+
+def for_specificity(y_true: ArrayLike, score: ArrayLike, target: float) -> float:
+    """Lowest cut-point whose specificity is at least ``target`` (0-1).
+
+    Among the cut-points reaching the target specificity this one has the highest
+    sensitivity. When only "call everything negative" reaches the target, returns
+    ``+inf`` with an :class:`UndefinedMetricWarning`.
+    """
+    if not 0.0 <= target <= 1.0:
+        raise InputError(f"target specificity must lie in [0, 1], found {target}.")
+    cuts, _, spec = candidate_cutpoints(y_true, score)
+    ok = np.flatnonzero(spec >= target - 1e-12)
+    c = float(cuts[ok[-1]])
+    if np.isinf(c):
+        warn_undefined(f"only an infinite threshold reaches specificity {target}; nothing is called positive.")
+    return c
+
+
+def choose_threshold(y_true: ArrayLike, score: ArrayLike, rule: ThresholdRule = "youden") -> float:
+    """Choose a threshold by a rule.
+
+    Parameters
+    ----------
+    rule : "youden" | float | {"sensitivity": x} | {"specificity": x}
+        ``"youden"``: :func:`youden`; a number (or a numeric string): used as is;
+        ``{"sensitivity": 0.9}``: :func:`for_sensitivity`;
+        ``{"specificity": 0.9}``: :func:`for_specificity`.
+    """
+    if isinstance(rule, bool):
+        raise InputError(f"threshold rule must be 'youden', a number or a dict, found {rule!r}.")
+    if isinstance(rule, (int, float, np.floating, np.integer)):
+        if not np.isfinite(rule):
+            raise InputError(f"a fixed threshold must be finite, found {rule!r}.")
+        return float(rule)
+    if isinstance(rule, str):
+        try:
+            return choose_threshold(y_true, score, float(rule))
+        except ValueError:
+            pass
+        if rule.strip().lower() == "youden":
+            return youden(y_true, score)
+        close = difflib.get_close_matches(rule, RULES, n=2)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"unknown threshold rule {rule!r}: use 'youden', a number, "
+                         f"{{'sensitivity': x}} or {{'specificity': x}}.{hint}")
+    if isinstance(rule, Mapping):
+        if len(rule) != 1:
+            raise InputError(f"a threshold rule dict has exactly one key, found {dict(rule)!r}.")
+        (key, target), = rule.items()
+        if key == "sensitivity":
+            return for_sensitivity(y_true, score, float(target))
+        if key == "specificity":
+            return for_specificity(y_true, score, float(target))
+        close = difflib.get_close_matches(str(key), RULES[1:], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"unknown threshold rule key {key!r}: use 'sensitivity' or 'specificity'.{hint}")
+    raise InputError(f"threshold rule must be 'youden', a number or a dict, found {type(rule).__name__}.")
