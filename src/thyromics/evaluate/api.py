@@ -215,12 +215,13 @@ def evaluate_file(pred: str | Path, *, truth: str, scores: list[str], threshold:
                   bootstrap: int | None = None, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
     """:func:`evaluate_scores` on a predictions file (what ``thyromics evaluate`` runs).
 
-    ``threshold_from``: an evaluation JSON (thresholds taken as they are) or another
+    Rows with an empty truth (unlabelled cases) are left out and counted in
+    ``n_unlabelled_excluded``. ``threshold_from``: an evaluation JSON (thresholds taken as they are) or another
     predictions table on which the thresholds are chosen by ``threshold`` (e.g. the
     training or cross-validation predictions); either way they are then applied
     unchanged to ``pred``.
     """
-    frame = read_table(pred)
+    frame, n_unlabelled = _labelled(read_table(pred), truth)
     spec: ThresholdSpec = parse_threshold(threshold)
     source = None
     if threshold_from is not None:
@@ -228,10 +229,20 @@ def evaluate_file(pred: str | Path, *, truth: str, scores: list[str], threshold:
         if tf.suffix.lower() == ".json":
             spec = thresholds_from(tf)
         else:
-            spec, _ = choose_thresholds(read_table(tf), truth=truth, scores=scores, threshold=spec)
+            spec, _ = choose_thresholds(_labelled(read_table(tf), truth)[0], truth=truth,
+                                        scores=scores, threshold=spec)
         source = str(tf)
     result = evaluate_scores(frame, truth=truth, scores=scores, threshold=spec, subgroup=subgroup,
                              bootstrap=bootstrap, seed=seed, alpha=alpha)
     result["input"] = str(pred)
     result["threshold_from"] = source
+    result["n_unlabelled_excluded"] = n_unlabelled
     return result
+
+
+def _labelled(frame: pd.DataFrame, truth: str) -> tuple[pd.DataFrame, int]:
+    """Rows whose truth is known, and how many were left out (unlabelled cases)."""
+    if truth not in frame.columns:
+        return frame, 0  # evaluate_scores names the missing column
+    known = frame[truth].notna()
+    return frame[known], int((~known).sum())
