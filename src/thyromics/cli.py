@@ -33,6 +33,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("model", "thyromics.models.commands", "model"),
     ("predict", "thyromics.models.commands", "predict"),
     ("run", "thyromics.study.commands", "run"),
+    ("report", "thyromics.report.commands", "report"),
+    ("habitats", "thyromics.features.ith.commands", "habitats"),
 ]
 
 # Sub-applications (``thyromics dl train`` ...): (name, module, attribute).

@@ -1,0 +1,115 @@
+"""Read-only access to a study folder, every input optional.
+
+The report is the last step of a study and must render whatever the earlier stages
+left behind: each reader returns ``None`` when its file is absent, so a section can
+say "not run" instead of failing. A file that exists but cannot be read raises
+:class:`~thyromics.errors.InputError` naming the file and the stage that writes it.
+
+Layout (written by ``thyromics run``)::
+
+    OUT/study.json                       provenance
+    OUT/features/features.parquet        case_id, patient_id, label, split, features...
+    OUT/features/errors.csv              case_id, stage, error
+    OUT/features/provenance.json
+    OUT/table1/table1.html, table1_by_cohort.html, table1.csv
+    OUT/models/<block>/comparison.csv, predictions.parquet, delong.csv,
+                       importance_<model>.csv, families.csv, shap_<model>.png
+    OUT/deep/gradcam/*.png, OUT/deep/segmentation/*.png
+    OUT/evaluate/subgroups.json
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from thyromics.errors import InputError
+
+__all__ = ["Study", "META_COLUMNS"]
+
+#: Columns of ``features.parquet`` that are not features.
+META_COLUMNS: tuple[str, ...] = ("case_id", "patient_id", "label", "split")
+
+#: Which command writes which top-level folder (for error messages).
+_WRITER: dict[str, str] = {
+    "features": "thyromics extract",
+    "table1": "thyromics table1",
+    "models": "thyromics model",
+    "deep": "thyromics dl",
+    "evaluate": "thyromics evaluate",
+}
+
+
+@dataclass(frozen=True)
+class Study:
+    """A study folder on disk.
+
+    Parameters
+    ----------
+    root : Path
+        The study's output folder (``OUT`` of ``thyromics run``).
+    """
+
+    root: Path
+
+    def path(self, *parts: str) -> Path:
+        """Path of ``parts`` inside the study folder (it may not exist)."""
+        return self.root.joinpath(*parts)
+
+    def _fail(self, rel: Path, err: Exception) -> InputError:
+        writer = _WRITER.get(rel.parts[0], "thyromics run") if rel.parts else "thyromics run"
+        return InputError(
+            f"cannot read {self.root / rel}: {type(err).__name__}: {err}. "
+            f"Expected a file as written by `{writer}`; rerun that step or delete the file."
+        )
+
+    def json(self, *parts: str) -> Any | None:
+        """Parsed JSON file, or ``None`` when absent."""
+        path = self.path(*parts)
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise self._fail(path.relative_to(self.root), e) from e
+
+    def table(self, *parts: str) -> pd.DataFrame | None:
+        """A CSV or Parquet table, or ``None`` when absent."""
+        path = self.path(*parts)
+        if not path.is_file():
+            return None
+        try:
+            if path.suffix == ".parquet":
+                return pd.read_parquet(path)
+            return pd.read_csv(path)
+        except Exception as e:  # pandas/pyarrow raise many types for a broken file
+            raise self._fail(path.relative_to(self.root), e) from e
+
+    def text(self, *parts: str) -> str | None:
+        """A text file, or ``None`` when absent."""
+        path = self.path(*parts)
+        if not path.is_file():
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+
+    def blocks(self) -> list[str]:
+        """Names of the model blocks (sub-folders of ``models/`` with any output)."""
+        models = self.path("models")
+        if not models.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in models.iterdir()
+            if p.is_dir() and ((p / "comparison.csv").is_file() or (p / "predictions.parquet").is_file())
+        )
+
+    def pngs(self, *parts: str) -> list[Path]:
+        """PNG files in a folder, sorted by name; empty when the folder is absent."""
+        folder = self.path(*parts)
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png" and p.is_file())

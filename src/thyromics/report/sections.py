@@ -1,0 +1,296 @@
+"""The report's sections: each reads what it needs from the study folder.
+
+Every builder takes a :class:`~thyromics.report._study.Study` and returns a
+:class:`~thyromics.report._html.Section`. A missing input gives a short "not run" note
+in that section; :data:`SECTIONS` lists the builders in report order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from markupsafe import Markup
+
+from thyromics.report import figures as F
+from thyromics.report._html import Section, fragment, heading, note, png_html, table_html
+from thyromics.report._model_sections import (
+    calibration_section,
+    confusion_section,
+    decision_section,
+    importance_section,
+    models_section,
+    roc_section,
+    subgroups_section,
+)
+from thyromics.report._study import META_COLUMNS, Study
+
+__all__ = [
+    "SECTIONS",
+    "cohort_flow_section",
+    "table1_section",
+    "features_section",
+    "gallery_section",
+    "provenance_section",
+    "feature_family",
+]
+
+#: Most images shown per gallery.
+GALLERY_MAX: int = 24
+
+
+def feature_family(column: str) -> tuple[str, str, str]:
+    """Split a ``<filter>_<family>_<feature>`` column into its three parts.
+
+    A column without two underscores gets the family ``other``.
+    """
+    parts = column.split("_", 2)
+    if len(parts) < 3:
+        return "", "other", column
+    return parts[0], parts[1], parts[2]
+
+
+def _feature_columns(features: pd.DataFrame) -> list[str]:
+    return [c for c in features.columns
+            if c not in META_COLUMNS and pd.api.types.is_numeric_dtype(features[c])]
+
+
+def cohort_flow_section(study: Study) -> Section:
+    """Cases in, cases excluded and why (from the extraction errors), per cohort."""
+    sec = Section("cohort-flow", "Cohort flow")
+    features = study.table("features", "features.parquet")
+    errors = study.table("features", "errors.csv")
+    if features is None and errors is None:
+        sec.not_run("feature extraction", "features/features.parquet", "thyromics extract")
+        return sec
+    included = features if features is not None else pd.DataFrame(columns=list(META_COLUMNS))
+    if "split" not in included:
+        included = included.assign(split="all")
+    excluded = errors if errors is not None else pd.DataFrame(columns=["case_id", "stage", "error"])
+    excluded = excluded[~excluded["case_id"].astype(str).isin(included["case_id"].astype(str))]
+    cohort_col = next((c for c in ("split", "cohort") if c in excluded), None)
+    excluded = excluded.assign(cohort=excluded[cohort_col] if cohort_col else "unknown")
+    per_case = excluded.drop_duplicates("case_id")
+    rows = []
+    cohorts = list(dict.fromkeys([*included["split"].astype(str), *per_case["cohort"].astype(str)]))
+    for cohort in cohorts:
+        inc = included[included["split"].astype(str) == cohort]
+        n_exc = int((per_case["cohort"].astype(str) == cohort).sum())
+        row = {"cohort": cohort, "cases_in": len(inc) + n_exc, "excluded": n_exc,
+               "included": len(inc)}
+        if "patient_id" in inc:
+            row["patients"] = int(inc["patient_id"].nunique())
+        if "label" in inc:
+            row["positive (label 1)"] = int((inc["label"] == 1).sum())
+            row["negative (label 0)"] = int((inc["label"] == 0).sum())
+        rows.append(row)
+    flow = pd.DataFrame(rows)
+    total = flow.drop(columns="cohort").sum(numeric_only=True)
+    flow_shown = pd.concat([flow, pd.DataFrame([{"cohort": "total", **total.to_dict()}])],
+                           ignore_index=True)
+    sec.add_table("cohort_flow", flow_shown, caption="Cases per cohort: in, excluded, included.")
+    if features is None:
+        sec.not_run("the included cases", "features/features.parquet", "thyromics extract")
+    if errors is None:
+        sec.add(note("No extraction errors table (features/errors.csv): no exclusions recorded."))
+    elif excluded.empty:
+        sec.add(note("No case was excluded."))
+    else:
+        if cohort_col is None:
+            sec.add(note("The errors table has no cohort column; excluded cases are counted "
+                         "under 'unknown'."))
+        reasons = (excluded.groupby(["stage"], dropna=False)["case_id"].nunique()
+                   .rename("cases").reset_index())
+        sec.add(heading("Excluded cases by stage"))
+        sec.add_table("excluded_by_stage", reasons)
+        detail = excluded[["case_id", "cohort", "stage", "error"]]
+        sec.add(heading("Excluded cases and reasons"))
+        sec.add_table("excluded_cases", detail)
+    return sec
+
+
+def table1_section(study: Study) -> Section:
+    """Table 1 by outcome and, when present, by cohort."""
+    sec = Section("table1", "Table 1: patient and lesion characteristics")
+    found = False
+    for file, title in (("table1.html", "By outcome"), ("table1_by_cohort.html", "By cohort")):
+        html = study.text("table1", file)
+        if html is not None:
+            found = True
+            sec.add(heading(title))
+            sec.add(fragment(html), content=True)
+    if not found:
+        csv = study.table("table1", "table1.csv")
+        if csv is not None:
+            sec.add(table_html(csv.fillna(""), data_name=None), content=True)
+            found = True
+    if not found:
+        sec.not_run("Table 1", "table1/table1.html", "thyromics table1")
+    return sec
+
+
+def _representative(features: pd.DataFrame, families: dict[str, list[str]],
+                    study: Study) -> tuple[pd.DataFrame, str]:
+    """One value per case and family to draw by outcome, and what it is.
+
+    The family analysis's own representative values (``family_values.parquet`` or
+    ``.csv`` in a model block: ``case_id, family, value``) when present; otherwise the
+    feature of each family with the largest absolute standardised mean difference.
+    """
+    for block in study.blocks():
+        for name in ("family_values.parquet", "family_values.csv"):
+            vals = study.table("models", block, name)
+            if vals is not None and {"case_id", "family", "value"} <= set(vals.columns):
+                if "label" not in vals:
+                    vals = vals.merge(features[["case_id", "label"]], on="case_id", how="inner")
+                vals = vals.assign(feature=vals.get("feature", "representative value"))
+                return (vals[["case_id", "family", "feature", "label", "value"]],
+                        f"the representative value of the family analysis (block {block})")
+    y = features["label"]
+    rows = []
+    for family, fcols in families.items():
+        a, b = features.loc[y == 1, fcols], features.loc[y == 0, fcols]
+        pooled = np.sqrt((a.var() + b.var()) / 2).replace(0, np.nan)
+        smd = ((a.mean() - b.mean()).abs() / pooled).dropna()
+        if smd.empty:
+            continue
+        col = str(smd.idxmax())
+        values = features[col].astype(float)
+        z = (values - values.mean()) / (values.std(ddof=1) or 1.0)
+        rows.append(pd.DataFrame({"case_id": features["case_id"], "family": family, "feature": col,
+                                  "label": y, "value": z}))
+    how = ("the feature with the largest absolute standardised mean difference between "
+           "outcomes (descriptive only, chosen on all cases), as z-score")
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), how
+
+
+def features_section(study: Study) -> Section:
+    """Feature counts per family and family boxplots by outcome."""
+    sec = Section("features", "Features")
+    features = study.table("features", "features.parquet")
+    if features is None:
+        sec.not_run("feature extraction", "features/features.parquet", "thyromics extract")
+        return sec
+    cols = _feature_columns(features)
+    parsed = pd.DataFrame([feature_family(c) for c in cols], columns=["filter", "family", "feature"])
+    parsed["column"] = cols
+    counts = parsed.groupby("family").size().rename("n_features").reset_index()
+    sec.add(note(f"{len(cols)} features from {parsed['filter'].nunique()} image filter(s) in "
+                 f"{len(counts)} families, for {len(features)} cases."))
+    if counts.empty:
+        sec.add(note("The features table has no feature columns."))
+        return sec
+    sec.add_figure(F.family_counts_figure(counts))
+    by_filter = pd.crosstab(parsed["family"], parsed["filter"]).rename_axis(columns=None).reset_index()
+    sec.add_table("features_by_filter", by_filter, caption="Features per family and image filter.")
+    for block in study.blocks():
+        fam = study.table("models", block, "families.csv")
+        if fam is not None:
+            sec.add(heading(f"Family analysis: {block}"))
+            sec.add_table(f"families_{block}", fam.round(6),
+                          caption="Per-family test between outcomes (p_geomean: geometric mean "
+                                  "of the features' p-values).")
+    if "label" not in features or features["label"].nunique() < 2:
+        sec.add(note("Boxplots by outcome need a label column with two classes."))
+        return sec
+    families = {f: list(g["column"]) for f, g in parsed.groupby("family")}
+    values, how = _representative(features, families, study)
+    if not values.empty:
+        sec.add_figure(F.family_boxplots_figure(
+            values, caption=f"Per family, {how} (unitless), by outcome. "
+                            "Boxes: median and interquartile range; whiskers 1.5 IQR."))
+    return sec
+
+
+def gallery_section(study: Study) -> Section:
+    """Grad-CAM and segmentation images written by the deep-learning stage."""
+    sec = Section("galleries", "Grad-CAM and segmentation galleries")
+    for folder, title in (("gradcam", "Grad-CAM"), ("segmentation", "Segmentation")):
+        pngs = study.pngs("deep", folder)
+        sec.add(heading(title))
+        if not pngs:
+            sec.not_run(title, f"deep/{folder}/*.png", "thyromics dl gradcam" if folder == "gradcam"
+                        else "thyromics segment predict")
+            continue
+        items = [png_html(p, p.stem, css_class="thumb") for p in pngs[:GALLERY_MAX]]
+        sec.add(Markup('<div class="gallery">') + Markup("").join(items) + Markup("</div>"),
+                content=True)
+        if len(pngs) > GALLERY_MAX:
+            sec.add(note(f"{len(pngs) - GALLERY_MAX} more images in deep/{folder}/."))
+    return sec
+
+
+def _flat(mapping: object, prefix: str = "") -> list[tuple[str, str]]:
+    if isinstance(mapping, dict):
+        out: list[tuple[str, str]] = []
+        for k, v in mapping.items():
+            out += _flat(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(mapping, list) and not any(isinstance(v, (dict, list)) for v in mapping):
+        return [(prefix, ", ".join(map(str, mapping)))]
+    if isinstance(mapping, list):
+        return [(prefix, json.dumps(mapping))]
+    return [(prefix, "" if mapping is None else str(mapping))]
+
+
+def _runtime(started: object, finished: object) -> str:
+    try:
+        delta = datetime.fromisoformat(str(finished)) - datetime.fromisoformat(str(started))
+    except ValueError:
+        return "\u2013"
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min {seconds % 60} s"
+
+
+def provenance_section(study: Study) -> Section:
+    """Versions, settings, seeds, input hashes and run time."""
+    sec = Section("provenance", "Provenance")
+    meta = study.json("study.json")
+    if meta is None:
+        sec.not_run("the study runner's provenance", "study.json", "thyromics run")
+    else:
+        run = pd.DataFrame(
+            [("study", meta.get("name", "")), ("started", meta.get("started", "")),
+             ("finished", meta.get("finished", "")),
+             ("run time", _runtime(meta.get("started"), meta.get("finished"))),
+             ("seed", meta.get("seed", ""))], columns=["item", "value"])
+        sec.add_table("provenance_run", run.astype(str))
+        for key, title in (("versions", "Versions"), ("settings", "Settings")):
+            rows = _flat(meta.get(key) or {})
+            sec.add(heading(title))
+            if rows:
+                sec.add_table(f"provenance_{key}", pd.DataFrame(rows, columns=["key", "value"]))
+            else:
+                sec.add(note(f"No {key} recorded."))
+        inputs = meta.get("inputs") or {}
+        sec.add(heading("Input files (SHA-256)"))
+        if inputs:
+            sec.add_table("provenance_inputs",
+                          pd.DataFrame(sorted(inputs.items()), columns=["file", "sha256"]))
+        else:
+            sec.add(note("No input hashes recorded."))
+    extra = study.json("features", "provenance.json")
+    if extra is not None:
+        sec.add(heading("Feature extraction provenance"))
+        sec.add_table("provenance_features", pd.DataFrame(_flat(extra), columns=["key", "value"]))
+    return sec
+
+
+#: The report's sections, in order: (id, title, builder).
+SECTIONS: list[tuple[str, str, Callable[[Study], Section]]] = [
+    ("cohort-flow", "Cohort flow", cohort_flow_section),
+    ("table1", "Table 1: patient and lesion characteristics", table1_section),
+    ("features", "Features", features_section),
+    ("models", "Model comparison", models_section),
+    ("roc", "ROC curves", roc_section),
+    ("calibration", "Calibration", calibration_section),
+    ("decision-curves", "Decision curves", decision_section),
+    ("confusion", "Confusion matrices at the carried threshold", confusion_section),
+    ("subgroups", "Subgroups", subgroups_section),
+    ("importance", "Feature importance", importance_section),
+    ("galleries", "Grad-CAM and segmentation galleries", gallery_section),
+    ("provenance", "Provenance", provenance_section),
+]
