@@ -44,12 +44,17 @@ GROUPS: list[tuple[str, str, str]] = [
 ]
 
 
+def _is_own(error: ModuleNotFoundError, module: str) -> bool:
+    """True when the missing module is the command module itself (or its package)."""
+    return bool(error.name) and (module == error.name or module.startswith(error.name + "."))
+
+
 def _register() -> None:
     for name, module, func in COMMANDS:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:  # stage not built yet
-            if e.name != module:
+            if not _is_own(e, module):
                 raise
             continue
         if hasattr(mod, func):
@@ -58,7 +63,7 @@ def _register() -> None:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as e:
-            if e.name != module:
+            if not _is_own(e, module):
                 raise
             continue
         if hasattr(mod, attr):
