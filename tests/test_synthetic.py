@@ -24,9 +24,9 @@ def test_classes_differ_in_texture():
     rng = np.random.default_rng(0)
     sd = {0: [], 1: []}
     for y in (0, 1):
-        for _ in range(6):
-            img, mask, _ = ct_lesion(y, rng)
+        for _ in range(8):
+            img, mask, _ = ct_lesion(-1.0 if y == 0 else 2.5, rng)
             sd[y].append(img[mask > 0].std())
-            us, m2 = us_lesion(y, rng)
+            us, m2 = us_lesion(float(y), rng)
             assert us.dtype == np.uint8 and m2.sum() > 50
     assert np.mean(sd[1]) > np.mean(sd[0])

@@ -150,11 +150,14 @@ def _table1(manifest, cfg: StudyConfig, paths: StudyPaths) -> None:
 
 def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
     from thyromics.models.api import run_model_stage
+    from thyromics.models.pipeline import PipelineSettings
 
-    for block in cfg.model.blocks:
+    m = cfg.model
+    settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selection)
+    for block in m.blocks:
         out = paths.models / block.replace("+", "_")
-        log(f"[model] block {block}: {', '.join(cfg.model.models)}")
+        log(f"[model] block {block}: {', '.join(m.models)} ({m.cv}-fold CV x {m.repeats})")
         run_model_stage(paths.features, label="label", group="patient_id", split="split",
-                        blocks=block.split("+"), models=list(cfg.model.models), cv=cfg.model.cv,
-                        repeats=cfg.model.repeats, seed=cfg.seed, exclude=list(cfg.model.exclude),
-                        out_dir=out)
+                        blocks=block.split("+"), models=list(m.models), cv=m.cv,
+                        repeats=m.repeats, seed=cfg.seed, settings=settings, out_dir=out,
+                        families=block == "radiomics")

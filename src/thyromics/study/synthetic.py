@@ -1,7 +1,8 @@
 """A small synthetic cohort, made on the fly for the demo and for tests.
 
 Two modalities, each with a binary outcome that changes the lesion the way the seed
-studies describe aggressive thyroid lesions:
+studies describe aggressive thyroid lesions, through a latent "aggressiveness" drawn
+from N(0, 1) for class 0 and N(1.2, 1) for class 1 (so classes overlap, as in life):
 
 * CT-like volumes (HU-like values, anisotropic voxels 0.8 x 0.8 x 2.5 mm): class 1
   lesions are lobulated (irregular margin) and heterogeneous (necrosis-like low
@@ -65,51 +66,59 @@ def _ellipsoid(shape: tuple[int, ...], centre: np.ndarray, radii: np.ndarray,
     return dist <= 1.0
 
 
-def ct_lesion(label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """One CT-like volume (z, y, x) in HU, its lesion mask, and spacing (x, y, z) in mm."""
+def _sigmoid(x: float) -> float:
+    return float(1 / (1 + np.exp(-x)))
+
+
+def ct_lesion(aggressiveness: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """One CT-like volume (z, y, x) in HU, its lesion mask, and spacing (x, y, z) in mm.
+
+    ``aggressiveness`` (about N(0, 1) for class 0 and N(1.2, 1) for class 1) drives size,
+    margin irregularity, texture strength and necrosis, each with its own noise.
+    """
     from scipy import ndimage
 
+    a = _sigmoid(aggressiveness - 0.6)  # 0..1
     shape, spacing_zyx = (20, 56, 56), np.array([2.5, 0.8, 0.8])
     img = rng.normal(40, 12, shape)  # soft tissue
     img = ndimage.gaussian_filter(img, (0.5, 1.0, 1.0))
-    size_mm = rng.uniform(9, 14) + (3 if label else 0)
+    size_mm = rng.uniform(9, 15) + 2 * a
     radii = size_mm * np.array([0.9, 1.0, rng.uniform(0.8, 1.1)])
     centre = np.array(shape) / 2 + rng.uniform(-1.5, 1.5, 3)
-    lobes = rng.uniform(0.15, 0.6) if label else rng.uniform(0.0, 0.3)
+    lobes = float(np.clip(rng.normal(0.35 * a, 0.12), 0, 0.7))
     mask = _ellipsoid(shape, centre, radii, spacing_zyx, lobes=lobes, rng=rng)
-    texture = rng.normal(0, 1, shape)
-    if label:
-        texture = ndimage.gaussian_filter(texture, (0.6, 1.2, 1.2))
-        texture = texture / texture.std() * rng.uniform(15, 35)
-        necrosis = ndimage.gaussian_filter(rng.normal(0, 1, shape), (1, 3, 3)) > rng.uniform(0.2, 0.5)
-        lesion = 100 + texture - rng.uniform(15, 45) * necrosis
-    else:
-        texture = ndimage.gaussian_filter(texture, (0.5, 0.8, 0.8))
-        texture = texture / texture.std() * rng.uniform(6, 20)
-        lesion = 110 + texture
+    texture = ndimage.gaussian_filter(rng.normal(0, 1, shape), (0.5, 0.9, 0.9))
+    texture = texture / texture.std() * rng.uniform(8, 16) * (1 + a)
+    necrosis = ndimage.gaussian_filter(rng.normal(0, 1, shape), (1, 3, 3)) > 0.6 - 0.4 * a
+    lesion = 110 + texture - rng.uniform(0, 35) * a * necrosis
     img = np.where(mask, lesion, img)
     return img.astype(np.float32), mask.astype(np.uint8), (0.8, 0.8, 2.5)
 
 
-def us_lesion(label: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One ultrasound-like 2D image (y, x) in 0-255 grey and its nodule mask."""
+def us_lesion(aggressiveness: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One ultrasound-like 2D image (y, x) in 0-255 grey and its nodule mask.
+
+    Higher ``aggressiveness``: hypoechoic, taller-than-wide, irregular margin, more
+    micro-calcifications, each with its own noise.
+    """
     from scipy import ndimage
 
+    a = _sigmoid(aggressiveness - 0.6)
     shape = (128, 128)
     speckle = rng.rayleigh(1.0, shape)
     tissue = 110 * ndimage.gaussian_filter(speckle, 1.0)
-    h, w = (rng.uniform(22, 30), rng.uniform(16, 22)) if label else (rng.uniform(14, 20), rng.uniform(22, 30))
+    tall = rng.normal(0.8 + 0.5 * a, 0.15)  # height / width
+    w = rng.uniform(17, 25)
     centre = np.array(shape) / 2 + rng.uniform(-6, 6, 2)
-    lobes = rng.uniform(0.15, 0.6) if label else rng.uniform(0.0, 0.3)
-    mask = _ellipsoid(shape, centre, np.array([h, w]), np.ones(2), lobes=lobes, rng=rng)
-    echo = rng.uniform(45, 80) if label else rng.uniform(65, 100)
-    lesion = echo * ndimage.gaussian_filter(rng.rayleigh(1.0, shape), 0.8 if label else 1.4)
+    lobes = float(np.clip(rng.normal(0.35 * a, 0.12), 0, 0.7))
+    mask = _ellipsoid(shape, centre, np.array([w * tall, w]), np.ones(2), lobes=lobes, rng=rng)
+    echo = rng.normal(95 - 35 * a, 10)
+    lesion = echo * ndimage.gaussian_filter(rng.rayleigh(1.0, shape), 1.4 - 0.6 * a)
     img = np.where(mask, lesion, tissue)
-    if label:  # micro-calcifications: a few bright specks inside the nodule
-        ys, xs = np.nonzero(ndimage.binary_erosion(mask, iterations=3))
-        pick = rng.choice(len(ys), size=min(len(ys), int(rng.integers(0, 6))), replace=False)
-        for y, x in zip(ys[pick], xs[pick]):
-            img[max(0, y - 1):y + 2, max(0, x - 1):x + 2] = 240
+    ys, xs = np.nonzero(ndimage.binary_erosion(mask, iterations=3))
+    n_spots = min(len(ys), int(rng.poisson(4 * a)))
+    for i in rng.choice(len(ys), size=n_spots, replace=False):  # micro-calcifications
+        img[max(0, ys[i] - 1):ys[i] + 2, max(0, xs[i] - 1):xs[i] + 2] = 240
     return np.clip(img, 0, 255).astype(np.uint8), mask.astype(np.uint8)
 
 
@@ -150,9 +159,10 @@ def make_cohort(out_dir: str | Path, modality: str, settings: SyntheticSettings 
         sex = "F" if rng.random() < (0.6 if y else 0.75) else "M"
         node = int(rng.random() < (0.55 if y else 0.2))
         for lesion in range(1 + int(rng.random() < 0.2)):
+            aggressiveness = rng.normal(1.2 * y, 1.0)
             case_id = f"{modality}{p:03d}_{lesion + 1}"
             if modality == "ct":
-                img, mask, spacing = ct_lesion(y, rng)
+                img, mask, spacing = ct_lesion(aggressiveness, rng)
                 for arr, sub in ((img, "images"), (mask, "masks")):
                     im = sitk.GetImageFromArray(arr)
                     im.SetSpacing(spacing)
@@ -160,7 +170,7 @@ def make_cohort(out_dir: str | Path, modality: str, settings: SyntheticSettings 
                 ext = "nii.gz"
                 size_mm = float(mask.sum() * np.prod(spacing)) ** (1 / 3)
             else:
-                img, mask = us_lesion(y, rng)
+                img, mask = us_lesion(aggressiveness, rng)
                 PILImage.fromarray(img).save(out / "images" / f"{case_id}.png")
                 PILImage.fromarray(mask * 255).save(out / "masks" / f"{case_id}.png")
                 ext = "png"
