@@ -1,0 +1,446 @@
+"""The model stage's typed API: :func:`fit_and_compare` and :func:`run_model_stage`.
+
+Design (nothing is fitted on data it is later evaluated on):
+
+1. rows with a missing label are dropped; the ``split`` column names cohorts; the
+   training cohort is cross-validated by patient-grouped stratified k-fold, repeated;
+2. every (block set, classifier) pipeline is refitted inside every training fold
+   (imputation, scaling, filters, selection, resampling, tuning by inner grouped CV);
+3. the out-of-fold (OOF) score of a case is its mean over repeats; the threshold is
+   Youden's on those OOF training scores and is carried unchanged to every cohort;
+4. the final model is fitted on the whole training cohort and scores every other
+   cohort unchanged;
+5. every AUC, CI, threshold, metric and DeLong test comes from
+   :mod:`thyromics.evaluate` (``evaluate_scores``, ``roc.delong_test``, ``roc.auc``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.models.pipeline import PipelineSettings, prepare_frame, split_column_types
+
+__all__ = ["FittedModel", "ModelStudyResult", "fit_and_compare", "run_model_stage",
+           "read_feature_table", "join_clinical", "IMPORTANCE_KINDS"]
+
+IMPORTANCE_KINDS = ("permutation", "vimp", "shap")
+_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
+
+
+@dataclass
+class FittedModel:
+    """A final model fitted on the whole training cohort, with what predicting needs."""
+
+    model_id: str
+    classifier: str
+    blocks: str
+    pipeline: Any
+    threshold: float
+    numeric: list[str]
+    categorical: list[str]
+    label: str
+    positive_class: Any
+    settings: PipelineSettings
+    training: dict[str, Any]
+
+    @property
+    def columns(self) -> list[str]:
+        """Input columns, in pipeline order."""
+        return self.numeric + self.categorical
+
+
+@dataclass
+class ModelStudyResult:
+    """Everything :func:`fit_and_compare` computed (the files of :func:`run_model_stage`)."""
+
+    comparison: pd.DataFrame
+    predictions: pd.DataFrame
+    delong: pd.DataFrame
+    fold_auc: pd.DataFrame
+    leakage: pd.DataFrame
+    importance: dict[str, pd.DataFrame]
+    models: dict[str, FittedModel]
+    thresholds: dict[str, float]
+    excluded: list[str]
+    evaluation: dict[str, dict] = field(default_factory=dict)
+
+
+def _binary_label(values: pd.Series, label: str) -> tuple[np.ndarray, Any]:
+    classes = sorted(pd.unique(values))
+    if len(classes) != 2:
+        raise InputError(f"label column {label!r} must have exactly two values among labelled "
+                         f"rows; found {classes[:10]}")
+    return (values == classes[1]).to_numpy(int), classes[1]
+
+
+def _used_inputs(pipeline, numeric: list[str], categorical: list[str]) -> list[str]:
+    from thyromics.models.pipeline import transformed_feature_names
+    used = set(transformed_feature_names(pipeline))
+    out = [c for c in numeric if c in used]
+    out += [c for c in categorical if any(u.startswith(f"{c}_") for u in used)]
+    return out
+
+
+def _importance_frame(parts: dict[str, pd.Series], kind: str) -> pd.DataFrame:
+    rows = [pd.DataFrame({"model_id": mid, "feature": s.index, kind: s.to_numpy()})
+            for mid, s in parts.items() if s is not None]
+    if not rows:
+        return pd.DataFrame(columns=["model_id", "feature", kind, "rank"])
+    df = pd.concat(rows, ignore_index=True)
+    df["rank"] = df.groupby("model_id")[kind].rank(ascending=False, method="min").astype(int)
+    return df.sort_values(["model_id", "rank"], kind="stable").reset_index(drop=True)
+
+
+def _single_threaded_blas(func):
+    """Run ``func`` with BLAS limited to one thread (small matrices, shared cores)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return func(*args, **kwargs)
+    return wrapper
+
+
+@_single_threaded_blas
+def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None,
+                    split: str | None = None, blocks: Sequence[str] = ("radiomics",),
+                    models: Sequence[str] = ("lr", "rf", "rfq"), cv: int = 5,
+                    repeats: int = 1, seed: int = 0, settings: PipelineSettings | None = None,
+                    id_column: str = "case_id", clinical: Sequence[str] | None = None,
+                    importance: Sequence[str] = IMPORTANCE_KINDS,
+                    permutation_repeats: int = 5) -> ModelStudyResult:
+    """Cross-validate, fit and compare classifiers on feature blocks.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per case: ``id_column``, ``label``, optionally ``group``/``split``,
+        and feature / clinical columns (see :mod:`thyromics.models.blocks`).
+    label : str
+        Binary outcome; the larger of its two values is the positive class.
+    group : str or None
+        Patient column; None makes every row its own patient.
+    split : str or None
+        Cohort column (``train`` ... / ``internal`` / ``external`` ...); None: all train.
+    blocks : sequence of str
+        Block sets to compare, e.g. ``["radiomics", "clinical", "radiomics+clinical"]``.
+    models : sequence of str
+        Registry names (:data:`~thyromics.models.registry.CLASSIFIERS`).
+    cv, repeats, seed : int
+        Outer folds, repeats (seeds ``seed .. seed + repeats - 1``) and base seed.
+    settings : PipelineSettings, optional
+    clinical : sequence of str, optional
+        Explicit clinical columns (default: every non-feature, non-id column).
+    importance : sequence of {"permutation", "vimp", "shap"}
+        Importance tables to compute (``()`` for none).
+    permutation_repeats : int
+        Permutations per column for the held-out permutation importance.
+
+    Returns
+    -------
+    ModelStudyResult
+    """
+    from thyromics.evaluate import roc
+    from thyromics.evaluate.api import evaluate_scores
+    from thyromics.models import cv as cvmod
+    from thyromics.models.blocks import block_columns, resolve_block_sets
+    from thyromics.models.importance import (permutation_importance_auc, pipeline_vimp,
+                                             shap_importance)
+    from thyromics.models.pipeline import build_model, final_pipeline, fit_model
+    from thyromics.models.registry import get_classifier
+
+    settings = settings or PipelineSettings()
+    for kind in importance:
+        if kind not in IMPORTANCE_KINDS:
+            raise InputError(f"unknown importance {kind!r}; valid: {', '.join(IMPORTANCE_KINDS)}")
+    specs = {m: get_classifier(m) for m in models}
+    needed = [c for c in (label, group, split, id_column) if c is not None]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise InputError(f"column(s) {missing} not in the feature table; found "
+                         f"{list(table.columns[:12])}{' ...' if table.shape[1] > 12 else ''}")
+    n_unlabelled = int(table[label].isna().sum())
+    if n_unlabelled:
+        warnings.warn(f"{n_unlabelled} row(s) without {label!r} are left out of modelling",
+                      ThyromicsWarning, stacklevel=2)
+    data = table[table[label].notna()].reset_index(drop=True)
+    y_all, positive = _binary_label(data[label], label)
+    groups_all = (data[group].astype(str).to_numpy() if group
+                  else data[id_column].astype(str).to_numpy())
+    cohort_rows = cvmod.cohorts(data[split] if split else None, len(data))
+    tr = cohort_rows["train"]
+    shared = set(groups_all[tr]) & set(groups_all[np.setdiff1d(np.arange(len(data)), tr)])
+    if shared:
+        raise InputError(f"patient(s) {sorted(shared)[:5]} appear in the training cohort and in "
+                         f"another cohort ({len(shared)} in all); a patient must stay in one cohort")
+    reserved = needed
+    all_blocks = block_columns(data, reserved=reserved, clinical=clinical)
+    excluded: list[str] = []
+    for name, cols in all_blocks.items():
+        kept, dropped = cvmod.exclude_columns(cols, settings.exclude)
+        all_blocks[name] = kept
+        excluded += dropped
+    block_sets = resolve_block_sets(blocks, all_blocks)
+    predictors = list(dict.fromkeys(c for cols in block_sets.values() for c in cols))
+    numeric_all, categorical_all = split_column_types(data, predictors)
+    X_all = prepare_frame(data, numeric_all, categorical_all)
+    X_tr, y_tr, g_tr = X_all.iloc[tr].reset_index(drop=True), y_all[tr], groups_all[tr]
+    leakage = cvmod.leakage_guard(X_tr, y_tr, threshold=settings.leakage_auc, label=label)
+    folds = cvmod.grouped_folds(y_tr, g_tr, k=cv, repeats=repeats, seed=seed)
+
+    ids = data[id_column].astype(str).to_numpy()
+    pred_rows, fold_rows, cv_scores, finals = [], [], {}, {}
+    perm_parts, vimp_parts, shap_parts = {}, {}, {}
+    for bset, cols in block_sets.items():
+        numeric = [c for c in numeric_all if c in cols]
+        categorical = [c for c in categorical_all if c in cols]
+        for name in models:
+            mid = name if len(block_sets) == 1 else f"{name}@{bset}"
+            t0 = time.perf_counter()
+
+            def make(name=name, numeric=numeric, categorical=categorical):
+                return build_model(name, settings, numeric=numeric, categorical=categorical,
+                                   seed=seed)
+
+            perm_folds: list[pd.Series] = []
+
+            def on_fold(model, fold, numeric=numeric, categorical=categorical):
+                if "permutation" not in importance:
+                    return
+                pipe = final_pipeline(model)
+                use = _used_inputs(pipe, numeric, categorical)
+                Xte = X_tr.iloc[fold.test][numeric + categorical]
+                s = pd.Series(0.0, index=numeric + categorical)
+                if use and len(np.unique(y_tr[fold.test])) == 2:
+                    s[use] = permutation_importance_auc(model, Xte, y_tr[fold.test], columns=use,
+                                                        n_repeats=permutation_repeats,
+                                                        seed=seed + fold.fold)
+                perm_folds.append(s)
+
+            oof = cvmod.cross_validated_scores(make, fit_model, X_tr[numeric + categorical],
+                                               y_tr, g_tr, folds, on_fold=on_fold)
+            for (r, f), part in oof.groupby(["repeat", "fold"]):
+                yy = y_tr[part["row"]]
+                fold_rows.append({"model_id": mid, "model": name, "blocks": bset, "repeat": r,
+                                  "fold": f, "n": len(part),
+                                  "auc": roc.auc(yy, part["score"]) if len(set(yy)) == 2
+                                  else np.nan})
+            pred_rows.append(pd.DataFrame({
+                "case_id": ids[tr][oof["row"]], "patient_id": g_tr[oof["row"]], "model": name,
+                "blocks": bset, "model_id": mid, "cohort": "cv", "fold": oof["fold"].to_numpy(),
+                "repeat": oof["repeat"].to_numpy(), "y_true": y_tr[oof["row"]],
+                "score": oof["score"].to_numpy()}))
+            cv_scores[mid] = oof.groupby("row")["score"].mean().reindex(range(len(tr))).to_numpy()
+            if perm_folds:
+                perm_parts[mid] = pd.concat(perm_folds, axis=1).mean(axis=1)
+            model = make()
+            fit_model(model, X_tr[numeric + categorical], y_tr, g_tr)
+            pipe = final_pipeline(model)
+            finals[mid] = FittedModel(
+                model_id=mid, classifier=name, blocks=bset, pipeline=pipe, threshold=np.nan,
+                numeric=numeric, categorical=categorical, label=label,
+                positive_class=positive.item() if hasattr(positive, "item") else positive,
+                settings=settings,
+                training={"n_cases": int(len(tr)), "n_patients": int(len(set(g_tr))),
+                          "n_positive": int(y_tr.sum()), "cv": cv, "repeats": repeats,
+                          "seed": seed, "fit_seconds": round(time.perf_counter() - t0, 2),
+                          "best_params": getattr(model, "best_params_", None)})
+            if "vimp" in importance and specs[name].oob_forest:
+                vimp_parts[mid] = pipeline_vimp(pipe, X_tr[numeric + categorical], y_tr, seed=seed)
+            if "shap" in importance and specs[name].tree_based:
+                shap_parts[mid] = shap_importance(pipe, X_tr[numeric + categorical], seed=seed)
+
+    # --- evaluation: every number from thyromics.evaluate --------------------------
+    mids = list(finals)
+    cv_frame = pd.DataFrame({"y": y_tr, **cv_scores})
+    evaluation = {"cv": evaluate_scores(cv_frame, truth="y", scores=mids, threshold="youden",
+                                        seed=seed)}
+    thresholds = {m: float(evaluation["cv"]["scores"][m]["threshold"]) for m in mids}
+    cohort_scores = {"cv": (y_tr, cv_scores)}
+    for cohort, rows in cohort_rows.items():
+        if cohort == "train":
+            continue
+        scores = {m: finals[m].pipeline.predict_proba(X_all.iloc[rows][finals[m].columns])[:, 1]
+                  for m in mids}
+        cohort_scores[cohort] = (y_all[rows], scores)
+        for m in mids:
+            pred_rows.append(pd.DataFrame({
+                "case_id": ids[rows], "patient_id": groups_all[rows],
+                "model": finals[m].classifier, "blocks": finals[m].blocks, "model_id": m,
+                "cohort": cohort, "fold": -1, "repeat": -1, "y_true": y_all[rows],
+                "score": scores[m]}))
+        if len(np.unique(y_all[rows])) == 2:
+            evaluation[cohort] = evaluate_scores(pd.DataFrame({"y": y_all[rows], **scores}),
+                                                 truth="y", scores=mids, threshold=thresholds,
+                                                 seed=seed)
+        else:
+            warnings.warn(f"cohort {cohort!r} has one class only: no AUC or metrics",
+                          ThyromicsWarning, stacklevel=2)
+    for m in mids:
+        finals[m].threshold = thresholds[m]
+    fold_auc = pd.DataFrame(fold_rows)
+    comparison = _comparison_table(evaluation, finals, thresholds, fold_auc)
+    delong = _delong_table(comparison, cohort_scores, roc)
+    return ModelStudyResult(
+        comparison=comparison, predictions=pd.concat(pred_rows, ignore_index=True),
+        delong=delong, fold_auc=fold_auc, leakage=leakage,
+        importance={"permutation": _importance_frame(perm_parts, "auc_drop"),
+                    "vimp": _importance_frame(vimp_parts, "vimp"),
+                    "shap": _importance_frame(shap_parts, "mean_abs_shap")},
+        models=finals, thresholds=thresholds, excluded=excluded, evaluation=evaluation)
+
+
+def _comparison_table(evaluation: dict, finals: dict, thresholds: dict,
+                      fold_auc: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for cohort, ev in evaluation.items():
+        for m, s in ev["scores"].items():
+            row = {"model": finals[m].classifier, "cohort": cohort, "n": s["n"],
+                   "auc": s["auc"], "auc_ci_low": s["auc_ci"][0], "auc_ci_high": s["auc_ci"][1]}
+            for k in _METRICS:
+                row[k] = s[k]["value"]
+            row["threshold"] = thresholds[m]
+            row["blocks"] = finals[m].blocks
+            row["model_id"] = m
+            fa = fold_auc[fold_auc.model_id == m]["auc"]
+            row["fold_auc_mean"] = fa.mean() if cohort == "cv" else np.nan
+            row["fold_auc_sd"] = fa.std(ddof=1) if cohort == "cv" and len(fa) > 1 else np.nan
+            for k in _METRICS:
+                row[f"{k}_ci_low"], row[f"{k}_ci_high"] = s[k]["ci"]
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _delong_table(comparison: pd.DataFrame, cohort_scores: dict, roc) -> pd.DataFrame:
+    cvrows = comparison[comparison.cohort == "cv"]
+    cols = ["cohort", "model_a", "model_b", "n", "auc_a", "auc_b", "auc_diff",
+            "ci_low", "ci_high", "z", "p", "method"]
+    if len(cvrows) < 2:
+        return pd.DataFrame(columns=cols)
+    best = cvrows.sort_values(["auc", "fold_auc_sd"], ascending=[False, True]).iloc[0].model_id
+    rows = []
+    for cohort, (y, scores) in cohort_scores.items():
+        if len(np.unique(y)) < 2:
+            continue
+        for m, s in scores.items():
+            if m == best:
+                continue
+            r = roc.delong_test(y, scores[best], s)
+            rows.append({"cohort": cohort, "model_a": best, "model_b": m, "n": len(y),
+                         "auc_a": r.auc_a, "auc_b": r.auc_b, "auc_diff": r.auc_diff,
+                         "ci_low": r.ci_low, "ci_high": r.ci_high, "z": r.z, "p": r.p,
+                         "method": "delong_paired"})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def read_feature_table(path: Path) -> pd.DataFrame:
+    """Read a feature table (``.parquet`` or ``.csv``), with a clear error otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"feature table {path} not found; make it with `thyromics extract`")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if suffix in (".csv", ".txt"):
+        return pd.read_csv(path)
+    raise InputError(f"feature table {path}: expected a .parquet or .csv file, found {suffix!r}")
+
+
+def join_clinical(table: pd.DataFrame, manifest: Path) -> pd.DataFrame:
+    """Left-join the manifest's clinical columns missing from ``table`` on ``case_id``."""
+    from thyromics.io.manifest import read_manifest
+
+    if "case_id" not in table.columns:
+        raise InputError("the feature table has no 'case_id' column to join the manifest on")
+    clin = read_manifest(manifest, check_files=False).clinical_frame()
+    new = [c for c in clin.columns if c not in table.columns]
+    unmatched = set(table["case_id"].astype(str)) - set(clin.index.astype(str))
+    if unmatched:
+        raise InputError(f"{len(unmatched)} case(s) of the feature table are not in {manifest}, "
+                         f"e.g. {sorted(unmatched)[:3]}; use the manifest the table came from")
+    clin.index = clin.index.astype(str)
+    keyed = table.assign(_thyromics_key=table["case_id"].astype(str))
+    return keyed.merge(clin[new], left_on="_thyromics_key", right_index=True,
+                       how="left").drop(columns="_thyromics_key")
+
+
+def run_model_stage(features_path: Path, *, label: str = "label", group: str | None = "patient_id",
+                    split: str | None = None, blocks: Sequence[str] = ("radiomics",),
+                    models: Sequence[str] = ("lr", "rf", "rfq"), cv: int = 5, repeats: int = 1,
+                    seed: int = 0, settings: PipelineSettings | None = None,
+                    out_dir: Path, importance: Sequence[str] = IMPORTANCE_KINDS,
+                    families: bool = False, manifest: Path | None = None) -> ModelStudyResult:
+    """Run :func:`fit_and_compare` on a feature table file and write the stage outputs.
+
+    Writes into ``out_dir``: ``comparison.csv``, ``predictions.parquet``, ``delong.csv``,
+    ``fold_auc.csv``, ``leakage.csv``, ``importance_{permutation,vimp,shap}.csv``,
+    ``evaluation.json`` (the evaluate API's full output per cohort),
+    ``families.csv`` (with ``families=True``), ``models/<model_id>/`` (see
+    :func:`thyromics.models.persist.save_model`) and ``run.json`` (provenance).
+
+    ``manifest`` (a ``cases.csv``): its clinical columns that the feature table lacks
+    are joined on ``case_id`` (they then form the ``clinical`` block).
+    """
+    from thyromics.models.persist import file_sha256, provenance, save_model
+
+    settings = settings or PipelineSettings()
+    table = read_feature_table(features_path)
+    if manifest is not None:
+        table = join_clinical(table, Path(manifest))
+    if group and group not in table.columns:
+        if group == "patient_id":
+            warnings.warn("no 'patient_id' column: every row is treated as its own patient",
+                          ThyromicsWarning, stacklevel=2)
+            group = None
+    t0 = time.perf_counter()
+    res = fit_and_compare(table, label=label, group=group, split=split, blocks=blocks,
+                          models=models, cv=cv, repeats=repeats, seed=seed, settings=settings,
+                          importance=importance)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    res.comparison.to_csv(out / "comparison.csv", index=False)
+    res.predictions.to_parquet(out / "predictions.parquet", index=False)
+    res.delong.to_csv(out / "delong.csv", index=False)
+    res.fold_auc.to_csv(out / "fold_auc.csv", index=False)
+    res.leakage.to_csv(out / "leakage.csv", index=False)
+    for kind, frame in res.importance.items():
+        frame.to_csv(out / f"importance_{kind}.csv", index=False)
+    (out / "evaluation.json").write_text(json.dumps(res.evaluation, indent=1))
+    if families:
+        from thyromics.models.blocks import feature_family
+        from thyromics.models.families import family_analysis
+        cols = [c for c in table.columns if feature_family(c) is not None
+                and c in {col for m in res.models.values() for col in m.numeric}]
+        from thyromics.models.cv import TRAIN_NAMES
+        train = table if not split else table[
+            table[split].astype(str).str.strip().str.lower().isin(TRAIN_NAMES)]
+        family_analysis(train, label=label, columns=cols, seed=seed).to_csv(
+            out / "families.csv", index=False)
+    source = {"features": str(Path(features_path).resolve()),
+              "features_sha256": file_sha256(Path(features_path))}
+    for m in res.models.values():
+        m.training["source"] = source
+        save_model(m, out / "models" / m.model_id)
+    run = provenance(settings) | {
+        "stage": "model", "args": {"label": label, "group": group, "split": split,
+                                   "blocks": list(blocks), "models": list(models), "cv": cv,
+                                   "repeats": repeats, "seed": seed,
+                                   "importance": list(importance)},
+        "input": source | ({"manifest": str(Path(manifest).resolve())} if manifest else {}),
+        "excluded_columns": res.excluded, "thresholds": res.thresholds,
+        "seconds": round(time.perf_counter() - t0, 1)}
+    (out / "run.json").write_text(json.dumps(run, indent=1, default=str))
+    return res

@@ -1,0 +1,96 @@
+"""CLI commands of the model stage: ``thyromics model`` and ``thyromics predict``.
+
+Thin: argument parsing only; the work is in :mod:`thyromics.models.api` and
+:mod:`thyromics.models.persist`. Nothing heavy is imported at module level.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+__all__ = ["model", "predict"]
+
+
+def _split_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def model(
+    features: Path = typer.Argument(..., help="Feature table (.parquet or .csv), one row per case."),
+    label: str = typer.Option("label", "--label", help="Binary outcome column."),
+    group: Optional[str] = typer.Option("patient_id", "--group",
+                                        help="Patient column: the unit of every split."),
+    split: Optional[str] = typer.Option(None, "--split",
+                                        help="Cohort column (train / internal / external ...)."),
+    blocks: str = typer.Option("radiomics", "--blocks",
+                               help="Comma list of block sets, e.g. "
+                                    "'radiomics,clinical,radiomics+clinical'."),
+    models: str = typer.Option("lr,rf,rfq", "--models",
+                               help="Comma list of classifiers: lr, svm, knn, mlp, rf, "
+                                    "extratrees, xgboost, lightgbm, rfq, balanced_rf."),
+    cv: int = typer.Option(5, "--cv", help="Outer cross-validation folds."),
+    repeats: int = typer.Option(1, "--repeats", help="Repeats of the cross-validation."),
+    seed: int = typer.Option(0, "--seed", help="Base seed of every random draw."),
+    exclude: list[str] = typer.Option([], "--exclude",
+                                      help="Pattern of columns never used as predictors "
+                                           "(repeatable), e.g. 'Malignancy*'."),
+    selector: str = typer.Option("lasso", "--selector",
+                                 help="Feature selection: lasso, univariate, mrmr, none."),
+    resample: str = typer.Option("none", "--resample", help="none, smote or undersample."),
+    tune: bool = typer.Option(True, "--tune/--no-tune",
+                              help="Nested grid search of the classifier grids."),
+    importance: str = typer.Option("permutation,vimp,shap", "--importance",
+                                   help="Comma list of importance tables ('' for none)."),
+    families: bool = typer.Option(False, "--families",
+                                  help="Also write the per-family UMAP / Mann-Whitney table."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs inside estimators."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest",
+                                            help="cases.csv whose clinical columns join the "
+                                                 "table on case_id (clinical block)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
+) -> None:
+    """Cross-validate and compare classifiers on a feature table, leak-free."""
+    from thyromics.errors import InputError
+    from thyromics.models.api import run_model_stage
+    from thyromics.models.pipeline import PipelineSettings
+
+    try:
+        settings = PipelineSettings(exclude=tuple(exclude), selector=selector,
+                                    resample=resample, tune=tune, n_jobs=n_jobs)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
+    try:
+        res = run_model_stage(features, label=label, group=group or None, split=split,
+                              blocks=_split_list(blocks), models=_split_list(models), cv=cv,
+                              repeats=repeats, seed=seed, settings=settings, out_dir=output,
+                              importance=_split_list(importance), families=families,
+                              manifest=manifest)
+    except InputError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    cols = ["model_id", "cohort", "n", "auc", "auc_ci_low", "auc_ci_high", "threshold"]
+    typer.echo(res.comparison[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    typer.echo(f"wrote {output}")
+
+
+def predict(
+    model_dir: Path = typer.Argument(..., help="A saved model folder (OUT/models/<model_id>)."),
+    table: Path = typer.Argument(..., help="Feature table (.parquet or .csv) of new cases."),
+    output: Path = typer.Option(..., "-o", "--output", help="Predictions CSV to write."),
+) -> None:
+    """Score new cases with a saved model (threshold carried from training)."""
+    from thyromics.errors import InputError
+    from thyromics.models.api import read_feature_table
+    from thyromics.models.persist import predict_table
+
+    try:
+        out = predict_table(model_dir, read_feature_table(table))
+    except InputError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    output.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(output, index=False)
+    typer.echo(f"wrote {len(out)} prediction(s) to {output}")

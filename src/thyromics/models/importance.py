@@ -1,0 +1,179 @@
+"""Feature importance: held-out permutation importance, OOB permutation VIMP, SHAP.
+
+- :func:`permutation_importance_auc`: the drop in held-out ROC AUC when one input
+  column is permuted (Breiman 2001; scikit-learn ``permutation_importance``), computed
+  on the held-out part of every cross-validation fold with the model of that fold.
+- :func:`oob_vimp`: Breiman-Cutler permutation variable importance as randomForestSRC
+  computes it (``importance = "permute"``): for every tree, permute a variable among
+  that tree's out-of-bag cases and record the increase in the tree's OOB error;
+  VIMP is the average over trees (Ishwaran H. Variable importance in binary regression
+  trees and forests. Electron J Stat 2007;1:519-537; Ishwaran & Kogalur,
+  randomForestSRC).
+- :func:`shap_importance`: mean ``|SHAP value|`` per feature from ``shap.TreeExplainer``
+  (Lundberg et al., Nat Mach Intell 2020;2:56-67) for tree models.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from thyromics.errors import ThyromicsWarning
+
+__all__ = ["permutation_importance_auc", "oob_vimp", "pipeline_vimp", "shap_importance",
+           "transform_for_classifier"]
+
+
+def permutation_importance_auc(model, X: pd.DataFrame, y: np.ndarray, *, columns=None,
+                               n_repeats: int = 5, seed: int = 0) -> pd.Series:
+    """Mean drop of ROC AUC on ``(X, y)`` when each column is permuted.
+
+    ``model`` must already be fitted on other cases (a fold's training part);
+    ``columns`` limits the permuted columns (default all). The AUC is scikit-learn's
+    ``roc_auc_score``.
+    """
+    from sklearn.inspection import permutation_importance
+
+    cols = list(X.columns if columns is None else columns)
+    res = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=n_repeats,
+                                 random_state=seed, n_jobs=1)
+    pos = [list(X.columns).index(c) for c in cols]
+    return pd.Series(res.importances_mean[pos], index=cols, name="importance")
+
+
+def _error(positive: np.ndarray, y: np.ndarray, metric: str) -> float:
+    from thyromics.models.rfq import gmean_error
+
+    if metric == "gmean":
+        return gmean_error(y, positive)
+    return float(np.mean(positive != y))
+
+
+def oob_vimp(forest, X: np.ndarray, y: np.ndarray, *, threshold: float = 0.5,
+             metric: str = "misclassification", seed: int = 0) -> np.ndarray:
+    """Tree-averaged OOB permutation importance (Ishwaran-Kogalur / Breiman-Cutler).
+
+    Parameters
+    ----------
+    forest : fitted ``RandomForestClassifier`` (bootstrap=True)
+        Must have been fitted on exactly ``X, y`` (0/1 labels), in that row order:
+        ``forest.estimators_samples_`` gives each tree's in-bag rows.
+    threshold : float
+        A tree calls a case positive when its class-1 probability is ``>=`` this
+        (0.5 for a plain forest, the training prevalence for RFQ).
+    metric : {"misclassification", "gmean"}
+        Tree error: fraction misclassified, or ``1 - sqrt(sens * spec)``.
+    seed : int
+        Seed of the permutations.
+
+    Returns
+    -------
+    ndarray of shape (n_features,)
+        ``VIMP_j = mean_t [err_t(OOB_t with x_j permuted) - err_t(OOB_t)]``; trees with
+        fewer than two OOB cases are skipped. Positive = the variable helps.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y).astype(bool)
+    n, p = X.shape
+    rng = np.random.default_rng(seed)
+    total = np.zeros(p)
+    used = 0
+    chunk = max(1, int(2_000_000 // max(1, n * p)))
+    for tree, inbag in zip(forest.estimators_, forest.estimators_samples_):
+        oob = np.setdiff1d(np.arange(n), inbag)
+        if len(oob) < 2:
+            continue
+        Xo, yo = X[oob], y[oob]
+        base = _error(tree.predict_proba(Xo)[:, 1] >= threshold, yo, metric)
+        for start in range(0, p, chunk):
+            js = range(start, min(p, start + chunk))
+            stack = np.repeat(Xo[None], len(js), axis=0)
+            for i, j in enumerate(js):
+                stack[i, :, j] = rng.permutation(Xo[:, j])
+            prob = tree.predict_proba(stack.reshape(-1, p))[:, 1].reshape(len(js), -1)
+            for i, j in enumerate(js):
+                total[j] += _error(prob[i] >= threshold, yo, metric) - base
+        used += 1
+    if used == 0:
+        return np.full(p, np.nan)
+    return total / used
+
+
+def transform_for_classifier(pipeline, X: pd.DataFrame, y: np.ndarray | None = None,
+                             *, resample: bool = False):
+    """``(Xt, yt)``: ``X`` through every fitted step before the classifier.
+
+    Samplers are skipped unless ``resample`` (then re-run with their fixed seed, which
+    reproduces the fitted training set).
+    """
+    Xt, yt = X, y
+    for _, step in pipeline.steps[:-1]:
+        if hasattr(step, "fit_resample"):
+            if resample:
+                Xt, yt = step.fit_resample(Xt, yt)
+        else:
+            Xt = step.transform(Xt)
+    return np.asarray(Xt, dtype=float), (None if yt is None else np.asarray(yt))
+
+
+def pipeline_vimp(pipeline, X: pd.DataFrame, y: np.ndarray, *, seed: int = 0) -> pd.Series | None:
+    """OOB VIMP of the forest inside a fitted pipeline, on its own training data.
+
+    Returns None when the classifier is not a bootstrap random forest. For
+    :class:`~thyromics.models.rfq.RFQClassifier` the trees vote at the training
+    prevalence and the error is the G-mean error, as randomForestSRC's
+    ``imbalanced()`` does.
+    """
+    from thyromics.models.pipeline import transformed_feature_names
+    from thyromics.models.rfq import OOBForestClassifier
+
+    clf = pipeline.steps[-1][1]
+    threshold, metric = 0.5, "misclassification"
+    if isinstance(clf, OOBForestClassifier):
+        forest, threshold, metric = clf.forest_, clf.threshold_, clf._oob_metric
+        y = (np.asarray(y) == clf.classes_[1]).astype(int)
+    elif type(clf).__name__ == "RandomForestClassifier" and clf.bootstrap:
+        forest = clf
+    else:
+        return None
+    Xt, yt = transform_for_classifier(pipeline, X, y, resample=True)
+    v = oob_vimp(forest, Xt, yt, threshold=threshold, metric=metric, seed=seed)
+    return pd.Series(v, index=transformed_feature_names(pipeline), name="vimp")
+
+
+def shap_importance(pipeline, X: pd.DataFrame, *, max_cases: int = 200,
+                    seed: int = 0) -> pd.Series | None:
+    """Mean absolute SHAP value per classifier input (tree models only).
+
+    Uses at most ``max_cases`` rows of ``X`` (a seeded sample). Returns None, with a
+    :class:`~thyromics.errors.ThyromicsWarning`, when TreeExplainer does not support
+    the classifier.
+    """
+    from thyromics.models.pipeline import transformed_feature_names
+    from thyromics.models.rfq import OOBForestClassifier
+
+    clf = pipeline.steps[-1][1]
+    if isinstance(clf, OOBForestClassifier):
+        clf = clf.forest_
+    if len(X) > max_cases:
+        X = X.sample(n=max_cases, random_state=seed)
+    Xt, _ = transform_for_classifier(pipeline, X)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import shap
+
+            values = shap.TreeExplainer(clf).shap_values(Xt, check_additivity=False)
+    except Exception as e:  # noqa: BLE001 - shap raises many types for unsupported models
+        warnings.warn(f"SHAP TreeExplainer does not support {type(clf).__name__}: {e}",
+                      ThyromicsWarning, stacklevel=2)
+        return None
+    if isinstance(values, list):
+        values = values[-1]
+    values = np.asarray(values)
+    if values.ndim == 3:
+        values = values[..., -1]
+    return pd.Series(np.abs(values).mean(axis=0), index=transformed_feature_names(pipeline),
+                     name="mean_abs_shap")

@@ -1,0 +1,267 @@
+"""Modelling pipelines: prepare -> filter -> select -> resample -> classify.
+
+Every step is a scikit-learn-contract estimator inside one imbalanced-learn
+``Pipeline``, so cross-validation refits imputation, scaling, filtering, selection,
+resampling and tuning on the training part of every fold and nothing is learnt from
+held-out cases::
+
+    prepare      ColumnTransformer: numeric -> median impute -> z-score;
+                 categorical -> most-frequent impute -> one-hot
+    nzv          NearZeroVariance (caret rule)
+    correlation  CorrelationFilter (|r| > 0.9 by default)
+    select       LassoSelector (min / 1-SE) | UnivariateSelector | MRMRSelector | none
+    resample     SMOTE | RandomUnderSampler | none   (applied only while fitting)
+    classifier   from thyromics.models.registry.CLASSIFIERS
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["PipelineSettings", "build_pipeline", "build_model", "fit_model",
+           "final_pipeline", "transformed_feature_names", "split_column_types",
+           "prepare_frame"]
+
+
+class PipelineSettings(BaseModel):
+    """Frozen settings of a modelling pipeline and of the study around it.
+
+    Attributes
+    ----------
+    impute : {"median", "mean"}
+        Imputation of numeric columns (fitted on training data only).
+    scale : bool
+        z-score numeric columns: ``(x - mean_train) / sd_train``.
+    near_zero_variance : bool
+        Drop near-zero-variance columns (caret ``nearZeroVar``).
+    correlation_threshold : float or None
+        Drop one of each pair with ``|r|`` above this; None disables the filter.
+    selector : {"lasso", "univariate", "mrmr", "none"}
+    lasso_rule : {"min", "1se"}
+        Penalty chosen at the minimum CV deviance or by the one-standard-error rule.
+    lasso_cv : int
+        Inner folds of the LASSO penalty search.
+    k_best : int
+        Columns kept by the univariate and mRMR selectors.
+    univariate_test : {"f", "mannwhitney"}
+    resample : {"none", "smote", "undersample"}
+        Class rebalancing of the training data (imbalanced-learn).
+    smote_k : int
+        SMOTE neighbours (capped at minority size - 1).
+    tune : bool
+        Grid-search the classifier's registry grid by inner grouped CV (nested CV).
+        OOB forests (``rf``, ``rfq``) always tune on OOB error instead.
+    inner_cv : int
+        Inner folds for tuning.
+    n_estimators : int
+        Trees for forests (boosters use at most 300).
+    n_jobs : int
+        Parallel jobs inside estimators.
+    leakage_auc : float
+        A single predictor with univariate AUC (either direction) at or above this
+        raises a :class:`~thyromics.models.cv.LeakageWarning`.
+    exclude : tuple of str
+        Shell-style patterns (``fnmatch``, case-insensitive) of columns never used as
+        predictors, e.g. ``("Malignancy*", "Diagnosis*")`` for LIDC.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    impute: Literal["median", "mean"] = "median"
+    scale: bool = True
+    near_zero_variance: bool = True
+    correlation_threshold: float | None = Field(0.9, gt=0, le=1)
+    selector: Literal["lasso", "univariate", "mrmr", "none"] = "lasso"
+    lasso_rule: Literal["min", "1se"] = "min"
+    lasso_cv: int = Field(5, ge=2)
+    k_best: int = Field(20, ge=1)
+    univariate_test: Literal["f", "mannwhitney"] = "f"
+    resample: Literal["none", "smote", "undersample"] = "none"
+    smote_k: int = Field(5, ge=1)
+    tune: bool = True
+    inner_cv: int = Field(3, ge=2)
+    n_estimators: int = Field(300, ge=1)
+    n_jobs: int = Field(1, ge=1)
+    leakage_auc: float = Field(0.95, gt=0.5, le=1)
+    exclude: tuple[str, ...] = ()
+
+
+def build_pipeline(classifier: str, settings: PipelineSettings, *,
+                   numeric: Sequence[str], categorical: Sequence[str] = (),
+                   seed: int = 0):
+    """An unfitted imbalanced-learn ``Pipeline`` for registry entry ``classifier``.
+
+    ``numeric`` and ``categorical`` are the input DataFrame's column names; the
+    pipeline expects a DataFrame with at least those columns.
+    """
+    from imblearn.over_sampling import SMOTE
+    from imblearn.pipeline import Pipeline
+    from imblearn.under_sampling import RandomUnderSampler
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline as SkPipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from thyromics.models.registry import make_classifier
+    from thyromics.models.selection import (CorrelationFilter, LassoSelector,
+                                            MRMRSelector, NearZeroVariance,
+                                            UnivariateSelector)
+
+    parts = []
+    if numeric:
+        num = [("impute", SimpleImputer(strategy=settings.impute, keep_empty_features=True))]
+        if settings.scale:
+            num.append(("scale", StandardScaler()))
+        parts.append(("num", SkPipeline(num), list(numeric)))
+    if categorical:
+        cat = SkPipeline([
+            ("impute", SimpleImputer(strategy="most_frequent", keep_empty_features=True)),
+            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False))])
+        parts.append(("cat", cat, list(categorical)))
+    if not parts:
+        raise ValueError("a pipeline needs at least one predictor column")
+    steps: list[tuple[str, Any]] = [
+        ("prepare", ColumnTransformer(parts, remainder="drop",
+                                      verbose_feature_names_out=False))]
+    if settings.near_zero_variance:
+        steps.append(("nzv", NearZeroVariance()))
+    if settings.correlation_threshold is not None:
+        steps.append(("correlation", CorrelationFilter(threshold=settings.correlation_threshold)))
+    if settings.selector == "lasso":
+        steps.append(("select", LassoSelector(rule=settings.lasso_rule, cv=settings.lasso_cv,
+                                              random_state=seed)))
+    elif settings.selector == "univariate":
+        steps.append(("select", UnivariateSelector(k=settings.k_best,
+                                                   test=settings.univariate_test)))
+    elif settings.selector == "mrmr":
+        steps.append(("select", MRMRSelector(k=settings.k_best)))
+    if settings.resample == "smote":
+        steps.append(("resample", SMOTE(k_neighbors=settings.smote_k, random_state=seed)))
+    elif settings.resample == "undersample":
+        steps.append(("resample", RandomUnderSampler(random_state=seed)))
+    steps.append(("classifier", make_classifier(classifier, seed=seed, n_jobs=settings.n_jobs,
+                                                n_estimators=settings.n_estimators)))
+    return Pipeline(steps)
+
+
+def build_model(classifier: str, settings: PipelineSettings, *, numeric: Sequence[str],
+                categorical: Sequence[str] = (), seed: int = 0):
+    """The pipeline, wrapped in an inner grouped grid search when tuning applies.
+
+    Tuning applies when ``settings.tune`` and the registry grid is non-empty. The
+    inner split is ``StratifiedGroupKFold(settings.inner_cv)`` (pass ``groups`` to
+    :func:`fit_model`), scored by ROC AUC, so the outer fold never sees the search.
+    """
+    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
+
+    from thyromics.models.registry import get_classifier
+
+    pipe = build_pipeline(classifier, settings, numeric=numeric, categorical=categorical,
+                          seed=seed)
+    grid = get_classifier(classifier).grid
+    if not settings.tune or not grid:
+        return pipe
+    # The steps before the classifier do not depend on the grid: cache their fits so
+    # every candidate of an inner fold reuses one selection (same data, same result).
+    pipe.set_params(memory=_cache())
+    inner = StratifiedGroupKFold(n_splits=settings.inner_cv, shuffle=True, random_state=seed)
+    return GridSearchCV(pipe, {f"classifier__{k}": list(v) for k, v in grid.items()},
+                        cv=inner, scoring="roc_auc", n_jobs=1, refit=True,
+                        error_score="raise")
+
+
+_CACHE: list = []
+
+
+def _cache():
+    """A joblib ``Memory`` in a temporary folder removed when Python exits."""
+    if not _CACHE:
+        import tempfile
+
+        from joblib import Memory
+
+        tmp = tempfile.TemporaryDirectory(prefix="thyromics-pipeline-cache-")
+        _CACHE.extend([tmp, Memory(location=tmp.name, verbose=0)])
+    return _CACHE[1]
+
+
+def fit_model(model, X, y: np.ndarray, groups: np.ndarray | None = None):
+    """Fit ``model`` (pipeline or grid search); ``groups`` feed the inner grouped CV.
+
+    SMOTE's neighbour count is capped at the training minority size minus one. BLAS
+    runs single-threaded: the matrices are small and threads only contend with the
+    estimators' own ``n_jobs`` (20x slowdowns of the MLP were seen on 2 cores).
+    """
+    from sklearn.model_selection import GridSearchCV
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_model(model, X, y, groups, GridSearchCV)
+
+
+def _fit_model(model, X, y, groups, GridSearchCV):
+    pipe = model.estimator if isinstance(model, GridSearchCV) else model
+    if "resample" in pipe.named_steps and hasattr(pipe.named_steps["resample"], "k_neighbors"):
+        minority = int(np.bincount(np.asarray(y, int)).min())
+        if isinstance(model, GridSearchCV):
+            minority = int(minority * (model.cv.n_splits - 1) / model.cv.n_splits)
+        k = max(1, min(pipe.named_steps["resample"].k_neighbors, minority - 1))
+        pipe.named_steps["resample"].set_params(k_neighbors=k)
+    if isinstance(model, GridSearchCV):
+        model.fit(X, y, groups=groups)
+        model.best_estimator_.set_params(memory=None)
+        return model
+    return model.fit(X, y)
+
+
+def final_pipeline(model):
+    """The fitted pipeline inside ``model`` (itself, or a grid search's best)."""
+    return getattr(model, "best_estimator_", model)
+
+
+def transformed_feature_names(pipeline) -> list[str]:
+    """Names of the columns reaching the classifier of a fitted pipeline."""
+    names = np.asarray(pipeline.named_steps["prepare"].get_feature_names_out(), object)
+    for key in ("nzv", "correlation", "select"):
+        if key in pipeline.named_steps:
+            names = names[pipeline.named_steps[key].get_support()]
+    return [str(n) for n in names]
+
+
+def split_column_types(table: pd.DataFrame, cols: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(numeric, categorical)``: numeric when the dtype is numeric/bool or every
+    non-missing value parses as a number; anything else is categorical (one-hot)."""
+    import pandas as pd
+
+    numeric, categorical = [], []
+    for c in cols:
+        s = table[c]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            numeric.append(c)
+        elif pd.to_numeric(s.dropna(), errors="coerce").notna().all():
+            numeric.append(c)
+        else:
+            categorical.append(c)
+    return numeric, categorical
+
+
+def prepare_frame(table: pd.DataFrame, numeric: Sequence[str],
+                  categorical: Sequence[str]) -> pd.DataFrame:
+    """Predictor frame: numeric columns as float (unparseable -> NaN), categorical
+    columns as ``str`` objects with NaN kept (imputed inside the pipeline)."""
+    import numpy as np
+    import pandas as pd
+
+    X = pd.DataFrame(index=table.index)
+    for c in numeric:
+        X[c] = pd.to_numeric(table[c], errors="coerce").astype(float)
+    for c in categorical:
+        X[c] = table[c].map(lambda v: np.nan if pd.isna(v) else str(v)).astype(object)
+    return X

@@ -1,0 +1,94 @@
+"""Importance: OOB VIMP, held-out permutation importance, SHAP; the family analysis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import mannwhitneyu
+from sklearn.ensemble import RandomForestClassifier
+
+from thyromics.models.families import family_analysis
+from thyromics.models.importance import (oob_vimp, permutation_importance_auc, pipeline_vimp,
+                                         shap_importance)
+from thyromics.models.pipeline import PipelineSettings, build_pipeline
+
+
+def _strong(n: int = 300, p: int = 6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"original_glcm_f{i}" for i in range(p)])
+    y = (X["original_glcm_f2"] + 0.3 * rng.normal(size=n) > 0).astype(int).to_numpy()
+    return X, y
+
+
+def test_oob_vimp_strong_feature_first_and_noise_near_zero() -> None:
+    X, y = _strong()
+    rf = RandomForestClassifier(n_estimators=60, random_state=0).fit(X.to_numpy(), y)
+    v = oob_vimp(rf, X.to_numpy(), y, seed=0)
+    assert int(np.argmax(v)) == 2
+    assert v[2] > 0.2
+    assert np.all(np.abs(np.delete(v, 2)) < 0.05)
+
+
+def test_oob_vimp_matches_a_naive_loop() -> None:
+    """Second implementation: one tree, its OOB cases, one permutation per variable."""
+    X, y = _strong(n=120, p=3, seed=1)
+    Xn = X.to_numpy()
+    rf = RandomForestClassifier(n_estimators=1, random_state=0).fit(Xn, y)
+    tree, inbag = rf.estimators_[0], rf.estimators_samples_[0]
+    oob = np.array([i for i in range(len(y)) if i not in set(inbag)])
+    rng = np.random.default_rng(7)
+    base = np.mean((tree.predict_proba(Xn[oob])[:, 1] >= 0.5) != y[oob])
+    naive = []
+    for j in range(3):
+        Xp = Xn[oob].copy()
+        Xp[:, j] = rng.permutation(Xp[:, j])
+        naive.append(np.mean((tree.predict_proba(Xp)[:, 1] >= 0.5) != y[oob]) - base)
+    assert oob_vimp(rf, Xn, y, seed=7) == pytest.approx(np.array(naive))
+
+
+def test_pipeline_vimp_and_shap_rank_the_signal_first() -> None:
+    X, y = _strong()
+    s = PipelineSettings(selector="none", n_estimators=40)
+    for name in ("rf", "rfq"):
+        pipe = build_pipeline(name, s, numeric=list(X.columns)).fit(X, y)
+        assert pipeline_vimp(pipe, X, y).idxmax() == "original_glcm_f2"
+        assert shap_importance(pipe, X, max_cases=80).idxmax() == "original_glcm_f2"
+    pipe = build_pipeline("lightgbm", s, numeric=list(X.columns)).fit(X, y)
+    assert shap_importance(pipe, X, max_cases=80).idxmax() == "original_glcm_f2"
+    assert pipeline_vimp(pipe, X, y) is None  # not a bootstrap forest
+
+
+def test_permutation_importance_on_held_out_cases() -> None:
+    X, y = _strong(seed=2)
+    pipe = build_pipeline("lr", PipelineSettings(selector="none"),
+                          numeric=list(X.columns)).fit(X.iloc[:200], y[:200])
+    imp = permutation_importance_auc(pipe, X.iloc[200:], y[200:], n_repeats=3)
+    assert imp.idxmax() == "original_glcm_f2" and imp.max() > 0.2
+    assert imp.drop("original_glcm_f2").abs().max() < 0.05
+
+
+@pytest.mark.slow
+def test_family_analysis_finds_the_discriminative_family() -> None:
+    rng = np.random.default_rng(0)
+    n = 80
+    y = np.r_[np.zeros(40), np.ones(40)].astype(int)
+    cols = {}
+    for j in range(4):
+        cols[f"original_glcm_f{j}"] = rng.normal(size=n) + 1.5 * y  # shifted family
+        cols[f"original_glrlm_f{j}"] = rng.normal(size=n)           # noise family
+    cols["original_fractal_Dimension"] = rng.normal(size=n)         # one-feature family
+    table = pd.DataFrame(cols).assign(label=y)
+    out = family_analysis(table, label="label", seed=0).set_index("family")
+    assert out.index[0] == "glcm"
+    assert out.loc["glcm", "p_representative"] < 1e-4
+    assert out.loc["glrlm", "p_representative"] > 0.01
+    assert out.loc["fractal", "representative"] == "single feature"
+    assert out.loc["glcm", "representative"] == "umap"
+    # geometric mean of per-feature Mann-Whitney p-values, independently
+    ps = [mannwhitneyu(table[f"original_glrlm_f{j}"][y == 1], table[f"original_glrlm_f{j}"][y == 0]).pvalue
+          for j in range(4)]
+    assert out.loc["glrlm", "p_geomean"] == pytest.approx(float(np.prod(ps) ** 0.25))
+    p_fr = mannwhitneyu(table["original_fractal_Dimension"][y == 1],
+                        table["original_fractal_Dimension"][y == 0]).pvalue
+    assert out.loc["fractal", "p_representative"] == pytest.approx(p_fr)
