@@ -377,6 +377,16 @@ def join_clinical(table: pd.DataFrame, manifest: Path) -> pd.DataFrame:
                        how="left").drop(columns="_thyromics_key")
 
 
+def _extraction_settings(features_path: Path) -> dict | None:
+    """The extraction settings recorded in a feature table's provenance, if any."""
+    from thyromics.features.extract import read_features
+
+    try:
+        return read_features(features_path)[1].get("settings")
+    except Exception:  # noqa: BLE001 - a table made elsewhere has no provenance
+        return None
+
+
 def run_model_stage(features_path: Path, *, label: str = "label", group: str | None = "patient_id",
                     split: str | None = None, blocks: Sequence[str] = ("radiomics",),
                     models: Sequence[str] = ("lr", "rf", "rfq"), cv: int = 5, repeats: int = 1,
@@ -431,8 +441,10 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
             out / "families.csv", index=False)
     source = {"features": str(Path(features_path).resolve()),
               "features_sha256": file_sha256(Path(features_path))}
+    extraction = _extraction_settings(Path(features_path))
     for m in res.models.values():
         m.training["source"] = source
+        m.training["extraction_settings"] = extraction  # lets `predict` extract raw cases
         save_model(m, out / "models" / m.model_id)
     run = provenance(settings) | {
         "stage": "model", "args": {"label": label, "group": group, "split": split,

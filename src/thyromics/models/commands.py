@@ -78,19 +78,21 @@ def model(
 
 def predict(
     model_dir: Path = typer.Argument(..., help="A saved model folder (OUT/models/<model_id>)."),
-    table: Path = typer.Argument(..., help="Feature table (.parquet or .csv) of new cases."),
+    table: Path = typer.Argument(..., help="Feature table (.parquet or .csv) of new cases, or a case manifest (cases.csv with image and mask columns): its features are then extracted with the settings stored in the model."),
     output: Path = typer.Option(..., "-o", "--output", help="Predictions CSV to write."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Local worker processes for extraction (0 = all cores)."),
 ) -> None:
     """Score new cases with a saved model (threshold carried from training)."""
-    from thyromics.errors import InputError
-    from thyromics.models.api import read_feature_table
-    from thyromics.models.persist import predict_table
+    from thyromics.errors import ThyromicsError
+    from thyromics.models.predict import predict_cases
 
     try:
-        out = predict_table(model_dir, read_feature_table(table))
-    except InputError as e:
+        out, errors = predict_cases(model_dir, table, work_dir=output.parent, jobs=jobs)
+    except ThyromicsError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
     output.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(output, index=False)
     typer.echo(f"wrote {len(out)} prediction(s) to {output}")
+    for err in errors:
+        typer.secho(f"  not scored {err['case_id']} [{err['stage']}]: {err['error']}", fg="yellow")

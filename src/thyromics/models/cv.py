@@ -108,8 +108,11 @@ def leakage_guard(X: pd.DataFrame, y: np.ndarray, *, threshold: float = 0.95,
     table = pd.DataFrame(rows, columns=["column", "auc", "separation", "reason"])
     table = table.sort_values("separation", ascending=False, kind="stable").reset_index(drop=True)
     if warn and len(table):
-        names = "; ".join(f"{c!r} (AUC {a:.3f}, {r})"
-                          for c, a, r in zip(table.column, table.auc, table.reason))
+        shown = 10  # the full list is returned (and written to leakage.csv)
+        names = "; ".join(f"{c!r} (AUC {a:.3f}, {r})" for c, a, r in
+                          zip(table.column[:shown], table.auc[:shown], table.reason[:shown]))
+        if len(table) > shown:
+            names += f"; and {len(table) - shown} more (see leakage.csv)"
         warnings.warn(
             f"possible target leakage: {len(table)} predictor(s) look like the label: "
             f"{names}. If a column is derived from the outcome, exclude it "

@@ -259,9 +259,7 @@ def prepare_frame(table: pd.DataFrame, numeric: Sequence[str],
     import numpy as np
     import pandas as pd
 
-    X = pd.DataFrame(index=table.index)
-    for c in numeric:
-        X[c] = pd.to_numeric(table[c], errors="coerce").astype(float)
-    for c in categorical:
-        X[c] = table[c].map(lambda v: np.nan if pd.isna(v) else str(v)).astype(object)
-    return X
+    parts = {c: pd.to_numeric(table[c], errors="coerce").astype(float) for c in numeric}
+    parts.update({c: table[c].map(lambda v: np.nan if pd.isna(v) else str(v)).astype(object)
+                  for c in categorical})
+    return pd.DataFrame(parts, index=table.index, columns=[*numeric, *categorical])
