@@ -1,7 +1,7 @@
 """Feature importance: held-out permutation importance, OOB permutation VIMP, SHAP.
 
 - :func:`permutation_importance_auc`: the drop in held-out ROC AUC when one input
-  column is permuted (Breiman 2001; scikit-learn ``permutation_importance``), computed
+  column is permuted (Breiman 2001; as scikit-learn ``permutation_importance``), computed
   on the held-out part of every cross-validation fold with the model of that fold.
 - :func:`oob_vimp`: Breiman-Cutler permutation variable importance as randomForestSRC
   computes it (``importance = "permute"``): for every tree, permute a variable among
@@ -28,19 +28,28 @@ __all__ = ["permutation_importance_auc", "oob_vimp", "pipeline_vimp", "shap_impo
 
 def permutation_importance_auc(model, X: pd.DataFrame, y: np.ndarray, *, columns=None,
                                n_repeats: int = 5, seed: int = 0) -> pd.Series:
-    """Mean drop of ROC AUC on ``(X, y)`` when each column is permuted.
+    """Mean drop of ROC AUC on ``(X, y)`` when each column is permuted (Breiman 2001).
 
-    ``model`` must already be fitted on other cases (a fold's training part);
-    ``columns`` limits the permuted columns (default all). The AUC is scikit-learn's
-    ``roc_auc_score``.
+    ``model`` must already be fitted on other cases (a fold's training part). Only the
+    ``columns`` given are permuted (default all): pass the inputs the fitted pipeline
+    actually uses, since permuting a column the selection step dropped changes nothing
+    and costs a prediction per repeat. AUC from :func:`thyromics.evaluate.roc.auc`.
     """
-    from sklearn.inspection import permutation_importance
+    from thyromics.evaluate.roc import auc
 
     cols = list(X.columns if columns is None else columns)
-    res = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=n_repeats,
-                                 random_state=seed, n_jobs=1)
-    pos = [list(X.columns).index(c) for c in cols]
-    return pd.Series(res.importances_mean[pos], index=cols, name="importance")
+    rng = np.random.default_rng(seed)
+    base = auc(y, model.predict_proba(X)[:, 1])
+    drops = {}
+    for col in cols:
+        Xp = X.copy()
+        values = X[col].to_numpy()
+        scores = []
+        for _ in range(n_repeats):
+            Xp[col] = values[rng.permutation(len(values))]
+            scores.append(base - auc(y, model.predict_proba(Xp)[:, 1]))
+        drops[col] = float(np.mean(scores))
+    return pd.Series(drops, index=cols, name="importance", dtype=float)
 
 
 def _error(positive: np.ndarray, y: np.ndarray, metric: str) -> float:
