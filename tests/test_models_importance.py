@@ -92,3 +92,13 @@ def test_family_analysis_finds_the_discriminative_family() -> None:
     p_fr = mannwhitneyu(table["original_fractal_Dimension"][y == 1],
                         table["original_fractal_Dimension"][y == 0]).pvalue
     assert out.loc["fractal", "p_representative"] == pytest.approx(p_fr)
+
+
+def test_importance_frame_ranks_nan_last():
+    import numpy as np
+    import pandas as pd
+
+    from thyromics.models.api import _importance_frame
+
+    df = _importance_frame({"m": pd.Series([1.0, np.nan, 2.0], index=list("abc"))}, "vimp")
+    assert dict(zip(df.feature, df["rank"])) == {"c": 1, "a": 2, "b": 3}

@@ -97,7 +97,7 @@ def _importance_frame(parts: dict[str, pd.Series], kind: str) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["model_id", "feature", kind, "rank"])
     df = pd.concat(rows, ignore_index=True)
-    df["rank"] = df.groupby("model_id")[kind].rank(ascending=False, method="min").astype(int)
+    df["rank"] = df.groupby("model_id")[kind].rank(ascending=False, method="min", na_option="bottom").astype(int)
     return df.sort_values(["model_id", "rank"], kind="stable").reset_index(drop=True)
 
 

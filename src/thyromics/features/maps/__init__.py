@@ -1,0 +1,8 @@
+"""Voxel-wise radiomics feature maps (sliding kernel), PyRadiomics-compatible and fast."""
+
+from .engine import FeatureMaps, compute_feature_maps, discretise, generate_angles
+from .io import write_feature_maps
+from .settings import MAP_FEATURES, MapSettings, resolve_features
+
+__all__ = ["FeatureMaps", "MAP_FEATURES", "MapSettings", "compute_feature_maps", "discretise",
+           "generate_angles", "resolve_features", "write_feature_maps"]

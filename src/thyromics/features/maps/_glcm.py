@@ -1,0 +1,276 @@
+"""Numba kernel: GLCM features in a sliding box (PyRadiomics ``glcm``, symmetric).
+
+For each centre voxel the co-occurrence matrices ``P(i, j | a)`` are counted over the
+valid voxel pairs ``(x, x + a)`` that both lie in the box, one matrix per angle ``a``
+(unidirectional offsets, see :func:`._engine.generate_angles`), symmetrised
+(``P + P^T``) and normalised per angle. Only the grey levels present in the box are
+stored; absent levels are zero rows and columns of PyRadiomics' full matrix and add
+nothing to any sum, so the values are the same. Features are computed per angle and
+averaged over the angles that have at least one pair (``nanmean``), exactly as in
+PyRadiomics' ``RadiomicsGLCM``; JointAverage is returned per angle so that the caller
+can apply PyRadiomics' plain mean. Formulas: Haralick et al. 1973 and the PyRadiomics
+documentation (``i``, ``j`` are grey-level values, ``Ng`` the largest level in the ROI).
+
+MCC is the square root of the second-largest eigenvalue of
+``Q(i, j) = sum_k p(i,k) p(j,k) / (p_x(i) p_y(k))``, computed from the symmetric
+similar matrix ``D^(1/2) Q D^(-1/2)`` with ``eigvalsh`` (same eigenvalues).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["GLCM_ORDER", "glcm_maps"]
+
+GLCM_ORDER = (
+    "Autocorrelation", "JointAverage", "ClusterProminence", "ClusterShade",
+    "ClusterTendency", "Contrast", "Correlation", "DifferenceAverage",
+    "DifferenceEntropy", "DifferenceVariance", "JointEnergy", "JointEntropy", "Imc1",
+    "Imc2", "Idm", "MCC", "Idmn", "Id", "Idn", "InverseVariance", "MaximumProbability",
+    "SumAverage", "SumEntropy", "SumSquares",
+)
+_NF = 24
+
+
+@numba.njit(cache=True)
+def _angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int,
+                    f: np.ndarray) -> None:
+    """Features of one normalised symmetric matrix ``P[:m, :m]`` into ``f``."""
+    eps = np.spacing(1.0)
+    px = np.zeros(m)
+    py = np.zeros(m)
+    for i in range(m):
+        for j in range(m):
+            px[i] += P[i, j]
+            py[j] += P[i, j]
+    ux = 0.0
+    uy = 0.0
+    ac = 0.0
+    cont = 0.0
+    je = 0.0
+    hxy = 0.0
+    maxp = 0.0
+    psub = np.zeros(ng)
+    padd = np.zeros(2 * ng + 1)
+    for i in range(m):
+        for j in range(m):
+            p = P[i, j]
+            ux += g[i] * p
+            uy += g[j] * p
+            ac += g[i] * g[j] * p
+            cont += (g[i] - g[j]) ** 2 * p
+            je += p * p
+            hxy -= p * np.log2(p + eps)
+            if p > maxp:
+                maxp = p
+            psub[int(abs(g[i] - g[j]))] += p
+            padd[int(g[i] + g[j])] += p
+    cp = 0.0
+    cs = 0.0
+    ct = 0.0
+    sx2 = 0.0
+    sy2 = 0.0
+    corm = 0.0
+    hxy1 = 0.0
+    hxy2 = 0.0
+    for i in range(m):
+        for j in range(m):
+            p = P[i, j]
+            t = g[i] + g[j] - ux - uy
+            cp += t ** 4 * p
+            cs += t ** 3 * p
+            ct += t ** 2 * p
+            sx2 += (g[i] - ux) ** 2 * p
+            sy2 += (g[j] - uy) ** 2 * p
+            corm += (g[i] - ux) * (g[j] - uy) * p
+            hxy1 -= p * np.log2(px[i] * py[j] + eps)
+            q = px[i] * py[j]
+            hxy2 -= q * np.log2(q + eps)
+    sigx = sx2 ** 0.5
+    sigy = sy2 ** 0.5
+    corr = 1.0 if sigx * sigy == 0 else corm / (sigx * sigy + eps)
+    hx = 0.0
+    hy = 0.0
+    for i in range(m):
+        hx -= px[i] * np.log2(px[i] + eps)
+        hy -= py[i] * np.log2(py[i] + eps)
+    div = max(hx, hy)
+    imc1 = (hxy - hxy1) / div if div != 0 else 0.0
+    if hxy2 == hxy:
+        imc2 = 0.0
+    else:
+        arg = 1.0 - np.e ** (-2.0 * (hxy2 - hxy))
+        imc2 = arg ** 0.5 if arg >= 0 else np.nan
+    da = 0.0
+    de = 0.0
+    idm = 0.0
+    idmn = 0.0
+    idd = 0.0
+    idn = 0.0
+    iv = 0.0
+    for k in range(ng):
+        pk = psub[k]
+        da += k * pk
+        de -= pk * np.log2(pk + eps)
+        idm += pk / (1.0 + k * k)
+        idmn += pk / (1.0 + (k * k) / (ng * ng))
+        idd += pk / (1.0 + k)
+        idn += pk / (1.0 + k / ng)
+        if k >= 1:
+            iv += pk / (k * k)
+    dv = 0.0
+    for k in range(ng):
+        dv += psub[k] * (k - da) ** 2
+    sa = 0.0
+    se = 0.0
+    for k in range(2, 2 * ng + 1):
+        sa += k * padd[k]
+        se -= padd[k] * np.log2(padd[k] + eps)
+    ss = sx2
+    # MCC
+    if ng_levels < 2:
+        mcc = 1.0
+    else:
+        idx = np.empty(m, dtype=np.int64)
+        mm = 0
+        for i in range(m):
+            if px[i] > 0:
+                idx[mm] = i
+                mm += 1
+        if mm < 2:
+            mcc = 0.0
+        else:
+            S = np.zeros((mm, mm))
+            for a in range(mm):
+                for b in range(mm):
+                    acc = 0.0
+                    for k in range(mm):
+                        kk = idx[k]
+                        acc += P[idx[a], kk] * P[idx[b], kk] / py[kk]
+                    S[a, b] = acc / np.sqrt(px[idx[a]] * px[idx[b]])
+            ev = np.linalg.eigvalsh(S)
+            second = ev[mm - 2]
+            mcc = np.sqrt(second) if second > 0 else 0.0
+    f[0] = ac
+    f[1] = ux
+    f[2] = cp
+    f[3] = cs
+    f[4] = ct
+    f[5] = cont
+    f[6] = corr
+    f[7] = da
+    f[8] = de
+    f[9] = dv
+    f[10] = je
+    f[11] = hxy
+    f[12] = imc1
+    f[13] = imc2
+    f[14] = idm
+    f[15] = mcc
+    f[16] = idmn
+    f[17] = idd
+    f[18] = idn
+    f[19] = iv
+    f[20] = maxp
+    f[21] = sa
+    f[22] = se
+    f[23] = ss
+
+
+@numba.njit(cache=True, parallel=True)
+def glcm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
+              angles: np.ndarray, ng: int, ng_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """GLCM features for each voxel in ``coords``.
+
+    Parameters
+    ----------
+    disc : (Z, Y, X) int32
+        Discretised levels, 0 where a voxel may not take part.
+    coords : (N, 3) int64
+        Centre voxels.
+    radius : (3,) int64
+        Kernel half-width per axis.
+    angles : (Na, 3) int64
+        Unidirectional offsets.
+    ng : int
+        Largest grey level in the ROI.
+    ng_levels : int
+        Number of distinct grey levels in the ROI (PyRadiomics' matrix size).
+
+    Returns
+    -------
+    feats : (N, 24) float64
+        Angle-averaged features in :data:`GLCM_ORDER` (column 1 left NaN).
+    ux : (N, Na) float64
+        Per-angle ``mu_x`` (NaN for an angle without pairs), for JointAverage.
+    """
+    nvox = coords.shape[0]
+    na = angles.shape[0]
+    feats = np.empty((nvox, _NF))
+    uxs = np.empty((nvox, na))
+    sz, sy, sx = disc.shape
+    for v in numba.prange(nvox):
+        lut = np.full(ng + 1, -1, dtype=np.int64)
+        g = np.empty(ng + 1)
+        cz, cy, cx = coords[v, 0], coords[v, 1], coords[v, 2]
+        z0 = max(cz - radius[0], 0)
+        z1 = min(cz + radius[0], sz - 1)
+        y0 = max(cy - radius[1], 0)
+        y1 = min(cy + radius[1], sy - 1)
+        x0 = max(cx - radius[2], 0)
+        x1 = min(cx + radius[2], sx - 1)
+        m = 0
+        for z in range(z0, z1 + 1):
+            for y in range(y0, y1 + 1):
+                for x in range(x0, x1 + 1):
+                    gl = disc[z, y, x]
+                    if gl > 0 and lut[gl] < 0:
+                        lut[gl] = m
+                        g[m] = gl
+                        m += 1
+        # keep levels in ascending order (only affects summation order)
+        order = np.argsort(g[:m])
+        gs = np.empty(m)
+        for k in range(m):
+            gs[k] = g[order[k]]
+            lut[int(gs[k])] = k
+        P = np.zeros((na, m, m))
+        for z in range(z0, z1 + 1):
+            for y in range(y0, y1 + 1):
+                for x in range(x0, x1 + 1):
+                    gi = disc[z, y, x]
+                    if gi == 0:
+                        continue
+                    li = lut[gi]
+                    for a in range(na):
+                        nz = z + angles[a, 0]
+                        ny = y + angles[a, 1]
+                        nx = x + angles[a, 2]
+                        if nz < z0 or nz > z1 or ny < y0 or ny > y1 or nx < x0 or nx > x1:
+                            continue
+                        gj = disc[nz, ny, nx]
+                        if gj > 0:
+                            P[a, li, lut[gj]] += 1.0
+        acc = np.zeros(_NF)
+        cnt = np.zeros(_NF)
+        f = np.empty(_NF)
+        for a in range(na):
+            Pa = P[a] + P[a].T
+            s = Pa.sum()
+            if s == 0:
+                uxs[v, a] = np.nan
+                continue
+            Pa /= s
+            _angle_features(Pa, gs, m, ng, ng_levels, f)
+            uxs[v, a] = f[1]
+            for k in range(_NF):
+                if not np.isnan(f[k]):
+                    acc[k] += f[k]
+                    cnt[k] += 1.0
+        for k in range(_NF):
+            feats[v, k] = acc[k] / cnt[k] if cnt[k] > 0 else np.nan
+        feats[v, 1] = np.nan
+        for gl in range(m):
+            lut[int(gs[gl])] = -1
+    return feats, uxs

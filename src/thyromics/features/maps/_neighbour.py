@@ -1,0 +1,206 @@
+"""Numba kernels: GLDM and NGTDM features in a sliding box (PyRadiomics ``gldm``/``ngtdm``).
+
+Neighbours of a voxel are the valid voxels at the (bidirectional) angle offsets that lie
+inside the same box. Per box, as PyRadiomics' C code does with a voxel-based bounding box:
+
+- GLDM (Sun & Wee 1983): ``P(i, j)`` counts the box voxels of level ``i`` with ``j - 1``
+  dependent neighbours (``|i - i_nb| <= alpha``); ``N_z`` = voxels in the box.
+- NGTDM (Amadasun & King 1989): ``n_i`` voxels of level ``i``, ``s_i = sum |i - A_x|``
+  with ``A_x`` the mean level of a voxel's neighbours (0 when it has none);
+  ``p_i = n_i / N_vp``.
+
+Feature formulas are those of PyRadiomics' ``RadiomicsGLDM`` / ``RadiomicsNGTDM``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["GLDM_ORDER", "NGTDM_ORDER", "gldm_maps", "ngtdm_maps"]
+
+GLDM_ORDER = (
+    "SmallDependenceEmphasis", "LargeDependenceEmphasis", "GrayLevelNonUniformity",
+    "DependenceNonUniformity", "DependenceNonUniformityNormalized", "GrayLevelVariance",
+    "DependenceVariance", "DependenceEntropy", "LowGrayLevelEmphasis",
+    "HighGrayLevelEmphasis", "SmallDependenceLowGrayLevelEmphasis",
+    "SmallDependenceHighGrayLevelEmphasis", "LargeDependenceLowGrayLevelEmphasis",
+    "LargeDependenceHighGrayLevelEmphasis",
+)
+NGTDM_ORDER = ("Coarseness", "Contrast", "Busyness", "Complexity", "Strength")
+
+
+@numba.njit(cache=True, parallel=True)
+def gldm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
+              offsets: np.ndarray, ng: int, alpha: int) -> np.ndarray:
+    """GLDM features (N, 14) in :data:`GLDM_ORDER`; ``offsets`` are bidirectional."""
+    nvox = coords.shape[0]
+    no = offsets.shape[0]
+    out = np.empty((nvox, 14))
+    eps = np.spacing(1.0)
+    sz, sy, sx = disc.shape
+    for v in numba.prange(nvox):
+        P = np.zeros((ng + 1, no + 1))
+        cz, cy, cx = coords[v, 0], coords[v, 1], coords[v, 2]
+        z0 = max(cz - radius[0], 0)
+        z1 = min(cz + radius[0], sz - 1)
+        y0 = max(cy - radius[1], 0)
+        y1 = min(cy + radius[1], sy - 1)
+        x0 = max(cx - radius[2], 0)
+        x1 = min(cx + radius[2], sx - 1)
+        nz_ = 0.0
+        for z in range(z0, z1 + 1):
+            for y in range(y0, y1 + 1):
+                for x in range(x0, x1 + 1):
+                    gi = disc[z, y, x]
+                    if gi == 0:
+                        continue
+                    dep = 0
+                    for a in range(no):
+                        qz = z + offsets[a, 0]
+                        qy = y + offsets[a, 1]
+                        qx = x + offsets[a, 2]
+                        if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
+                            continue
+                        gj = disc[qz, qy, qx]
+                        if gj > 0 and abs(gi - gj) <= alpha:
+                            dep += 1
+                    P[gi, dep] += 1.0
+                    nz_ += 1.0
+        pg = P.sum(axis=1)
+        pd = P.sum(axis=0)
+        sde = 0.0
+        lde = 0.0
+        dn = 0.0
+        uj = 0.0
+        for j in range(no + 1):
+            jj = j + 1.0
+            sde += pd[j] / jj ** 2
+            lde += pd[j] * jj ** 2
+            dn += pd[j] ** 2
+            uj += pd[j] / nz_ * jj
+        dv = 0.0
+        for j in range(no + 1):
+            dv += pd[j] / nz_ * (j + 1.0 - uj) ** 2
+        gln = 0.0
+        ui = 0.0
+        lgle = 0.0
+        hgle = 0.0
+        for i in range(1, ng + 1):
+            gln += pg[i] ** 2
+            ui += pg[i] / nz_ * i
+            lgle += pg[i] / i ** 2
+            hgle += pg[i] * i ** 2
+        glv = 0.0
+        for i in range(1, ng + 1):
+            glv += pg[i] / nz_ * (i - ui) ** 2
+        de = 0.0
+        sdl = 0.0
+        sdh = 0.0
+        ldl = 0.0
+        ldh = 0.0
+        for i in range(1, ng + 1):
+            if pg[i] == 0:
+                continue
+            for j in range(no + 1):
+                p = P[i, j]
+                if p == 0:
+                    continue
+                jj = j + 1.0
+                pn = p / nz_
+                de -= pn * np.log2(pn + eps)
+                sdl += p / (i ** 2 * jj ** 2)
+                sdh += p * i ** 2 / jj ** 2
+                ldl += p * jj ** 2 / i ** 2
+                ldh += p * jj ** 2 * i ** 2
+        out[v, 0] = sde / nz_
+        out[v, 1] = lde / nz_
+        out[v, 2] = gln / nz_
+        out[v, 3] = dn / nz_
+        out[v, 4] = dn / nz_ ** 2
+        out[v, 5] = glv
+        out[v, 6] = dv
+        out[v, 7] = de
+        out[v, 8] = lgle / nz_
+        out[v, 9] = hgle / nz_
+        out[v, 10] = sdl / nz_
+        out[v, 11] = sdh / nz_
+        out[v, 12] = ldl / nz_
+        out[v, 13] = ldh / nz_
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def ngtdm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
+               offsets: np.ndarray, ng: int) -> np.ndarray:
+    """NGTDM features (N, 5) in :data:`NGTDM_ORDER`; ``offsets`` are bidirectional."""
+    nvox = coords.shape[0]
+    no = offsets.shape[0]
+    out = np.empty((nvox, 5))
+    sz, sy, sx = disc.shape
+    for v in numba.prange(nvox):
+        n = np.zeros(ng + 1)
+        s = np.zeros(ng + 1)
+        cz, cy, cx = coords[v, 0], coords[v, 1], coords[v, 2]
+        z0 = max(cz - radius[0], 0)
+        z1 = min(cz + radius[0], sz - 1)
+        y0 = max(cy - radius[1], 0)
+        y1 = min(cy + radius[1], sy - 1)
+        x0 = max(cx - radius[2], 0)
+        x1 = min(cx + radius[2], sx - 1)
+        for z in range(z0, z1 + 1):
+            for y in range(y0, y1 + 1):
+                for x in range(x0, x1 + 1):
+                    gi = disc[z, y, x]
+                    if gi == 0:
+                        continue
+                    cnt = 0.0
+                    tot = 0.0
+                    for a in range(no):
+                        qz = z + offsets[a, 0]
+                        qy = y + offsets[a, 1]
+                        qx = x + offsets[a, 2]
+                        if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
+                            continue
+                        gj = disc[qz, qy, qx]
+                        if gj > 0:
+                            cnt += 1.0
+                            tot += gj
+                    d = 0.0 if cnt == 0 else abs(gi - tot / cnt)
+                    n[gi] += 1.0
+                    s[gi] += d
+        nvp = n.sum()
+        lv = np.empty(ng + 1, dtype=np.int64)
+        ngp = 0
+        for i in range(1, ng + 1):
+            if n[i] > 0:
+                lv[ngp] = i
+                ngp += 1
+        ps = 0.0
+        ssum = 0.0
+        for k in range(ngp):
+            i = lv[k]
+            ps += n[i] / nvp * s[i]
+            ssum += s[i]
+        coarse = 1.0 / ps if ps != 0 else 1e6
+        con = 0.0
+        absd = 0.0
+        comp = 0.0
+        stre = 0.0
+        for a in range(ngp):
+            i = lv[a]
+            pi = n[i] / nvp
+            for b in range(ngp):
+                j = lv[b]
+                pj = n[j] / nvp
+                con += pi * pj * (i - j) ** 2
+                absd += abs(i * pi - j * pj)
+                comp += abs(i - j) * (pi * s[i] + pj * s[j]) / (pi + pj)
+                stre += (pi + pj) * (i - j) ** 2
+        div = ngp * (ngp - 1)
+        out[v, 0] = coarse
+        out[v, 1] = con * ssum / nvp / div if div != 0 else 0.0
+        out[v, 2] = ps / absd if absd != 0 else 0.0
+        out[v, 3] = comp / nvp
+        out[v, 4] = stre / ssum if ssum != 0 else 0.0
+    return out
