@@ -314,3 +314,13 @@ def test_catalogue_covers_every_preset_column() -> None:
     assert counts["shape"] == 17 and counts["glcm"] == 24 and counts["fractal"] == 1
     assert counts["moment"] == 2
     assert set(catalogue(expected_columns(get_preset("ct"), 3)).family) <= set(FAMILIES)
+
+
+def test_catalogue_maps_block_prefixes():
+    from thyromics.features.catalogue import parse_column
+
+    assert parse_column("iTED_glcm_Contrast") == ("iTED", "ith", "glcm_Contrast")
+    assert parse_column("ith_ITHscore3D_seed003")[1] == "ith"
+    assert parse_column("deep_pca_12") == ("deep", "deep", "pca_12")
+    assert parse_column("ith") == ("", "other", "ith")
+    assert parse_column("deep_") == ("", "other", "deep_")

@@ -21,6 +21,11 @@ FAMILIES: tuple[str, ...] = ("shape", "shape2D", "firstorder", "glcm", "glrlm", 
                              "gldm", "ngtdm", "fractal", "moment", "ith", "deep", "clinical")
 
 
+#: Column prefixes of the non-PyRadiomics blocks: ``iTED_glcm_Contrast`` and
+#: ``ith_ITHscore3D_seed003`` are family ``ith``; ``deep_pca_1`` is family ``deep``.
+_BLOCK_PREFIXES = {"iTED": "ith", "ith": "ith", "deep": "deep"}
+
+
 def parse_column(name: str) -> tuple[str, str, str]:
     """Split a column name into ``(filter, family, feature)``.
 
@@ -33,10 +38,16 @@ def parse_column(name: str) -> tuple[str, str, str]:
     --------
     >>> parse_column("wavelet-LLH_glrlm_RunEntropy")
     ('wavelet-LLH', 'glrlm', 'RunEntropy')
+    >>> parse_column("iTED_glcm_Contrast")
+    ('iTED', 'ith', 'glcm_Contrast')
     >>> parse_column("age")
     ('', 'other', 'age')
     """
-    parts = str(name).split("_", 2)
+    name = str(name)
+    for prefix, family in _BLOCK_PREFIXES.items():  # heterogeneity and deep blocks
+        if name.startswith(prefix + "_") and len(name) > len(prefix) + 1:
+            return prefix, family, name[len(prefix) + 1:]
+    parts = name.split("_", 2)
     if len(parts) == 3 and parts[1] in FAMILIES and parts[0] and parts[2]:
         return parts[0], parts[1], parts[2]
     return "", "other", str(name)

@@ -21,6 +21,7 @@ def extract(
     csv: bool = typer.Option(False, "--csv", help="Also write the table as CSV."),
     label: Optional[int] = typer.Option(None, "--label", help="Mask label value of the lesion in multi-label masks."),
     geometry_tolerance: float = typer.Option(1e-3, "--geometry-tolerance", help="Largest allowed image/mask difference in spacing, origin and direction."),
+    ith: bool = typer.Option(False, "--ith", help="Add the heterogeneity block (sub-regions, iTED, ITHscores; tens of seconds per lesion)."),
 ) -> None:
     """Extract radiomics features for every case; failures go to an errors table."""
     from thyromics.errors import ThyromicsError
@@ -46,7 +47,8 @@ def extract(
     with case_progress(len(manifest.cases), "extract") as tick:
         summary = extract_cohort(manifest, settings, output, jobs=n_jobs, scheduler=scheduler,
                                  cache_dir=cache, write_csv=csv,
-                                 geometry_tolerance=geometry_tolerance, on_progress=tick)
+                                 geometry_tolerance=geometry_tolerance, ith=ith,
+                                 on_progress=tick)
     typer.echo(f"{summary.n_ok} of {summary.n_cases} cases succeeded ({summary.n_cached} from cache), "
                f"{summary.n_failed} failed; {summary.n_features} feature columns; "
                f"{summary.seconds:.1f} s.")

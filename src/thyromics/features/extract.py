@@ -48,6 +48,7 @@ class CaseTask:
     settings: Any
     cache_dir: str | None
     geometry_tolerance: float
+    ith: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def _provenance_path_for(output: Path) -> Path:
 def _cache_key(task: CaseTask, image_hash: str, mask_hash: str) -> str:
     return settings_hash({"v": CACHE_VERSION, "image": image_hash, "mask": mask_hash,
                           "settings": task.settings.to_dict(),
-                          "tolerance": task.geometry_tolerance})
+                          "tolerance": task.geometry_tolerance, "ith": task.ith})
 
 
 def extract_case_record(task: CaseTask) -> dict:
@@ -117,13 +118,27 @@ def extract_case_record(task: CaseTask) -> dict:
     except Exception as e:  # an unexpected library failure still names the case
         raise CaseError(f"{type(e).__name__}: {e}", case_id=task.case_id,
                         file=task.image, stage="extract") from e
-    record = {"case_id": task.case_id, "values": dict(result.values),
-              "missing": dict(result.missing), "diagnostics": _jsonable(result.diagnostics),
+    values, missing = dict(result.values), dict(result.missing)
+    if task.ith:
+        values.update(_ith_values(image, mask, task.case_id, missing))
+    record = {"case_id": task.case_id, "values": values,
+              "missing": missing, "diagnostics": _jsonable(result.diagnostics),
               "ndim": image.ndim, "image_sha256": image_hash, "mask_sha256": mask_hash,
               "seconds": round(time.perf_counter() - t0, 4), "cached": False}
     if cached is not None:
         atomic_write_json(cached, record)
     return record
+
+
+def _ith_values(image, mask, case_id: str, missing: dict) -> dict[str, float]:
+    """The heterogeneity block; a failure leaves its columns empty, with the reason."""
+    from thyromics.features.ith import ith_features
+
+    try:
+        return ith_features(image, mask, case_id=case_id)
+    except Exception as e:  # noqa: BLE001 - recorded, the radiomics of the case stand
+        missing["ith"] = f"{type(e).__name__}: {e}"
+        return {}
 
 
 def _jsonable(d: dict) -> dict:
@@ -133,7 +148,7 @@ def _jsonable(d: dict) -> dict:
 def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSettings",
                    output: str | Path, *, jobs: int = 1, scheduler: str | None = None,
                    cache_dir: str | Path | None = None, write_csv: bool = False,
-                   geometry_tolerance: float = 1e-3,
+                   geometry_tolerance: float = 1e-3, ith: bool = False,
                    on_progress: Callable[[str, bool], None] | None = None) -> ExtractionSummary:
     """Extract features for every case of a manifest into one table.
 
@@ -152,6 +167,9 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
         A Dask scheduler address: the same job runs on that cluster.
     cache_dir : path, optional
         Per-case cache; default ``<output folder>/.thyromics_cache``.
+    ith : bool
+        Add the heterogeneity block (sub-regions, iTED, ITHscores: family ``ith``); slow,
+        tens of seconds per lesion.
     on_progress : callable, optional
         Called as ``on_progress(case_id, ok)`` after each case.
 
@@ -172,7 +190,7 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
     cache.mkdir(parents=True, exist_ok=True)
     by_id = {c.case_id: c for c in manifest.cases}
     tasks = [(c.case_id, CaseTask(c.case_id, str(c.image), str(c.mask), settings, str(cache),
-                                  geometry_tolerance)) for c in manifest.cases]
+                                  geometry_tolerance, ith)) for c in manifest.cases]
 
     records: dict[str, dict] = {}
     errors: list[dict] = []
@@ -190,7 +208,7 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
     provenance = {
         "stage": "extract", "created": now_iso(), "manifest": str(manifest.path),
         "manifest_sha256": path_sha256(manifest.path), "settings": settings.to_dict(),
-        "versions": package_versions(), "jobs": jobs, "scheduler": scheduler,
+        "versions": package_versions(), "jobs": jobs, "scheduler": scheduler, "ith": ith,
         "columns": {"id": list(ID_COLUMNS), "clinical": list(manifest.clinical_columns),
                     "features": list(table.columns[len(ID_COLUMNS) +
                                                    len(manifest.clinical_columns):])},

@@ -29,26 +29,12 @@ ID_COLUMNS = frozenset({"case_id", "patient_id", "label", "split", "image", "mas
 def parse_feature_column(name: str) -> tuple[str, str, str] | None:
     """``(filter, family, feature)`` of a feature column, or None for other columns.
 
-    Uses :func:`thyromics.features.catalogue.parse_column` when it is available,
-    else splits ``<filter>_<family>_<feature>`` at the first two underscores and
-    accepts the name when the family is a known one.
+    See :func:`thyromics.features.catalogue.parse_column`.
     """
-    try:
-        from thyromics.features.catalogue import parse_column
-    except ImportError:
-        parse_column = None
-    if parse_column is not None:
-        try:
-            parsed = parse_column(name)
-        except (ValueError, KeyError):
-            parsed = None
-        if parsed is None or parsed[1] == "other" or not parsed[0]:
-            return None
-        return tuple(parsed)  # type: ignore[return-value]
-    parts = str(name).split("_", 2)
-    if len(parts) == 3 and (parts[1] in RADIOMICS_FAMILIES or parts[1] in _OTHER_FAMILIES):
-        return parts[0], parts[1], parts[2]
-    return None
+    from thyromics.features.catalogue import parse_column
+
+    parsed = parse_column(name)
+    return None if parsed[1] == "other" else parsed
 
 
 def feature_family(name: str) -> str | None:
