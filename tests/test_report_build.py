@@ -64,7 +64,7 @@ def make_study(root: Path, *, seed: int = 7) -> Path:
     pd.DataFrame({"case_id": ["x1", "x2", "x3", "x4"], "split": ["train", "train", "train", "external"],
                   "stage": ["read", "read", "extract", "validate"],
                   "error": ["file not found", "file not found", "mask is empty", "geometry mismatch"]}
-                 ).to_csv(root / "features" / "errors.csv", index=False)
+                 ).to_csv(root / "features" / "features.errors.csv", index=False)
     (root / "features" / "provenance.json").write_text(json.dumps({"preset": "ct", "bin_width": 25}))
 
     (root / "table1").mkdir()

@@ -9,7 +9,7 @@ Layout (written by ``thyromics run``)::
 
     OUT/study.json                       provenance
     OUT/features/features.parquet        case_id, patient_id, label, split, features...
-    OUT/features/errors.csv              case_id, stage, error
+    OUT/features/features.errors.csv     case_id, stage, error, file
     OUT/features/provenance.json
     OUT/table1/table1.html, table1_by_cohort.html, table1.csv
     OUT/models/<block>/comparison.csv, predictions.parquet, delong.csv,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from thyromics.features.catalogue import parse_column
 from thyromics.report import figures as F
 from thyromics.report._html import Section, fragment, heading, note, png_html, table_html
 from thyromics.report._model_sections import (
@@ -35,34 +36,24 @@ __all__ = [
     "features_section",
     "gallery_section",
     "provenance_section",
-    "feature_family",
 ]
 
 #: Most images shown per gallery.
 GALLERY_MAX: int = 24
 
 
-def feature_family(column: str) -> tuple[str, str, str]:
-    """Split a ``<filter>_<family>_<feature>`` column into its three parts.
-
-    A column without two underscores gets the family ``other``.
-    """
-    parts = column.split("_", 2)
-    if len(parts) < 3:
-        return "", "other", column
-    return parts[0], parts[1], parts[2]
-
-
 def _feature_columns(features: pd.DataFrame) -> list[str]:
+    """Numeric columns of a known feature family (clinical and id columns left out)."""
     return [c for c in features.columns
-            if c not in META_COLUMNS and pd.api.types.is_numeric_dtype(features[c])]
+            if c not in META_COLUMNS and pd.api.types.is_numeric_dtype(features[c])
+            and parse_column(c)[1] != "other"]
 
 
 def cohort_flow_section(study: Study) -> Section:
     """Cases in, cases excluded and why (from the extraction errors), per cohort."""
     sec = Section("cohort-flow", "Cohort flow")
     features = study.table("features", "features.parquet")
-    errors = study.table("features", "errors.csv")
+    errors = study.table("features", "features.errors.csv")
     if features is None and errors is None:
         sec.not_run("feature extraction", "features/features.parquet", "thyromics extract")
         return sec
@@ -95,7 +86,7 @@ def cohort_flow_section(study: Study) -> Section:
     if features is None:
         sec.not_run("the included cases", "features/features.parquet", "thyromics extract")
     if errors is None:
-        sec.add(note("No extraction errors table (features/errors.csv): no exclusions recorded."))
+        sec.add(note("No extraction errors table (features/features.errors.csv): no exclusions recorded."))
     elif excluded.empty:
         sec.add(note("No case was excluded."))
     else:
@@ -175,7 +166,7 @@ def features_section(study: Study) -> Section:
         sec.not_run("feature extraction", "features/features.parquet", "thyromics extract")
         return sec
     cols = _feature_columns(features)
-    parsed = pd.DataFrame([feature_family(c) for c in cols], columns=["filter", "family", "feature"])
+    parsed = pd.DataFrame([parse_column(c) for c in cols], columns=["filter", "family", "feature"])
     parsed["column"] = cols
     counts = parsed.groupby("family").size().rename("n_features").reset_index()
     sec.add(note(f"{len(cols)} features from {parsed['filter'].nunique()} image filter(s) in "

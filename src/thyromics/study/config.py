@@ -49,7 +49,11 @@ class ModelConfig(_Frozen):
     cv: int = Field(5, ge=2, description="Folds of the patient-grouped stratified cross-validation.")
     repeats: int = Field(1, ge=1, description="Repeats of the cross-validation with different seeds.")
     exclude: list[str] = Field([], description="Column patterns never used as predictors (e.g. label-derived columns such as 'Malignancy*').")
-    selection: Literal["lasso", "univariate", "none"] = Field("lasso", description="Feature selection inside each training fold.")
+    selection: Literal["lasso", "univariate", "mrmr", "none"] = Field("lasso", description="Feature selection inside each training fold.")
+    resample: Literal["none", "smote", "undersample"] = Field("none", description="Class rebalancing inside each training fold.")
+    tune: bool = Field(True, description="Tune each classifier's grid in an inner patient-grouped CV (forests tune on out-of-bag error).")
+    n_estimators: int = Field(500, ge=10, description="Trees of the forest and boosting classifiers.")
+    importance: list[Literal["permutation", "vimp", "shap"]] = Field(["permutation", "vimp", "shap"], description="Importance tables: held-out permutation, OOB VIMP (forests), SHAP (trees).")
 
 
 class StudyConfig(_Frozen):

@@ -153,11 +153,12 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
     from thyromics.models.pipeline import PipelineSettings
 
     m = cfg.model
-    settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selection)
+    settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selection,
+                                resample=m.resample, tune=m.tune, n_estimators=m.n_estimators)
     for block in m.blocks:
         out = paths.models / block.replace("+", "_")
         log(f"[model] block {block}: {', '.join(m.models)} ({m.cv}-fold CV x {m.repeats})")
         run_model_stage(paths.features, label="label", group="patient_id", split="split",
                         blocks=block.split("+"), models=list(m.models), cv=m.cv,
                         repeats=m.repeats, seed=cfg.seed, settings=settings, out_dir=out,
-                        families=block == "radiomics")
+                        importance=list(m.importance), families=block == "radiomics")
