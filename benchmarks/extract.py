@@ -13,6 +13,7 @@ efficiency = t1 / (2 * t2)). Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -91,6 +92,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N cases of each manifest")
     ap.add_argument("--datasets", default="lidc,ddti")
     ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep our feature tables here (e.g. to model them afterwards)")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,6 +116,12 @@ def main() -> None:
                 t2 = _dask(manifest, params, work / f"{name}_d2.parquet", 2)
                 row.update({"dask1_s": t1, "dask2_s": t2, "scaling_eff": t1 / (2 * t2)})
             rows.append(row)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                for suffix in (".parquet", ".errors.csv", ".provenance.json"):
+                    src = work / f"{name}_ours{suffix}"
+                    if src.exists():
+                        shutil.copy(src, args.keep / f"{name}_features{suffix}")
     table = pd.DataFrame(rows)
     print(table.to_markdown(index=False, floatfmt=".3g"))
 

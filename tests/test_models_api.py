@@ -180,3 +180,9 @@ def test_guard_separation_rule_and_auc_against_sklearn() -> None:
         flagged = leakage_guard(X, y, threshold=0.95)
     assert flagged.column.tolist() == ["feat_a"]
     assert leakage_guard(X, y, threshold=0.6, warn=False).column.tolist()[:2] == ["feat_a", "feat_b"]
+
+
+def test_constant_scores_give_an_infinite_threshold_not_a_crash():
+    from thyromics.models.api import _threshold_value
+
+    assert _threshold_value(None) == float("inf") and _threshold_value(0.25) == 0.25

@@ -134,15 +134,17 @@ def choose_threshold(y_true: ArrayLike, score: ArrayLike, rule: ThresholdRule = 
     Parameters
     ----------
     rule : "youden" | float | {"sensitivity": x} | {"specificity": x}
-        ``"youden"``: :func:`youden`; a number (or a numeric string): used as is;
+        ``"youden"``: :func:`youden`; a number (or a numeric string): used as is
+        (``inf`` calls every case negative, as Youden does for constant scores);
         ``{"sensitivity": 0.9}``: :func:`for_sensitivity`;
         ``{"specificity": 0.9}``: :func:`for_specificity`.
     """
     if isinstance(rule, bool):
         raise InputError(f"threshold rule must be 'youden', a number or a dict, found {rule!r}.")
     if isinstance(rule, (int, float, np.floating, np.integer)):
-        if not np.isfinite(rule):
-            raise InputError(f"a fixed threshold must be finite, found {rule!r}.")
+        if np.isnan(rule):
+            raise InputError(f"a fixed threshold must be a number, found {rule!r}.")
+        # +inf (every case negative) is what Youden gives constant scores; carried as is.
         return float(rule)
     if isinstance(rule, str):
         try:

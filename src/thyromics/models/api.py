@@ -75,6 +75,11 @@ class ModelStudyResult:
     evaluation: dict[str, dict] = field(default_factory=dict)
 
 
+def _threshold_value(value: Any) -> float:
+    """A threshold from the evaluation JSON (``None`` stands for +inf there)."""
+    return float("inf") if value is None else float(value)
+
+
 def _binary_label(values: pd.Series, label: str) -> tuple[np.ndarray, Any]:
     classes = sorted(pd.unique(values))
     if len(classes) != 2:
@@ -268,7 +273,9 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     cv_frame = pd.DataFrame({"y": y_tr, **cv_scores})
     evaluation = {"cv": evaluate_scores(cv_frame, truth="y", scores=mids, threshold="youden",
                                         seed=seed)}
-    thresholds = {m: float(evaluation["cv"]["scores"][m]["threshold"]) for m in mids}
+    # A model whose out-of-fold scores are all equal (e.g. the selection kept no feature)
+    # gets an infinite Youden threshold: every case called negative (JSON null).
+    thresholds = {m: _threshold_value(evaluation["cv"]["scores"][m]["threshold"]) for m in mids}
     cohort_scores = {"cv": (y_tr, cv_scores)}
     for cohort, rows in cohort_rows.items():
         if cohort == "train":

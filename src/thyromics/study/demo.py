@@ -39,7 +39,8 @@ def run_demo(out: str | Path, *, n_patients: int = 40, seed: int = 7, jobs: int 
             "name": spec["name"], "cases": str(manifest.relative_to(out)), "seed": seed,
             "extract": {"preset": spec["preset"], "jobs": jobs},
             # Small and quick: no inner tuning, fewer trees (a real study keeps the defaults).
-            "model": {"models": list(models), "cv": 5, "tune": False, "n_estimators": 150,
+            "model": {"models": list(models), "cv": 5 if n_patients >= 40 else 3,
+                      "tune": False, "n_estimators": 150,
                       "importance": ["permutation", "shap"]},
         }, sort_keys=False), encoding="utf-8")
         paths = run_study(load_study(study_yaml), out / modality, log=log, progress=progress)

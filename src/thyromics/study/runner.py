@@ -159,6 +159,6 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
         out = paths.models / block.replace("+", "_")
         log(f"[model] block {block}: {', '.join(m.models)} ({m.cv}-fold CV x {m.repeats})")
         run_model_stage(paths.features, label="label", group="patient_id", split="split",
-                        blocks=block.split("+"), models=list(m.models), cv=m.cv,
+                        blocks=[block], models=list(m.models), cv=m.cv,
                         repeats=m.repeats, seed=cfg.seed, settings=settings, out_dir=out,
                         importance=list(m.importance), families=block == "radiomics")

@@ -107,16 +107,16 @@ def us_lesion(aggressiveness: float, rng: np.random.Generator) -> tuple[np.ndarr
     shape = (128, 128)
     speckle = rng.rayleigh(1.0, shape)
     tissue = 110 * ndimage.gaussian_filter(speckle, 1.0)
-    tall = rng.normal(0.8 + 0.5 * a, 0.15)  # height / width
+    tall = rng.normal(0.75 + 0.6 * a, 0.12)  # height / width
     w = rng.uniform(17, 25)
     centre = np.array(shape) / 2 + rng.uniform(-6, 6, 2)
-    lobes = float(np.clip(rng.normal(0.35 * a, 0.12), 0, 0.7))
+    lobes = float(np.clip(rng.normal(0.5 * a, 0.1), 0, 0.7))
     mask = _ellipsoid(shape, centre, np.array([w * tall, w]), np.ones(2), lobes=lobes, rng=rng)
-    echo = rng.normal(95 - 35 * a, 10)
+    echo = rng.normal(100 - 60 * a, 8)
     lesion = echo * ndimage.gaussian_filter(rng.rayleigh(1.0, shape), 1.4 - 0.6 * a)
     img = np.where(mask, lesion, tissue)
     ys, xs = np.nonzero(ndimage.binary_erosion(mask, iterations=3))
-    n_spots = min(len(ys), int(rng.poisson(4 * a)))
+    n_spots = min(len(ys), int(rng.poisson(8 * a)))
     for i in rng.choice(len(ys), size=n_spots, replace=False):  # micro-calcifications
         img[max(0, ys[i] - 1):ys[i] + 2, max(0, xs[i] - 1):xs[i] + 2] = 240
     return np.clip(img, 0, 255).astype(np.uint8), mask.astype(np.uint8)
