@@ -1,0 +1,65 @@
+"""The dl / segment commands: no heavy imports, and a tiny run through the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def test_commands_module_imports_nothing_heavy():
+    code = ("import sys, thyromics.deep.commands as c; "
+            "heavy = [m for m in ('torch', 'monai', 'numpy', 'pandas', 'SimpleITK') if m in sys.modules]; "
+            "assert not heavy, heavy; assert c.dl_app and c.segment_app")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.fixture()
+def synthetic_manifest(tmp_path):
+    """16 PNG images (bright vs dark square lesions) of 8 patients, with masks."""
+    import SimpleITK as sitk
+
+    rng = np.random.default_rng(0)
+    rows = ["case_id,patient_id,image,mask,label"]
+    for i in range(16):
+        img = (40 + 10 * rng.standard_normal((24, 24))).clip(0, 255)
+        m = np.zeros((24, 24), np.uint8)
+        y0, x0 = rng.integers(3, 12, 2)
+        m[y0:y0 + 9, x0:x0 + 9] = 255
+        img[m > 0] = 220 if i % 2 else 90
+        img[0, 0], img[-1, -1] = 0, 255  # the same intensity range in every image
+        sitk.WriteImage(sitk.GetImageFromArray(img.astype(np.uint8)), str(tmp_path / f"i{i}.png"))
+        sitk.WriteImage(sitk.GetImageFromArray(m), str(tmp_path / f"m{i}.png"))
+        rows.append(f"c{i},p{i // 2},i{i}.png,m{i}.png,{i % 2}")
+    (tmp_path / "cases.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "cases.csv"
+
+
+def test_dl_train_predict_embed_through_the_cli(synthetic_manifest, tmp_path):
+    pytest.importorskip("torch")
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from thyromics.deep.commands import dl_app
+
+    runner = CliRunner()
+    out = tmp_path / "model"
+    r = runner.invoke(dl_app, ["train", str(synthetic_manifest), "--out", str(out), "--network", "cnn",
+                               "--network-options", '{"channels": [4, 8]}', "--size", "16", "--epochs", "3",
+                               "--batch-size", "4", "--lr", "0.01", "--val-fraction", "0.25", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "validation AUC" in r.output
+    r = runner.invoke(dl_app, ["predict", str(out), str(synthetic_manifest), "--out", str(tmp_path / "p.csv"),
+                               "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 16
+    r = runner.invoke(dl_app, ["embed", str(out), str(synthetic_manifest), "--out", str(tmp_path / "f.parquet"),
+                               "--no-progress"])
+    assert r.exit_code == 0, r.output
+    feats = pd.read_parquet(tmp_path / "f.parquet")
+    assert feats.columns[0] == "case_id" and feats.columns[1] == "deep_pca_1"
+    r = runner.invoke(dl_app, ["train", str(synthetic_manifest), "--network", "densnet", "--out",
+                               str(tmp_path / "x"), "--no-progress"])
+    assert r.exit_code != 0 and "densenet121" in str(r.exception)
