@@ -26,7 +26,13 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path):
         assert comparison.groupby("model").threshold.nunique().eq(1).all()
         study = json.loads((tmp_path / modality / "study.json").read_text())
         assert study["seed"] == 7 and study["versions"]["thyromics"]
+    # the ultrasound study trains a small network: held-out results, Grad-CAM, deep block
+    deep = tmp_path / "us" / "deep"
+    assert list((deep / "gradcam").glob("*.png"))
+    assert pd.read_parquet(deep / "deep_features.parquet").filter(like="deep_pca_").shape[1] >= 1
+    cnn = pd.read_csv(tmp_path / "us" / "models" / "deep" / "comparison.csv")
+    assert set(cnn.cohort) <= {"test", "external"} and cnn.threshold.nunique() == 1
     # a rerun resumes: every step is skipped
     again: list[str] = []
     run_demo(tmp_path, n_patients=20, jobs=2, models=("lr", "rfq"), log=again.append)
-    assert sum("already done" in line for line in again) >= 6
+    assert sum("already done" in line for line in again) >= 7

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from thyromics.errors import InputError
 
-__all__ = ["StudyConfig", "ExtractConfig", "Table1Config", "ModelConfig", "load_study",
+__all__ = ["StudyConfig", "ExtractConfig", "Table1Config", "ModelConfig", "DeepConfig", "load_study",
            "study_reference"]
 
 
@@ -56,6 +56,20 @@ class ModelConfig(_Frozen):
     importance: list[Literal["permutation", "vimp", "shap"]] = Field(["permutation", "vimp", "shap"], description="Importance tables: held-out permutation, OOB VIMP (forests), SHAP (trees).")
 
 
+class DeepConfig(_Frozen):
+    """A lesion classifier network (``thyromics dl``), its Grad-CAM and deep features."""
+
+    enabled: bool = Field(False, description="Train a network on the lesion crops (training split; validation split or a patient-grouped share of it).")
+    network: str = Field("densenet121", description="Network: cnn, alexnet, densenet121, resnet50, vit, inception_v3 (2D); se_resnet (3D).")
+    spatial_dims: Literal[2, 3] = Field(2, description="2 for ultrasound crops, 3 for CT patches (32x48x48 at 1 mm).")
+    size: int = Field(224, ge=32, description="2D crops are resized to size x size pixels.")
+    epochs: int = Field(30, ge=1, description="Most training epochs (early stopping on validation AUC).")
+    batch_size: int = Field(16, ge=1, description="Lesions per batch.")
+    learning_rate: float = Field(1e-4, gt=0, description="Adam learning rate.")
+    pretrained: Path | None = Field(None, description="Local state_dict file to start from (never downloaded).")
+    gradcam: int = Field(12, ge=0, description="Grad-CAM overlays written for this many lesions of the evaluation cohorts.")
+
+
 class StudyConfig(_Frozen):
     """A whole study. Paths are relative to the YAML file."""
 
@@ -65,6 +79,7 @@ class StudyConfig(_Frozen):
     extract: ExtractConfig = Field(ExtractConfig(), description="Extraction settings.")
     table1: Table1Config = Field(Table1Config(), description="Table 1 settings.")
     model: ModelConfig = Field(ModelConfig(), description="Modelling settings.")
+    deep: DeepConfig = Field(DeepConfig(), description="Deep-learning settings.")
     report: bool = Field(True, description="Build the HTML report at the end.")
 
 
@@ -91,6 +106,8 @@ def load_study(path: str | Path) -> StudyConfig:
     changes = {"cases": (base / cfg.cases).resolve()}
     if cfg.extract.params is not None:
         changes["extract"] = cfg.extract.model_copy(update={"params": (base / cfg.extract.params).resolve()})
+    if cfg.deep.pretrained is not None:
+        changes["deep"] = cfg.deep.model_copy(update={"pretrained": (base / cfg.deep.pretrained).resolve()})
     return cfg.model_copy(update=changes)
 
 

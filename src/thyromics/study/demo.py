@@ -10,8 +10,12 @@ __all__ = ["run_demo", "DEMO_STUDIES"]
 
 #: Per modality: the extraction preset and the classifiers the demo compares.
 DEMO_STUDIES = {
-    "ct": {"name": "Synthetic CT study: aggressive vs. indolent lesions", "preset": "ct"},
-    "us": {"name": "Synthetic ultrasound study: suspicious vs. benign nodules", "preset": "us"},
+    "ct": {"name": "Synthetic CT study: aggressive vs. indolent lesions", "preset": "ct",
+           "deep": {"enabled": False}},
+    # A deliberately small network for the demo's time budget (a study uses densenet121).
+    "us": {"name": "Synthetic ultrasound study: suspicious vs. benign nodules", "preset": "us",
+           "deep": {"enabled": True, "network": "cnn", "size": 64, "epochs": 6,
+                    "learning_rate": 1e-3, "gradcam": 8}},
 }
 
 
@@ -39,6 +43,7 @@ def run_demo(out: str | Path, *, n_patients: int = 40, seed: int = 7, jobs: int 
             "name": spec["name"], "cases": str(manifest.relative_to(out)), "seed": seed,
             "extract": {"preset": spec["preset"], "jobs": jobs},
             # Small and quick: no inner tuning, fewer trees (a real study keeps the defaults).
+            "deep": spec["deep"],
             "model": {"models": list(models), "cv": 5 if n_patients >= 40 else 3,
                       "tune": False, "n_estimators": 150,
                       "importance": ["permutation", "shap"]},

@@ -28,6 +28,7 @@ class StudyPaths:
         self.features = self.out / "features" / "features.parquet"
         self.table1 = self.out / "table1"
         self.models = self.out / "models"
+        self.deep = self.out / "deep"
         self.report = self.out / "report.html"
         self.study_json = self.out / "study.json"
 
@@ -117,12 +118,18 @@ def run_study(cfg: StudyConfig, out: str | Path, *, log: Log = print,
     model_key = settings_hash([ext_key, cfg.model.model_dump(mode="json"), cfg.seed])
     _step("model", paths.models / ".done.json", model_key, log, lambda: _models(cfg, paths, log))
 
+    # 4. Deep learning: a lesion classifier, its predictions, Grad-CAM and deep features.
+    if cfg.deep.enabled:
+        deep_key = settings_hash([manifest_hash, cfg.deep.model_dump(mode="json"), cfg.seed])
+        _step("deep", paths.deep / ".done.json", deep_key, log,
+              lambda: _deep(cfg, paths, log))
+
     atomic_write_json(paths.study_json, {
         "name": cfg.name, "started": started, "finished": now_iso(), "seed": cfg.seed,
         "settings": cfg.model_dump(mode="json"), "versions": package_versions(),
         "inputs": {str(cfg.cases): manifest_hash}})
 
-    # 4. The report.
+    # 5. The report.
     if cfg.report:
         from thyromics.report.build import build_report
 
@@ -162,3 +169,79 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
                         blocks=[block], models=list(m.models), cv=m.cv,
                         repeats=m.repeats, seed=cfg.seed, settings=settings, out_dir=out,
                         importance=list(m.importance), families=block == "radiomics")
+
+
+def _deep(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
+    """Train on the training split, score every cohort, Grad-CAM, deep features."""
+    import json
+
+    import pandas as pd
+
+    from thyromics.deep.embed import embed_manifest
+    from thyromics.deep.gradcam import gradcam_manifest
+    from thyromics.deep.settings import DataSettings, TrainSettings
+    from thyromics.deep.train import fit_classifier, predict_classifier
+    from thyromics.evaluate.api import evaluate_scores
+    from thyromics.evaluate.thresholds import choose_threshold
+
+    d = cfg.deep
+    settings = TrainSettings(
+        network=d.network, epochs=d.epochs, batch_size=d.batch_size, learning_rate=d.learning_rate,
+        seed=cfg.seed, pretrained=str(d.pretrained) if d.pretrained else None,
+        data=DataSettings(spatial_dims=d.spatial_dims, size_2d=(d.size, d.size), seed=cfg.seed))
+    model_dir = paths.deep / "model"
+    log(f"[deep] training {d.network} ({d.spatial_dims}D, at most {d.epochs} epochs)")
+    fit_classifier(cfg.cases, settings, model_dir, progress=False)
+    pred, skipped = predict_classifier(model_dir, cfg.cases, progress=False)
+    split = pd.read_csv(model_dir / "split.csv")[["case_id", "split"]]
+    manifest = pd.read_csv(cfg.cases, usecols=lambda c: c in ("case_id", "split"))
+    pred = pred.merge(split.rename(columns={"split": "role"}), on="case_id", how="left")
+    if "split" in manifest:
+        pred = pred.merge(manifest, on="case_id", how="left")
+    pred.to_csv(paths.deep / "predictions.csv", index=False)
+    # The network saw the training and validation rows: only the other cohorts are honest.
+    # Its threshold is Youden's on the validation rows, carried unchanged to them.
+    val = pred[pred["role"].eq("val") & pred["label"].notna()]
+    threshold = (choose_threshold(val["label"].to_numpy(int), val["probability"].to_numpy())
+                 if val["label"].nunique() == 2 else 0.5)
+    held_out = pred[pred["role"].fillna("unused").eq("unused") & pred["label"].notna()]
+    cohort_of = held_out["split"] if "split" in held_out else pd.Series("held-out", index=held_out.index)
+    metrics = {str(c): evaluate_scores(rows, truth="label", scores=["probability"], threshold=threshold)
+               for c, rows in held_out.groupby(cohort_of) if rows["label"].nunique() == 2}
+    (paths.deep / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
+    _deep_as_model_block(d.network, held_out.assign(cohort=cohort_of), metrics, paths.models / "deep")
+    log("[deep] held-out AUC: " + (", ".join(
+        f"{k} {v['scores']['probability']['auc']:.3f}" for k, v in metrics.items()) or "none"))
+    if d.gradcam:
+        picks = held_out.head(d.gradcam)["case_id"] if len(held_out) else pred.head(d.gradcam)["case_id"]
+        sub = paths.deep / "gradcam_cases.csv"
+        full = pd.read_csv(cfg.cases)
+        chosen = full[full["case_id"].isin(set(picks))].copy()
+        for col in ("image", "mask"):  # paths stay valid from the new folder
+            chosen[col] = [str((Path(cfg.cases).parent / p).resolve()) for p in chosen[col]]
+        chosen.to_csv(sub, index=False)
+        gradcam_manifest(model_dir, sub, paths.deep / "gradcam", progress=False)
+    table, _ = embed_manifest(model_dir, cfg.cases, progress=False)
+    table.to_parquet(paths.deep / "deep_features.parquet")
+    if skipped:
+        log(f"[deep] {len(skipped)} case(s) skipped: see {model_dir / 'errors.csv'}")
+
+
+def _deep_as_model_block(network: str, held_out, metrics: dict, out: Path) -> None:
+    """The network's held-out results in the model stage's layout, for the report."""
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for cohort, m in metrics.items():
+        s = m["scores"]["probability"]
+        rows.append({"model": network, "cohort": cohort, "n": s["n"], "auc": s["auc"],
+                     "auc_ci_low": s["auc_ci"][0], "auc_ci_high": s["auc_ci"][1],
+                     **{k: s[k]["value"] for k in ("accuracy", "sensitivity", "specificity",
+                                                   "ppv", "npv", "f1")},
+                     "threshold": s["threshold"]})
+    pd.DataFrame(rows).to_csv(out / "comparison.csv", index=False)
+    pd.DataFrame({"case_id": held_out["case_id"], "patient_id": held_out["patient_id"],
+                  "model": network, "cohort": held_out["cohort"], "fold": -1, "repeat": -1,
+                  "y_true": held_out["label"].astype(int), "score": held_out["probability"]}
+                 ).to_parquet(out / "predictions.parquet", index=False)
