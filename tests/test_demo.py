@@ -30,7 +30,9 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path):
     deep = tmp_path / "us" / "deep"
     assert list((deep / "gradcam").glob("*.png"))
     assert pd.read_parquet(deep / "deep_features.parquet").filter(like="deep_pca_").shape[1] >= 1
-    cnn = pd.read_csv(tmp_path / "us" / "models" / "deep" / "comparison.csv")
+    fused = pd.read_csv(tmp_path / "us" / "models" / "radiomics_deep" / "comparison.csv")
+    assert set(fused.model) == {"lr", "rfq"}
+    cnn = pd.read_csv(tmp_path / "us" / "models" / "network" / "comparison.csv")
     assert set(cnn.cohort) <= {"test", "external"} and cnn.threshold.nunique() == 1
     # a rerun resumes: every step is skipped
     again: list[str] = []

@@ -186,3 +186,27 @@ def test_constant_scores_give_an_infinite_threshold_not_a_crash():
     from thyromics.models.api import _threshold_value
 
     assert _threshold_value(None) == float("inf") and _threshold_value(0.25) == 0.25
+
+
+def test_join_tables_adds_a_deep_block(tmp_path):
+    import warnings
+
+    import pandas as pd
+    import pytest
+
+    from thyromics.errors import InputError
+    from thyromics.models.api import join_tables
+    from thyromics.models.blocks import block_columns
+
+    table = pd.DataFrame({"case_id": ["a", "b", "c"], "label": [0, 1, 0],
+                          "original_glcm_Contrast": [1.0, 2.0, 3.0]})
+    pd.DataFrame({"case_id": ["a", "c"], "deep_pca_1": [0.1, 0.3]}).to_parquet(tmp_path / "d.parquet")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = join_tables(table, [tmp_path / "d.parquet"])
+    assert any("optimistic" in str(w.message) for w in caught)
+    assert out["deep_pca_1"].tolist()[0] == 0.1 and pd.isna(out["deep_pca_1"][1])
+    assert block_columns(out, reserved=["label"])["deep"] == ["deep_pca_1"]
+    pd.DataFrame({"case_id": ["x"], "deep_pca_2": [1.0]}).to_parquet(tmp_path / "e.parquet")
+    with pytest.raises(InputError, match="none of its case_id"):
+        join_tables(table, [tmp_path / "e.parquet"])

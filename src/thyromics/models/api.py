@@ -384,6 +384,33 @@ def join_clinical(table: pd.DataFrame, manifest: Path) -> pd.DataFrame:
                        how="left").drop(columns="_thyromics_key")
 
 
+def join_tables(table: pd.DataFrame, paths: Sequence[Path]) -> pd.DataFrame:
+    """Add the columns of other feature tables, matched on ``case_id``.
+
+    Cases missing from a joined table get empty values (imputed inside each training
+    fold). A deep-feature table made by a network trained on the same training cases is
+    in-sample for them: its cross-validated AUC on the training cohort is optimistic,
+    while the other cohorts stay honest; a warning says so.
+    """
+    out = table
+    for path in paths:
+        other = read_feature_table(path)
+        if "case_id" not in other.columns:
+            raise InputError(f"{path}: no case_id column to join on")
+        new = [c for c in other.columns if c != "case_id" and c not in out.columns]
+        if not new:
+            raise InputError(f"{path}: no column that the feature table does not already have")
+        matched = out["case_id"].isin(other["case_id"]).sum()
+        if matched == 0:
+            raise InputError(f"{path}: none of its case_id values is in the feature table")
+        if any(c.startswith("deep_") for c in new):
+            warnings.warn(f"{path}: deep features of training cases come from a network trained "
+                          "on those cases; their cross-validated AUC is optimistic, the other "
+                          "cohorts are honest", ThyromicsWarning, stacklevel=2)
+        out = out.merge(other[["case_id", *new]], on="case_id", how="left")
+    return out
+
+
 def _extraction_settings(features_path: Path) -> dict | None:
     """The extraction settings recorded in a feature table's provenance, if any."""
     from thyromics.features.extract import read_features
@@ -399,7 +426,8 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
                     models: Sequence[str] = ("lr", "rf", "rfq"), cv: int = 5, repeats: int = 1,
                     seed: int = 0, settings: PipelineSettings | None = None,
                     out_dir: Path, importance: Sequence[str] = IMPORTANCE_KINDS,
-                    families: bool = False, manifest: Path | None = None) -> ModelStudyResult:
+                    families: bool = False, manifest: Path | None = None,
+                    join: Sequence[Path] = ()) -> ModelStudyResult:
     """Run :func:`fit_and_compare` on a feature table file and write the stage outputs.
 
     Writes into ``out_dir``: ``comparison.csv``, ``predictions.parquet``, ``delong.csv``,
@@ -409,7 +437,9 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
     :func:`thyromics.models.persist.save_model`) and ``run.json`` (provenance).
 
     ``manifest`` (a ``cases.csv``): its clinical columns that the feature table lacks
-    are joined on ``case_id`` (they then form the ``clinical`` block).
+    are joined on ``case_id`` (they then form the ``clinical`` block). ``join``: more
+    feature tables joined on ``case_id`` (e.g. ``deep/deep_features.parquet``, whose
+    ``deep_pca_*`` columns form the ``deep`` block); see :func:`join_tables`.
     """
     from thyromics.models.persist import file_sha256, provenance, save_model
 
@@ -417,6 +447,8 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
     table = read_feature_table(features_path)
     if manifest is not None:
         table = join_clinical(table, Path(manifest))
+    if join:
+        table = join_tables(table, [Path(p) for p in join])
     if group and group not in table.columns:
         if group == "patient_id":
             warnings.warn("no 'patient_id' column: every row is treated as its own patient",

@@ -50,6 +50,10 @@ def model(
     manifest: Optional[Path] = typer.Option(None, "--manifest",
                                             help="cases.csv whose clinical columns join the "
                                                  "table on case_id (clinical block)."),
+    join: list[Path] = typer.Option([], "--join",
+                                    help="Another feature table joined on case_id, e.g. "
+                                         "deep/deep_features.parquet for the deep block "
+                                         "(repeatable)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
 ) -> None:
     """Cross-validate and compare classifiers on a feature table, leak-free."""
@@ -67,7 +71,7 @@ def model(
                               blocks=_split_list(blocks), models=_split_list(models), cv=cv,
                               repeats=repeats, seed=seed, settings=settings, out_dir=output,
                               importance=_split_list(importance), families=families,
-                              manifest=manifest)
+                              manifest=manifest, join=join)
     except InputError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

@@ -45,6 +45,8 @@ def run_demo(out: str | Path, *, n_patients: int = 40, seed: int = 7, jobs: int 
             # Small and quick: no inner tuning, fewer trees (a real study keeps the defaults).
             "deep": spec["deep"],
             "model": {"models": list(models), "cv": 5 if n_patients >= 40 else 3,
+                      "blocks": ["radiomics", "clinical", "radiomics+clinical",
+                                 *(["radiomics+deep"] if spec["deep"]["enabled"] else [])],
                       "tune": False, "n_estimators": 150,
                       "importance": ["permutation", "shap"]},
         }, sort_keys=False), encoding="utf-8")

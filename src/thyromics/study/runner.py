@@ -114,15 +114,16 @@ def run_study(cfg: StudyConfig, out: str | Path, *, log: Log = print,
         _step("table1", paths.table1 / ".done.json", t1_key, log,
               lambda: _table1(manifest, cfg, paths))
 
-    # 3. Models: each block compared over the chosen classifiers.
-    model_key = settings_hash([ext_key, cfg.model.model_dump(mode="json"), cfg.seed])
-    _step("model", paths.models / ".done.json", model_key, log, lambda: _models(cfg, paths, log))
-
-    # 4. Deep learning: a lesion classifier, its predictions, Grad-CAM and deep features.
+    # 3. Deep learning: a lesion classifier, its predictions, Grad-CAM and deep features.
+    deep_key = None
     if cfg.deep.enabled:
         deep_key = settings_hash([manifest_hash, cfg.deep.model_dump(mode="json"), cfg.seed])
         _step("deep", paths.deep / ".done.json", deep_key, log,
               lambda: _deep(cfg, paths, log))
+
+    # 4. Models: each block compared over the chosen classifiers.
+    model_key = settings_hash([ext_key, deep_key, cfg.model.model_dump(mode="json"), cfg.seed])
+    _step("model", paths.models / ".done.json", model_key, log, lambda: _models(cfg, paths, log))
 
     atomic_write_json(paths.study_json, {
         "name": cfg.name, "started": started, "finished": now_iso(), "seed": cfg.seed,
@@ -160,6 +161,12 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
     from thyromics.models.pipeline import PipelineSettings
 
     m = cfg.model
+    deep_table = paths.deep / "deep_features.parquet"
+    if any("deep" in b.split("+") for b in m.blocks) and not deep_table.exists():
+        from thyromics.errors import InputError
+
+        raise InputError("a model block uses 'deep' but the study trains no network: set "
+                         "deep.enabled: true in the study YAML")
     settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selection,
                                 resample=m.resample, tune=m.tune, n_estimators=m.n_estimators)
     for block in m.blocks:
@@ -168,7 +175,8 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
         run_model_stage(paths.features, label="label", group="patient_id", split="split",
                         blocks=[block], models=list(m.models), cv=m.cv,
                         repeats=m.repeats, seed=cfg.seed, settings=settings, out_dir=out,
-                        importance=list(m.importance), families=block == "radiomics")
+                        importance=list(m.importance), families=block == "radiomics",
+                        join=[deep_table] if "deep" in block.split("+") else [])
 
 
 def _deep(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
@@ -209,7 +217,8 @@ def _deep(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
     metrics = {str(c): evaluate_scores(rows, truth="label", scores=["probability"], threshold=threshold)
                for c, rows in held_out.groupby(cohort_of) if rows["label"].nunique() == 2}
     (paths.deep / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
-    _deep_as_model_block(d.network, held_out.assign(cohort=cohort_of), metrics, paths.models / "deep")
+    _deep_as_model_block(d.network, held_out.assign(cohort=cohort_of), metrics,
+                         paths.models / "network")
     log("[deep] held-out AUC: " + (", ".join(
         f"{k} {v['scores']['probability']['auc']:.3f}" for k, v in metrics.items()) or "none"))
     if d.gradcam:
