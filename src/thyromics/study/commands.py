@@ -9,6 +9,28 @@ import typer
 __all__ = ["demo", "run"]
 
 
+def _collect_warnings(out: Path):
+    """Context manager: warnings go to ``OUT/warnings.log`` (counted at the end), not the screen."""
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def collect():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                yield
+            finally:
+                if caught:
+                    out.mkdir(parents=True, exist_ok=True)
+                    lines = [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+                             for w in caught]
+                    (out / "warnings.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+                    typer.echo(f"{len(caught)} warning(s) written to {out / 'warnings.log'}")
+
+    return collect()
+
+
 def demo(
     output: Path = typer.Argument(Path("demo_out"), help="Folder for the synthetic data and the study outputs."),
     patients: int = typer.Option(40, "--patients", help="Synthetic patients per modality."),
@@ -19,8 +41,9 @@ def demo(
     from thyromics.progress import case_progress
     from thyromics.study.demo import run_demo
 
-    reports = run_demo(output, n_patients=patients, seed=seed, jobs=jobs, log=typer.echo,
-                       progress=case_progress)
+    with _collect_warnings(output):
+        reports = run_demo(output, n_patients=patients, seed=seed, jobs=jobs, log=typer.echo,
+                           progress=case_progress)
     for modality, path in reports.items():
         typer.echo(f"Report ({modality}): {path.resolve()}")
 
@@ -37,7 +60,8 @@ def run(
 
     try:
         cfg = load_study(study)
-        paths = run_study(cfg, output, log=typer.echo, progress=case_progress)
+        with _collect_warnings(output):
+            paths = run_study(cfg, output, log=typer.echo, progress=case_progress)
     except ThyromicsError as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(2) from e
