@@ -137,3 +137,22 @@ def test_ddti_subset_with_empty_mask(ddti_dir, tmp_path):
     assert s.n_ok == 3 and s.n_failed == 1
     err = pd.read_csv(errors_path_for(tmp_path / "f.parquet"))
     assert err.case_id.tolist() == ["384_1(2)"] and "empty" in err.error[0]
+
+
+def test_multiframe_case_needs_a_frame(tmp_path):
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(0)
+    frames = [PILImage.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)) for _ in range(3)]
+    frames[0].save(tmp_path / "cine.tif", save_all=True, append_images=frames[1:])
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:30, 12:28] = 255
+    PILImage.fromarray(mask).save(tmp_path / "m.png")
+    pd.DataFrame({"case_id": ["c1"], "image": ["cine.tif"], "mask": ["m.png"]}).to_csv(
+        tmp_path / "cases.csv", index=False)
+    settings = get_preset("us").replace(log_sigmas=(), wavelet=False)
+    refused = extract_cohort(tmp_path / "cases.csv", settings, tmp_path / "a.parquet", jobs=1)
+    assert refused.n_failed == 1 and "frame" in refused.errors[0]["error"]
+    chosen = extract_cohort(tmp_path / "cases.csv", settings, tmp_path / "b.parquet", jobs=1,
+                            frame=1)
+    assert chosen.n_ok == 1

@@ -21,6 +21,8 @@ def extract(
     csv: bool = typer.Option(False, "--csv", help="Also write the table as CSV."),
     label: Optional[int] = typer.Option(None, "--label", help="Mask label value of the lesion in multi-label masks."),
     geometry_tolerance: float = typer.Option(1e-3, "--geometry-tolerance", help="Largest allowed image/mask difference in spacing, origin and direction."),
+    frame: Optional[int] = typer.Option(None, "--frame", help="Frame to use in multi-frame files (GIF, TIFF, DICOM), 0-based."),
+    series_uid: Optional[str] = typer.Option(None, "--series-uid", help="SeriesInstanceUID to use in DICOM folders holding several series."),
     ith: bool = typer.Option(False, "--ith", help="Add the heterogeneity block (sub-regions, iTED, ITHscores; tens of seconds per lesion)."),
 ) -> None:
     """Extract radiomics features for every case; failures go to an errors table."""
@@ -47,7 +49,8 @@ def extract(
     with case_progress(len(manifest.cases), "extract") as tick:
         summary = extract_cohort(manifest, settings, output, jobs=n_jobs, scheduler=scheduler,
                                  cache_dir=cache, write_csv=csv,
-                                 geometry_tolerance=geometry_tolerance, ith=ith,
+                                 geometry_tolerance=geometry_tolerance, ith=ith, frame=frame,
+                                 series_uid=series_uid,
                                  on_progress=tick)
     typer.echo(f"{summary.n_ok} of {summary.n_cases} cases succeeded ({summary.n_cached} from cache), "
                f"{summary.n_failed} failed; {summary.n_features} feature columns; "

@@ -49,6 +49,8 @@ class CaseTask:
     cache_dir: str | None
     geometry_tolerance: float
     ith: bool = False
+    frame: int | None = None
+    series_uid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def _provenance_path_for(output: Path) -> Path:
 def _cache_key(task: CaseTask, image_hash: str, mask_hash: str) -> str:
     return settings_hash({"v": CACHE_VERSION, "image": image_hash, "mask": mask_hash,
                           "settings": task.settings.to_dict(),
-                          "tolerance": task.geometry_tolerance, "ith": task.ith})
+                          "tolerance": task.geometry_tolerance, "ith": task.ith,
+                          "frame": task.frame, "series": task.series_uid})
 
 
 def extract_case_record(task: CaseTask) -> dict:
@@ -110,7 +113,8 @@ def extract_case_record(task: CaseTask) -> dict:
     case = Case(case_id=task.case_id, image=Path(task.image), mask=Path(task.mask), row=0,
                 patient_id=task.case_id, label=None, split=None, clinical={})
     image, mask = load_case(case, label=getattr(task.settings, "label", None),
-                            geometry_tolerance=task.geometry_tolerance)
+                            geometry_tolerance=task.geometry_tolerance, frame=task.frame,
+                            series_uid=task.series_uid)
     try:
         result = extract_features(image, mask, task.settings, case_id=task.case_id)
     except CaseError:
@@ -149,6 +153,7 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
                    output: str | Path, *, jobs: int = 1, scheduler: str | None = None,
                    cache_dir: str | Path | None = None, write_csv: bool = False,
                    geometry_tolerance: float = 1e-3, ith: bool = False,
+                   frame: int | None = None, series_uid: str | None = None,
                    on_progress: Callable[[str, bool], None] | None = None) -> ExtractionSummary:
     """Extract features for every case of a manifest into one table.
 
@@ -170,6 +175,9 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
     ith : bool
         Add the heterogeneity block (sub-regions, iTED, ITHscores: family ``ith``); slow,
         tens of seconds per lesion.
+    frame, series_uid : optional
+        The frame of multi-frame files, the series of DICOM folders holding several
+        (see :func:`thyromics.io.read_image`).
     on_progress : callable, optional
         Called as ``on_progress(case_id, ok)`` after each case.
 
@@ -190,7 +198,8 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
     cache.mkdir(parents=True, exist_ok=True)
     by_id = {c.case_id: c for c in manifest.cases}
     tasks = [(c.case_id, CaseTask(c.case_id, str(c.image), str(c.mask), settings, str(cache),
-                                  geometry_tolerance, ith)) for c in manifest.cases]
+                                  geometry_tolerance, ith, frame, series_uid))
+             for c in manifest.cases]
 
     records: dict[str, dict] = {}
     errors: list[dict] = []

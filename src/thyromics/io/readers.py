@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from thyromics.errors import CaseError
-from thyromics.io._formats import SUPPORTED_EXTENSIONS, read_raw
+from thyromics.io._formats import SUPPORTED_EXTENSIONS, read_header, read_raw
 from thyromics.io.image import Image
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -236,7 +236,8 @@ def load_case(case: "Case", *, label: int | None = None,
     geometry_tolerance : float
         See :func:`check_geometry`.
     frame : int, optional
-        Frame of multi-frame image and mask files (the same frame for both).
+        Frame of multi-frame image and mask files (the same frame for both); a
+        single-frame mask drawn on one frame of a cine loop is used as it is.
     series_uid : str, optional
         DICOM series of the image when its folder holds several.
 
@@ -257,7 +258,8 @@ def load_case(case: "Case", *, label: int | None = None,
         image = read_image(current, frame=frame, series_uid=series_uid)
         check_finite(image)
         current = Path(case.mask)
-        mask = read_mask(current, label=label, frame=frame)
+        mask_frame = frame if frame is not None and read_header(current).n_frames > 1 else None
+        mask = read_mask(current, label=label, frame=mask_frame)
         check_geometry(image, mask, tolerance=geometry_tolerance)
     except CaseError as e:
         raise _with_case(e, cid) from e
