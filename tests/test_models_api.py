@@ -210,3 +210,20 @@ def test_join_tables_adds_a_deep_block(tmp_path):
     pd.DataFrame({"case_id": ["x"], "deep_pca_2": [1.0]}).to_parquet(tmp_path / "e.parquet")
     with pytest.raises(InputError, match="none of its case_id"):
         join_tables(table, [tmp_path / "e.parquet"])
+
+
+def test_constrained_threshold_is_chosen_on_cv_and_carried():
+    from thyromics.evaluate.thresholds import constrained
+
+    settings = FAST.model_copy(update={"threshold_rule": "constrained"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_and_compare(_table(), label="label", group="patient_id", split="split",
+                              blocks=["radiomics"], models=["lr"], cv=3, seed=0,
+                              settings=settings, importance=())
+    cv = res.predictions[res.predictions.cohort == "cv"]
+    oof = cv.groupby("case_id").agg(y=("y_true", "first"), s=("score", "mean"))
+    expected = constrained(oof.y.to_numpy(), oof.s.to_numpy())
+    thresholds = res.comparison.set_index("cohort").threshold
+    assert thresholds["cv"] == pytest.approx(expected)
+    assert thresholds["external"] == pytest.approx(expected)

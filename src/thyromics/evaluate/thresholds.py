@@ -28,12 +28,12 @@ from thyromics.errors import InputError
 from thyromics.evaluate._checks import as_binary, as_scores, need_both_classes, warn_undefined
 
 __all__ = ["ThresholdRule", "youden", "for_sensitivity", "for_specificity", "choose_threshold",
-           "candidate_cutpoints", "RULES"]
+           "constrained", "candidate_cutpoints", "RULES"]
 
 ThresholdRule = str | float | Mapping[str, float]
 
 #: Named rules accepted by :func:`choose_threshold` (dict keys or the string "youden").
-RULES: tuple[str, ...] = ("youden", "sensitivity", "specificity")
+RULES: tuple[str, ...] = ("youden", "sensitivity", "specificity", "constrained")
 
 
 def candidate_cutpoints(y_true: ArrayLike, score: ArrayLike
@@ -59,6 +59,39 @@ def candidate_cutpoints(y_true: ArrayLike, score: ArrayLike
     sens = np.r_[0.0, tp / n_pos]
     spec = np.r_[1.0, 1.0 - fp / n_neg]
     return cuts, sens, spec
+
+
+def constrained(y_true: ArrayLike, score: ArrayLike, *, min_sensitivity: float = 0.70,
+                min_npv: float = 0.50, weights: tuple[float, float, float] = (0.5, 0.3, 0.2)) -> float:
+    """Clinically constrained cut-point (the heterogeneity seed's rule).
+
+    Among observed cut-points with sensitivity >= ``min_sensitivity`` and NPV >=
+    ``min_npv``, the one maximising ``w_sens * sensitivity + w_npv * NPV + w_spec *
+    specificity`` (seed: 0.5, 0.3, 0.2); ties go to the highest cut-point. When no
+    cut-point meets both constraints, the highest cut-point reaching the sensitivity
+    constraint alone is returned, with an ``UndefinedMetricWarning``. Unlike the seed,
+    the candidates are the observed scores (no fixed 0.05-0.49 grid, no 0.25 cap), and
+    the rule is meant for the training or validation predictions only; the threshold is
+    then carried unchanged to other cohorts.
+    """
+    cuts, sens, spec = candidate_cutpoints(y_true, score)
+    y = as_binary(y_true)
+    n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
+    tn = spec * n_neg
+    fn = (1.0 - sens) * n_pos
+    with np.errstate(invalid="ignore", divide="ignore"):
+        npv = np.where(tn + fn > 0, tn / (tn + fn), np.nan)
+    ok = (sens >= min_sensitivity - 1e-12) & (np.nan_to_num(npv, nan=-1.0) >= min_npv - 1e-12)
+    finite = np.isfinite(cuts)
+    if not (ok & finite).any():
+        warn_undefined(f"no cut-point reaches sensitivity >= {min_sensitivity} and NPV >= "
+                       f"{min_npv}; the highest cut-point with sensitivity >= "
+                       f"{min_sensitivity} is used instead.")
+        reach = np.flatnonzero((sens >= min_sensitivity - 1e-12) & finite)
+        return float(cuts[reach[0]])
+    w_sens, w_npv, w_spec = weights
+    value = np.where(ok & finite, w_sens * sens + w_npv * np.nan_to_num(npv) + w_spec * spec, -np.inf)
+    return float(cuts[int(np.argmax(value))])  # argmax: first = highest cut-point on ties
 
 
 def youden(y_true: ArrayLike, score: ArrayLike, *, tol: float = 1e-6,
@@ -137,7 +170,9 @@ def choose_threshold(y_true: ArrayLike, score: ArrayLike, rule: ThresholdRule = 
         ``"youden"``: :func:`youden`; a number (or a numeric string): used as is
         (``inf`` calls every case negative, as Youden does for constant scores);
         ``{"sensitivity": 0.9}``: :func:`for_sensitivity`;
-        ``{"specificity": 0.9}``: :func:`for_specificity`.
+        ``{"specificity": 0.9}``: :func:`for_specificity`;
+        ``"constrained"`` or ``{"constrained": {"min_sensitivity": .., "min_npv": ..}}``:
+        :func:`constrained`.
     """
     if isinstance(rule, bool):
         raise InputError(f"threshold rule must be 'youden', a number or a dict, found {rule!r}.")
@@ -153,6 +188,8 @@ def choose_threshold(y_true: ArrayLike, score: ArrayLike, rule: ThresholdRule = 
             pass
         if rule.strip().lower() == "youden":
             return youden(y_true, score)
+        if rule.strip().lower() == "constrained":
+            return constrained(y_true, score)
         close = difflib.get_close_matches(rule, RULES, n=2)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InputError(f"unknown threshold rule {rule!r}: use 'youden', a number, "
@@ -165,6 +202,8 @@ def choose_threshold(y_true: ArrayLike, score: ArrayLike, rule: ThresholdRule = 
             return for_sensitivity(y_true, score, float(target))
         if key == "specificity":
             return for_specificity(y_true, score, float(target))
+        if key == "constrained":
+            return constrained(y_true, score, **dict(target or {}))
         close = difflib.get_close_matches(str(key), RULES[1:], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InputError(f"unknown threshold rule key {key!r}: use 'sensitivity' or 'specificity'.{hint}")

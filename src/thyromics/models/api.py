@@ -271,7 +271,7 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     # --- evaluation: every number from thyromics.evaluate --------------------------
     mids = list(finals)
     cv_frame = pd.DataFrame({"y": y_tr, **cv_scores})
-    evaluation = {"cv": evaluate_scores(cv_frame, truth="y", scores=mids, threshold="youden",
+    evaluation = {"cv": evaluate_scores(cv_frame, truth="y", scores=mids, threshold=settings.threshold_rule,
                                         seed=seed)}
     # A model whose out-of-fold scores are all equal (e.g. the selection kept no feature)
     # gets an infinite Youden threshold: every case called negative (JSON null).

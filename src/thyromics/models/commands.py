@@ -40,6 +40,10 @@ def model(
     selector: str = typer.Option("lasso", "--selector",
                                  help="Feature selection: lasso, univariate, mrmr, none."),
     resample: str = typer.Option("none", "--resample", help="none, smote or undersample."),
+    threshold: str = typer.Option("youden", "--threshold",
+                                  help="Threshold rule on the out-of-fold training predictions, "
+                                       "carried unchanged to other cohorts: youden, or "
+                                       "constrained (sensitivity >= 0.70, NPV >= 0.50)."),
     tune: bool = typer.Option(True, "--tune/--no-tune",
                               help="Nested grid search of the classifier grids."),
     importance: str = typer.Option("permutation,vimp,shap", "--importance",
@@ -63,7 +67,8 @@ def model(
 
     try:
         settings = PipelineSettings(exclude=tuple(exclude), selector=selector,
-                                    resample=resample, tune=tune, n_jobs=n_jobs)
+                                    resample=resample, tune=tune, n_jobs=n_jobs,
+                                    threshold_rule=threshold)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     try:

@@ -71,7 +71,8 @@ def save_model(model: FittedModel, directory: Path) -> Path:
         "blocks": model.blocks, "label": model.label, "positive_class": model.positive_class,
         "numeric_columns": model.numeric, "categorical_columns": model.categorical,
         "threshold": model.threshold,
-        "threshold_rule": "youden on out-of-fold training predictions (mean over repeats)",
+        "threshold_rule": f"{model.settings.threshold_rule} on out-of-fold training predictions "
+                          "(mean over repeats)",
         "positive_when": "score >= threshold",
         "training": model.training,
         "model_sha256": file_sha256(directory / "model.joblib")}

@@ -70,6 +70,11 @@ class PipelineSettings(BaseModel):
     exclude : tuple of str
         Shell-style patterns (``fnmatch``, case-insensitive) of columns never used as
         predictors, e.g. ``("Malignancy*", "Diagnosis*")`` for LIDC.
+    threshold_rule : {"youden", "constrained"}
+        How the threshold is chosen on the out-of-fold training predictions (then carried
+        unchanged): Youden's J, or the heterogeneity seed's clinical constraints
+        (sensitivity >= 0.70, NPV >= 0.50, best 0.5 sens + 0.3 NPV + 0.2 spec; see
+        :func:`thyromics.evaluate.thresholds.constrained`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -91,6 +96,7 @@ class PipelineSettings(BaseModel):
     n_jobs: int = Field(1, ge=1)
     leakage_auc: float = Field(0.95, gt=0.5, le=1)
     exclude: tuple[str, ...] = ()
+    threshold_rule: Literal["youden", "constrained"] = "youden"
 
 
 def build_pipeline(classifier: str, settings: PipelineSettings, *,

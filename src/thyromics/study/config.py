@@ -51,6 +51,7 @@ class ModelConfig(_Frozen):
     exclude: list[str] = Field([], description="Column patterns never used as predictors (e.g. label-derived columns such as 'Malignancy*').")
     selection: Literal["lasso", "univariate", "mrmr", "none"] = Field("lasso", description="Feature selection inside each training fold.")
     resample: Literal["none", "smote", "undersample"] = Field("none", description="Class rebalancing inside each training fold.")
+    threshold: Literal["youden", "constrained"] = Field("youden", description="Threshold rule on the out-of-fold training predictions, carried unchanged: youden, or constrained (sensitivity >= 0.70, NPV >= 0.50, then 0.5 sens + 0.3 NPV + 0.2 spec).")
     tune: bool = Field(True, description="Tune each classifier's grid in an inner patient-grouped CV (forests tune on out-of-bag error).")
     n_estimators: int = Field(500, ge=10, description="Trees of the forest and boosting classifiers.")
     importance: list[Literal["permutation", "vimp", "shap"]] = Field(["permutation", "vimp", "shap"], description="Importance tables: held-out permutation, OOB VIMP (forests), SHAP (trees).")

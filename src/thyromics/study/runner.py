@@ -168,7 +168,8 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
         raise InputError("a model block uses 'deep' but the study trains no network: set "
                          "deep.enabled: true in the study YAML")
     settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selection,
-                                resample=m.resample, tune=m.tune, n_estimators=m.n_estimators)
+                                resample=m.resample, tune=m.tune, n_estimators=m.n_estimators,
+                                threshold_rule=m.threshold)
     for block in m.blocks:
         out = paths.models / block.replace("+", "_")
         log(f"[model] block {block}: {', '.join(m.models)} ({m.cv}-fold CV x {m.repeats})")
