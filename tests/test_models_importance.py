@@ -102,3 +102,24 @@ def test_importance_frame_ranks_nan_last():
 
     df = _importance_frame({"m": pd.Series([1.0, np.nan, 2.0], index=list("abc"))}, "vimp")
     assert dict(zip(df.feature, df["rank"])) == {"c": 1, "a": 2, "b": 3}
+
+
+def test_family_values_are_the_representative_values():
+    import numpy as np
+    import pandas as pd
+
+    from thyromics.models.families import family_analysis
+
+    rng = np.random.default_rng(0)
+    n = 40
+    y = np.repeat([0, 1], n // 2)
+    table = pd.DataFrame({"case_id": [f"c{i}" for i in range(n)], "label": y,
+                          "original_firstorder_Mean": rng.normal(y, 1.0),
+                          "original_fractal_Dim": rng.normal(size=n)})
+    values: list = []
+    summary = family_analysis(table, label="label", values=values)
+    vals = pd.concat(values, ignore_index=True)
+    assert set(vals.family) == set(summary.family) == {"firstorder", "fractal"}
+    single = vals[vals.family == "fractal"].value.to_numpy()
+    raw = table["original_fractal_Dim"]
+    np.testing.assert_allclose(single, (raw - raw.mean()) / raw.std(ddof=1), atol=1e-9)  # sample SD

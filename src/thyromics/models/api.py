@@ -476,8 +476,12 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
         from thyromics.models.cv import TRAIN_NAMES
         train = table if not split else table[
             table[split].astype(str).str.strip().str.lower().isin(TRAIN_NAMES)]
-        family_analysis(train, label=label, columns=cols, seed=seed).to_csv(
+        values: list = []
+        family_analysis(train, label=label, columns=cols, seed=seed, values=values).to_csv(
             out / "families.csv", index=False)
+        if values:  # per-case representative values (training cohort), for the report
+            pd.concat(values, ignore_index=True).to_parquet(out / "family_values.parquet",
+                                                            index=False)
     source = {"features": str(Path(features_path).resolve()),
               "features_sha256": file_sha256(Path(features_path))}
     extraction = _extraction_settings(Path(features_path))

@@ -46,7 +46,7 @@ def _mw_p(values: np.ndarray, y: np.ndarray) -> float:
 
 def family_analysis(table: pd.DataFrame, *, label: str, columns: Sequence[str] | None = None,
                     families: dict[str, str] | None = None, seed: int = 0,
-                    n_neighbors: int = 15) -> pd.DataFrame:
+                    n_neighbors: int = 15, values: list | None = None) -> pd.DataFrame:
     """Per-family representative-value test and geometric-mean p-value.
 
     Parameters
@@ -63,6 +63,10 @@ def family_analysis(table: pd.DataFrame, *, label: str, columns: Sequence[str] |
         UMAP ``random_state``.
     n_neighbors : int
         UMAP neighbourhood size (capped at n - 1).
+    values : list, optional
+        When given, one DataFrame per family is appended to it with the per-case
+        representative value: ``case_id`` (or the row index), ``family``, ``value``
+        (for the report's boxplots).
 
     Returns
     -------
@@ -97,6 +101,10 @@ def family_analysis(table: pd.DataFrame, *, label: str, columns: Sequence[str] |
                 rep = umap.UMAP(n_components=1, random_state=seed, n_jobs=1,
                                 n_neighbors=min(n_neighbors, len(Z) - 1)).fit_transform(Z)[:, 0]
             how = "umap"
+        if values is not None:
+            ids = data["case_id"].to_numpy() if "case_id" in data else data.index.to_numpy()
+            values.append(pd.DataFrame({"case_id": ids, "family": family,
+                                        "feature": f"{how} representative value", "value": rep}))
         p_feat = np.array([_mw_p(Z[:, j], y) for j in range(Z.shape[1])])
         rows.append({"family": family, "n_features": len(fcols), "representative": how,
                      "p_representative": _mw_p(rep, y),

@@ -142,6 +142,15 @@ def family_counts_figure(counts: pd.DataFrame, *, name: str = "feature_families"
     return Figure(name, "Number of extracted features per family.", _render(fig), counts)
 
 
+def _short(text: str, width: int = 26) -> str:
+    """A long feature name on at most two lines of ``width`` characters (middle elided)."""
+    if len(text) <= width:
+        return text
+    if len(text) <= 2 * width:
+        return text[:width] + "\n" + text[width:]
+    return text[:width] + "\n..." + text[-(width - 3):]
+
+
 @_styled
 def family_boxplots_figure(values: pd.DataFrame, *, name: str = "family_boxplots",
                            caption: str = "") -> Figure:
@@ -160,7 +169,7 @@ def family_boxplots_figure(values: pd.DataFrame, *, name: str = "family_boxplots
         ax.boxplot(groups, tick_labels=[f"label {lab}" for lab in labels], widths=0.6,
                    flierprops={"markersize": 2})
         feature = str(part["feature"].iloc[0])
-        ax.set_title(f"{fam}\n{feature[:38]}", fontsize=7.5)
+        ax.set_title(f"{fam}\n{_short(feature)}", fontsize=7)
         ax.set_ylabel("Value (unitless)")
     _hide_unused(axes, len(families))
     return Figure(name, caption or "Representative value of each feature family by outcome.",
