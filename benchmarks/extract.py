@@ -32,6 +32,19 @@ BIN = Path(sys.executable).parent
 DATASETS = {"lidc": ("lidc/cases.csv", "ct", None), "ddti": ("ddti/cases.csv", "us", 255)}
 
 
+def _readable_by_sitk(path: Path, folder: Path) -> str:
+    """SimpleITK (hence the pyradiomics command line) cannot read GIF: DDTI's GIF masks
+    are converted to PNG once, and both tools are given the same PNG."""
+    if path.suffix.lower() != ".gif":
+        return str(path)
+    from PIL import Image as PILImage
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / (path.stem + ".png")
+    PILImage.open(path).convert("L").save(out)
+    return str(out)
+
+
 def _prepare(name: str, limit: int | None, work: Path) -> tuple[Path, Path, Path]:
     from thyromics.features.presets import get_preset
 
@@ -41,9 +54,12 @@ def _prepare(name: str, limit: int | None, work: Path) -> tuple[Path, Path, Path
         frame = frame.head(limit)
     for col in ("image", "mask"):
         frame[col] = [str((DATA / rel).parent / p) for p in frame[col]]
+    frame["mask"] = [_readable_by_sitk(Path(p), work / f"{name}_masks") for p in frame["mask"]]
     manifest = work / f"{name}_cases.csv"
     frame.to_csv(manifest, index=False)
     params = get_preset(preset).to_pyradiomics_params()
+    if name == "ddti":  # true 2D images: both tools compute natively in 2D (no force2D)
+        params["setting"] = {**params.get("setting", {}), "force2D": False}
     params_path = work / f"{name}_params.yaml"
     params_path.write_text(yaml.safe_dump(params))
     # PyRadiomics reads 0/255 masks only with label 255; our reader binarises them.
@@ -55,22 +71,22 @@ def _prepare(name: str, limit: int | None, work: Path) -> tuple[Path, Path, Path
     return manifest, params_path, batch
 
 
-def _compare(ours: Path, ref: Path) -> tuple[int, float, float]:
+def _compare(ours: Path, ref: Path) -> tuple[int, int, float, float]:
+    """Cases and feature columns both tools produced, and their largest differences."""
     from thyromics.features.extract import read_features
 
-    a, prov = read_features(ours)
+    a = read_features(ours)[0].drop_duplicates("case_id").set_index("case_id")
     b = pd.read_csv(ref)
     b = b[[c for c in b.columns if not c.startswith("diagnostics")]]
-    b = b.set_index("case_id")
-    a = a.set_index("case_id")
+    b = b.drop_duplicates("case_id").set_index("case_id")
     cases = a.index.intersection(b.index)
-    cols = [c for c in b.columns if c in a.columns]
-    x = a.loc[cases, cols].astype(float).to_numpy()
-    y = b.loc[cases, cols].apply(pd.to_numeric, errors="coerce").to_numpy()
+    cols = [c for c in b.columns if c in a.columns and c not in ("Image", "Mask")]
+    x = a.loc[cases, cols].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    y = b.loc[cases, cols].apply(pd.to_numeric, errors="coerce").to_numpy(float)
     ok = np.isfinite(x) & np.isfinite(y)
     diff = np.abs(x - y)[ok]
     rel = diff / np.maximum(np.abs(y[ok]), 1e-12)
-    return len(cases), float(diff.max(initial=0)), float(rel.max(initial=0))
+    return len(cases), len(cols), float(diff.max(initial=0)), float(rel.max(initial=0))
 
 
 def _dask(manifest: Path, params: Path, out: Path, workers: int) -> float:
@@ -107,8 +123,9 @@ def main() -> None:
                                               "--jobs", "2", "--cache", str(work / f"{name}_cache")])
             t_ref, m_ref, _ = run_measured([str(BIN / "pyradiomics"), str(batch), "-p", str(ref_params),
                                             "-o", str(work / f"{name}_ref.csv"), "-f", "csv", "--jobs", "2"])
-            n_cmp, dmax, rmax = _compare(work / f"{name}_ours.parquet", work / f"{name}_ref.csv")
-            row = {"data": name, "cases": n, "compared": n_cmp, "ours_s": t_ours, "pyradiomics_s": t_ref,
+            n_cmp, n_cols, dmax, rmax = _compare(work / f"{name}_ours.parquet", work / f"{name}_ref.csv")
+            row = {"data": name, "cases": n, "compared": n_cmp, "columns": n_cols,
+                   "ours_s": t_ours, "pyradiomics_s": t_ref,
                    "ratio": t_ours / t_ref, "max_abs_diff": dmax, "max_rel_diff": rmax,
                    "ours_peak_MB": m_ours, "pyradiomics_peak_MB": m_ref}
             if not args.no_dask:
@@ -116,14 +133,15 @@ def main() -> None:
                 t2 = _dask(manifest, params, work / f"{name}_d2.parquet", 2)
                 row.update({"dask1_s": t1, "dask2_s": t2, "scaling_eff": t1 / (2 * t2)})
             rows.append(row)
+            print(pd.DataFrame([row]).to_markdown(index=False, floatfmt=".3g"), flush=True)
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
                 for suffix in (".parquet", ".errors.csv", ".provenance.json"):
                     src = work / f"{name}_ours{suffix}"
                     if src.exists():
                         shutil.copy(src, args.keep / f"{name}_features{suffix}")
-    table = pd.DataFrame(rows)
-    print(table.to_markdown(index=False, floatfmt=".3g"))
+    print("\nAll data sets:")
+    print(pd.DataFrame(rows).to_markdown(index=False, floatfmt=".3g"))
 
 
 if __name__ == "__main__":
