@@ -46,6 +46,12 @@ def model(
                                        "constrained (sensitivity >= 0.70, NPV >= 0.50)."),
     tune: bool = typer.Option(True, "--tune/--no-tune",
                               help="Nested grid search of the classifier grids."),
+    tuner: str = typer.Option("grid", "--tuner",
+                              help="grid (registry grid) or optuna (seeded TPE over the registry's search space)."),
+    trials: int = typer.Option(30, "--trials", help="Optuna trials per fit (--tuner optuna)."),
+    calibrate: str = typer.Option("none", "--calibrate",
+                                  help="none, sigmoid or isotonic: calibrate on inner out-of-fold "
+                                       "training scores, before the threshold is chosen."),
     importance: str = typer.Option("permutation,vimp,shap", "--importance",
                                    help="Comma list of importance tables ('' for none)."),
     families: bool = typer.Option(False, "--families",
@@ -68,7 +74,8 @@ def model(
     try:
         settings = PipelineSettings(exclude=tuple(exclude), selector=selector,
                                     resample=resample, tune=tune, n_jobs=n_jobs,
-                                    threshold_rule=threshold)
+                                    threshold_rule=threshold, tuner=tuner, trials=trials,
+                                    calibration=calibrate)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     try:

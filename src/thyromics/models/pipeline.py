@@ -56,10 +56,19 @@ class PipelineSettings(BaseModel):
     smote_k : int
         SMOTE neighbours (capped at minority size - 1).
     tune : bool
-        Grid-search the classifier's registry grid by inner grouped CV (nested CV).
-        OOB forests (``rf``, ``rfq``) always tune on OOB error instead.
+        Tune the classifier by inner grouped CV (nested CV). OOB forests (``rf``,
+        ``rfq``) always tune on OOB error instead.
+    tuner : {"grid", "optuna"}
+        Grid search over the registry grid, or Optuna's seeded TPE sampler over the
+        registry's search space (``trials`` candidates).
+    trials : int
+        Optuna trials per fit.
     inner_cv : int
-        Inner folds for tuning.
+        Inner folds for tuning and for calibration.
+    calibration : {"none", "sigmoid", "isotonic"}
+        Calibrate probabilities on inner out-of-fold scores of the training data
+        (:class:`~thyromics.models.tuning.CalibratedPipeline`), so the threshold is
+        chosen on calibrated scores.
     n_estimators : int
         Trees for forests (boosters use at most 300).
     n_jobs : int
@@ -91,7 +100,10 @@ class PipelineSettings(BaseModel):
     resample: Literal["none", "smote", "undersample"] = "none"
     smote_k: int = Field(5, ge=1)
     tune: bool = True
+    tuner: Literal["grid", "optuna"] = "grid"
+    trials: int = Field(30, ge=1)
     inner_cv: int = Field(3, ge=2)
+    calibration: Literal["none", "sigmoid", "isotonic"] = "none"
     n_estimators: int = Field(300, ge=1)
     n_jobs: int = Field(1, ge=1)
     leakage_auc: float = Field(0.95, gt=0.5, le=1)
@@ -159,28 +171,29 @@ def build_pipeline(classifier: str, settings: PipelineSettings, *,
 
 def build_model(classifier: str, settings: PipelineSettings, *, numeric: Sequence[str],
                 categorical: Sequence[str] = (), seed: int = 0):
-    """The pipeline, wrapped in an inner grouped grid search when tuning applies.
+    """The pipeline, wrapped in an inner grouped search when tuning applies, and in a
+    :class:`~thyromics.models.tuning.CalibratedPipeline` when calibration is asked.
 
-    Tuning applies when ``settings.tune`` and the registry grid is non-empty. The
+    Tuning applies when ``settings.tune`` and the registry has a grid or space. The
     inner split is ``StratifiedGroupKFold(settings.inner_cv)`` (pass ``groups`` to
     :func:`fit_model`), scored by ROC AUC, so the outer fold never sees the search.
     """
-    from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
-
-    from thyromics.models.registry import get_classifier
+    from thyromics.models.tuning import CalibratedPipeline, make_search
 
     pipe = build_pipeline(classifier, settings, numeric=numeric, categorical=categorical,
                           seed=seed)
-    grid = get_classifier(classifier).grid
-    if not settings.tune or not grid:
-        return pipe
-    # The steps before the classifier do not depend on the grid: cache their fits so
-    # every candidate of an inner fold reuses one selection (same data, same result).
-    pipe.set_params(memory=_cache())
-    inner = StratifiedGroupKFold(n_splits=settings.inner_cv, shuffle=True, random_state=seed)
-    return GridSearchCV(pipe, {f"classifier__{k}": list(v) for k, v in grid.items()},
-                        cv=inner, scoring="roc_auc", n_jobs=1, refit=True,
-                        error_score="raise")
+    model = pipe
+    if settings.tune:
+        model = make_search(pipe, classifier, tuner=settings.tuner, inner_cv=settings.inner_cv,
+                            trials=settings.trials, seed=seed)
+        if model is not pipe:
+            # The steps before the classifier do not depend on the candidate: cache their
+            # fits so every candidate of an inner fold reuses one selection.
+            pipe.set_params(memory=_cache())
+    if settings.calibration != "none":
+        model = CalibratedPipeline(model, method=settings.calibration, cv=settings.inner_cv,
+                                   random_state=seed)
+    return model
 
 
 _CACHE: list = []
@@ -199,36 +212,38 @@ def _cache():
 
 
 def fit_model(model, X, y: np.ndarray, groups: np.ndarray | None = None):
-    """Fit ``model`` (pipeline or grid search); ``groups`` feed the inner grouped CV.
+    """Fit ``model`` (pipeline, search or calibrated); ``groups`` feed the inner grouped CV.
 
     SMOTE's neighbour count is capped at the training minority size minus one. BLAS
     runs single-threaded: the matrices are small and threads only contend with the
     estimators' own ``n_jobs`` (20x slowdowns of the MLP were seen on 2 cores).
     """
-    from sklearn.model_selection import GridSearchCV
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_model(model, X, y, groups, GridSearchCV)
+        return _fit_model(model, X, y, groups)
 
 
-def _fit_model(model, X, y, groups, GridSearchCV):
-    pipe = model.estimator if isinstance(model, GridSearchCV) else model
-    if "resample" in pipe.named_steps and hasattr(pipe.named_steps["resample"], "k_neighbors"):
-        minority = int(np.bincount(np.asarray(y, int)).min())
-        if isinstance(model, GridSearchCV):
-            minority = int(minority * (model.cv.n_splits - 1) / model.cv.n_splits)
-        k = max(1, min(pipe.named_steps["resample"].k_neighbors, minority - 1))
-        pipe.named_steps["resample"].set_params(k_neighbors=k)
-    if isinstance(model, GridSearchCV):
+def _fit_model(model, X, y, groups):
+    from thyromics.models.tuning import CalibratedPipeline, cap_smote_neighbours, is_search
+
+    if isinstance(model, CalibratedPipeline):
+        inner = model.estimator
+        if is_search(inner):
+            cap_smote_neighbours(inner.estimator, y, inner.cv.n_splits)
+        return model.fit(X, y, groups=groups)
+    if is_search(model):
+        cap_smote_neighbours(model.estimator, y, model.cv.n_splits)
         model.fit(X, y, groups=groups)
         model.best_estimator_.set_params(memory=None)
         return model
+    cap_smote_neighbours(model, y)
     return model.fit(X, y)
 
 
 def final_pipeline(model):
-    """The fitted pipeline inside ``model`` (itself, or a grid search's best)."""
+    """The fitted model to keep: a search's best pipeline, or the model itself (a
+    pipeline, or a calibrated pipeline exposing its fitted pipeline's steps)."""
     return getattr(model, "best_estimator_", model)
 
 

@@ -39,6 +39,11 @@ class ClassifierSpec:
         True for tree ensembles (SHAP TreeExplainer applies).
     oob_forest : bool
         True when the estimator is an OOB-tuned forest (VIMP applies).
+    space : mapping
+        Search space for ``tuner="optuna"``: ``("int", low, high)``,
+        ``("float", low, high)``, ``("logfloat", low, high)`` or
+        ``("choice", (values...))`` per parameter. Empty: the grid's values are used as
+        categorical choices.
     """
 
     name: str
@@ -47,6 +52,7 @@ class ClassifierSpec:
     grid: Mapping[str, tuple] = field(default_factory=dict)
     tree_based: bool = False
     oob_forest: bool = False
+    space: Mapping[str, tuple] = field(default_factory=dict)
 
 
 def _lr(seed: int, n_jobs: int, n_trees: int):
@@ -114,25 +120,42 @@ def _lightgbm(seed: int, n_jobs: int, n_trees: int):
 
 
 CLASSIFIERS: Mapping[str, ClassifierSpec] = MappingProxyType({
-    "lr": ClassifierSpec("lr", "L2 logistic regression", _lr, {"C": (0.01, 0.1, 1.0)}),
+    "lr": ClassifierSpec("lr", "L2 logistic regression", _lr, {"C": (0.01, 0.1, 1.0)},
+                         space={"C": ("logfloat", 1e-3, 1e2)}),
     "svm": ClassifierSpec("svm", "RBF support-vector machine (Platt probabilities)", _svm,
-                          {"estimator__C": (0.1, 1.0, 10.0)}),
-    "knn": ClassifierSpec("knn", "k-nearest neighbours", _knn, {"n_neighbors": (5, 15, 31)}),
+                          {"estimator__C": (0.1, 1.0, 10.0)},
+                          space={"estimator__C": ("logfloat", 1e-2, 1e2)}),
+    "knn": ClassifierSpec("knn", "k-nearest neighbours", _knn, {"n_neighbors": (5, 15, 31)},
+                          space={"n_neighbors": ("int", 3, 51)}),
     "mlp": ClassifierSpec("mlp", "one-hidden-layer perceptron", _mlp,
-                          {"alpha": (1e-3, 1e-1, 1.0)}),
+                          {"alpha": (1e-3, 1e-1, 1.0)},
+                          space={"alpha": ("logfloat", 1e-4, 10.0)}),
     "rf": ClassifierSpec("rf", "random forest, OOB-tuned max_features/min_samples_leaf",
                          _rf, {}, tree_based=True, oob_forest=True),
     "extratrees": ClassifierSpec("extratrees", "extremely randomised trees", _extratrees,
-                                 {"min_samples_leaf": (1, 5)}, tree_based=True),
+                                 {"min_samples_leaf": (1, 5)}, tree_based=True,
+                                 space={"min_samples_leaf": ("int", 1, 10),
+                                        "max_features": ("choice", ("sqrt", 0.1, 0.3))}),
     "xgboost": ClassifierSpec("xgboost", "gradient boosting (XGBoost, hist)", _xgboost,
-                              {"max_depth": (2, 4)}, tree_based=True),
+                              {"max_depth": (2, 4)}, tree_based=True,
+                              space={"max_depth": ("int", 2, 6),
+                                     "learning_rate": ("logfloat", 0.01, 0.3),
+                                     "subsample": ("float", 0.5, 1.0),
+                                     "colsample_bytree": ("float", 0.3, 1.0),
+                                     "min_child_weight": ("logfloat", 1.0, 10.0)}),
     "lightgbm": ClassifierSpec("lightgbm", "gradient boosting (LightGBM)", _lightgbm,
-                               {"num_leaves": (4, 15)}, tree_based=True),
+                               {"num_leaves": (4, 15)}, tree_based=True,
+                               space={"num_leaves": ("int", 4, 63),
+                                      "learning_rate": ("logfloat", 0.01, 0.3),
+                                      "min_child_samples": ("int", 5, 50),
+                                      "colsample_bytree": ("float", 0.3, 1.0),
+                                      "reg_lambda": ("logfloat", 1e-3, 10.0)}),
     "rfq": ClassifierSpec("rfq", "random-forest quantile classifier (O'Brien & Ishwaran "
                           "2019), OOB-tuned", _rfq, {}, tree_based=True, oob_forest=True),
     "balanced_rf": ClassifierSpec("balanced_rf", "balanced random forest (imbalanced-learn)",
                                   _balanced_rf, {"min_samples_leaf": (1, 5)},
-                                  tree_based=True),
+                                  tree_based=True,
+                                  space={"min_samples_leaf": ("int", 1, 10)}),
 })
 
 

@@ -53,6 +53,9 @@ class ModelConfig(_Frozen):
     resample: Literal["none", "smote", "undersample"] = Field("none", description="Class rebalancing inside each training fold.")
     threshold: Literal["youden", "constrained"] = Field("youden", description="Threshold rule on the out-of-fold training predictions, carried unchanged: youden, or constrained (sensitivity >= 0.70, NPV >= 0.50, then 0.5 sens + 0.3 NPV + 0.2 spec).")
     tune: bool = Field(True, description="Tune each classifier's grid in an inner patient-grouped CV (forests tune on out-of-bag error).")
+    tuner: Literal["grid", "optuna"] = Field("grid", description="grid: the registry grid; optuna: Optuna's seeded TPE sampler over the registry's search space (inner patient-grouped CV, ROC AUC).")
+    trials: int = Field(30, ge=1, description="Optuna trials per fit (tuner: optuna).")
+    calibration: Literal["none", "sigmoid", "isotonic"] = Field("none", description="Calibrate probabilities on inner out-of-fold training scores (Platt sigmoid or isotonic) before the threshold is chosen.")
     n_estimators: int = Field(500, ge=10, description="Trees of the forest and boosting classifiers.")
     importance: list[Literal["permutation", "vimp", "shap"]] = Field(["permutation", "vimp", "shap"], description="Importance tables: held-out permutation, OOB VIMP (forests), SHAP (trees).")
 

@@ -169,7 +169,8 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
                          "deep.enabled: true in the study YAML")
     settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selection,
                                 resample=m.resample, tune=m.tune, n_estimators=m.n_estimators,
-                                threshold_rule=m.threshold)
+                                threshold_rule=m.threshold, tuner=m.tuner, trials=m.trials,
+                                calibration=m.calibration)
     for block in m.blocks:
         out = paths.models / block.replace("+", "_")
         log(f"[model] block {block}: {', '.join(m.models)} ({m.cv}-fold CV x {m.repeats})")
