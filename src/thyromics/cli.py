@@ -35,12 +35,14 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("run", "thyromics.study.commands", "run"),
     ("report", "thyromics.report.commands", "report"),
     ("habitats", "thyromics.features.ith.commands", "habitats"),
+    ("associate", "thyromics.pathology.commands", "associate"),
 ]
 
 # Sub-applications (``thyromics dl train`` ...): (name, module, attribute).
 GROUPS: list[tuple[str, str, str]] = [
     ("dl", "thyromics.deep.commands", "dl_app"),
     ("segment", "thyromics.deep.commands", "segment_app"),
+    ("pathology", "thyromics.pathology.commands", "pathology_app"),
 ]
 
 

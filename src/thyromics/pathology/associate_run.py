@@ -1,0 +1,122 @@
+"""``thyromics associate``: read the tables, run :func:`~thyromics.pathology.associate.associate`,
+write the tables, the figures and the provenance."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from thyromics.errors import InputError
+from thyromics.pathology.associate import AssociationSettings, associate, compare_groups
+
+__all__ = ["read_table", "run_associate"]
+
+
+def read_table(path: str | Path, what: str) -> pd.DataFrame:
+    """A CSV, TSV or Parquet table with a ``patient_id`` column (read as text)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"file {path}: {what} not found.")
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",",
+                                dtype={"patient_id": str})
+    except Exception as e:  # noqa: BLE001 - re-raised naming the file
+        raise InputError(f"file {path}: cannot read {what} as a table ({e}).") from e
+    if "patient_id" not in frame.columns:
+        raise InputError(f"file {path}: {what} has no patient_id column; found {list(frame.columns)[:12]}. "
+                         "Pathology tables come from `thyromics pathology features` (patient_features.csv).")
+    return frame.assign(patient_id=frame["patient_id"].astype(str))
+
+
+def run_associate(imaging: str | Path, with_tables: list[str | Path], settings: AssociationSettings,
+                  out: str | Path, *, threshold_from: str | Path | None = None,
+                  composite: str | None = None, split: str | None = None) -> dict[str, Any]:
+    """Run the association analysis and write ``OUT/associations.csv``, ``OUT/correlations.csv``,
+    ``OUT/figures/*.png`` and ``OUT/associate.provenance.json`` (plus ``composite.json`` and
+    ``composite_test.csv`` with ``composite``).
+
+    ``threshold_from``: the ``-o`` JSON of ``thyromics evaluate``; the threshold of the score
+    ``by`` is carried unchanged. ``composite``: the imaging-table outcome column on which a
+    composite pathology score is chosen -- only on the patients whose ``split`` is ``train``,
+    then tested between the phenotype groups on the others (refused without ``split``).
+    """
+    from thyromics.pathology import figures
+    from thyromics.pathology.composite import composite_split
+    from thyromics.provenance import atomic_write, atomic_write_json, file_sha256, now_iso, package_versions
+
+    if not with_tables:
+        raise InputError("give at least one --with table (pathology or protein).")
+    if composite is not None and not split:
+        composite_split(pd.DataFrame(), [], composite, None)  # raises: the circularity guard
+    if threshold_from is not None:
+        from thyromics.evaluate.api import thresholds_from
+
+        thr = thresholds_from(threshold_from)
+        if settings.by not in thr:
+            raise InputError(f"file {threshold_from}: no threshold for {settings.by!r}; it has {sorted(thr)}.")
+        settings = replace(settings, threshold=thr[settings.by])
+    out = Path(out)
+    img = read_table(imaging, "the imaging table")
+    tables: dict[str, pd.DataFrame] = {}
+    for p in with_tables:
+        name = Path(p).stem
+        while name in tables:
+            name += "_2"
+        tables[name] = read_table(p, "the --with table")
+    res = associate(img, tables, settings)
+    outputs: dict[str, Path] = {}
+    groups, corr = res["groups"], res["correlations"]
+    if len(groups):
+        outputs["associations"] = atomic_write(out / "associations.csv", lambda p: groups.to_csv(p, index=False))
+    if len(corr):
+        outputs["correlations"] = atomic_write(out / "correlations.csv", lambda p: corr.to_csv(p, index=False))
+    figs = out / "figures"
+    if len(groups) and groups["p"].notna().any():
+        outputs["volcano"] = figures.volcano(groups, figs / "volcano.png", alpha=settings.alpha)
+        outputs["boxplots"] = figures.boxplots(res["joined"], groups, figs / "boxplots.png")
+        for source, feats in res["ordinal"].items():
+            if feats:
+                outputs[f"grades_{source}"] = figures.stacked_bars(res["joined"][source], feats,
+                                                                   figs / f"grades_{source}.png")
+    if len(corr) and corr["rho"].notna().any():
+        outputs["heatmap"] = figures.heatmap(corr, figs / "correlation_heatmap.png", alpha=settings.alpha)
+    comp_info = None
+    if composite is not None:
+        if res["phenotype"] is None:
+            raise InputError("--composite is tested between phenotype groups: give a two-level --by or --threshold.")
+        first = next(iter(res["joined"]))
+        j = res["joined"][first].merge(img[["patient_id", composite, split]], on="patient_id", how="left")
+        feats = [c for c in tables[first].columns if c in j.columns and c not in
+                 ("patient_id", "_group", settings.by, composite, split, *res["scores"])
+                 and pd.api.types.is_numeric_dtype(j[c])]
+        comp, test = composite_split(j, feats, composite, split)
+        row = {"source": first, "feature": "composite", **compare_groups(test["composite"], test["_group"],
+                                                                         test=settings.test)}
+        comp_info = {**asdict(comp), "test_on_other_patients": row, "n_test": len(test)}
+        outputs["composite"] = atomic_write_json(out / "composite.json", comp_info)
+        outputs["composite_test"] = atomic_write(
+            out / "composite_test.csv", lambda p: test[["patient_id", "_group", "composite"]]
+            .rename(columns={"_group": "phenotype"}).to_csv(p, index=False))
+    prov = {"stage": "associate", "created": now_iso(), "settings": asdict(settings),
+            "imaging": {"path": str(imaging), "sha256": file_sha256(imaging)},
+            "with": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in zip(tables, with_tables)},
+            "threshold_from": str(threshold_from) if threshold_from else None,
+            "n_patients": {k: len(v) for k, v in res["joined"].items()},
+            "n_high_low": ({k: v["_group"].value_counts().to_dict() for k, v in res["joined"].items()}
+                           if res["phenotype"] is not None else None),
+            "fdr": "Benjamini-Hochberg within each source table and analysis",
+            "composite": {"outcome": composite, "split": split} if composite else None,
+            "versions": package_versions(("thyromics", "numpy", "scipy", "pandas", "statsmodels", "matplotlib"))}
+    outputs["provenance"] = atomic_write_json(out / "associate.provenance.json", prov)
+    n_sig = int(groups["significant"].sum()) if len(groups) else 0
+    n_sig_corr = int((corr["q"] < settings.alpha).sum()) if len(corr) else 0
+    n_tested = int(groups["p"].notna().sum()) if len(groups) else int(corr["p"].notna().sum())
+    return {"outputs": outputs, "n_tested": n_tested, "groups": groups, "correlations": corr, "n_significant": n_sig,
+            "n_significant_correlations": n_sig_corr, "composite": comp_info, "settings": settings,
+            "n_features": len(groups) if len(groups) else int(corr[["source", "feature"]].drop_duplicates().shape[0])}

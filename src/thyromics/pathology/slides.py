@@ -1,0 +1,311 @@
+"""Slides and tiles: the slide manifest, a reader, tissue detection and the tile grid.
+
+Whole-slide images (pyramidal TIFF, SVS, NDPI, ...) are read through ``tiffslide``
+(tifffile + zarr, no C library); plain images (PNG, JPG, BMP, single-page TIFF) through
+Pillow as a one-level slide. The resolution (micrometres per pixel at level 0) comes from
+the manifest's ``mpp`` column when given, else from the file; when neither has it, sizes
+stay in pixels and the outputs say so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from thyromics.errors import CaseError, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from thyromics.pathology.settings import TileSettings
+
+__all__ = ["SlideRow", "read_slide_manifest", "Slide", "open_slide", "tissue_mask",
+           "TileSpec", "tile_grid", "read_tile", "PLAIN_SUFFIXES"]
+
+PLAIN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_REQUIRED = ("slide_id", "patient_id", "path")
+
+
+@dataclass(frozen=True)
+class SlideRow:
+    """One row of the slide manifest (paths resolved against the CSV's folder)."""
+
+    slide_id: str
+    patient_id: str
+    path: Path
+    mpp: float | None = None
+    nuclei: Path | None = None
+    region: str | None = None
+
+
+def read_slide_manifest(path: str | Path) -> list[SlideRow]:
+    """Read ``SLIDES.csv``: ``slide_id, patient_id, path`` (+ ``mpp``, ``nuclei``, ``region``).
+
+    ``mpp`` overrides the file's resolution (micrometres per level-0 pixel); ``nuclei``
+    names an external segmenter's output for the slide (file or folder of per-tile
+    files); ``region`` is a free annotation (e.g. ``tumour core``) carried to the tables.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"file {path}: slide manifest not found. Write a CSV with the columns "
+                         "slide_id, patient_id, path.")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in _REQUIRED if c not in frame.columns]
+    if missing:
+        raise InputError(f"file {path}: the slide manifest lacks the column(s) {missing}; "
+                         f"found {list(frame.columns)}. Required: slide_id, patient_id, path.")
+    dup = frame["slide_id"][frame["slide_id"].duplicated()].unique().tolist()
+    if dup:
+        raise InputError(f"file {path}: slide_id must be unique; repeated: {dup[:10]}.")
+    rows = []
+    for i, r in frame.iterrows():
+        if not r["slide_id"] or not r["path"]:
+            raise InputError(f"file {path}, row {i + 2}: empty slide_id or path.")
+        mpp = None
+        if r.get("mpp", ""):
+            try:
+                mpp = float(r["mpp"])
+            except ValueError:
+                raise InputError(f"file {path}, row {i + 2}: mpp {r['mpp']!r} is not a number "
+                                 "(micrometres per pixel, e.g. 0.25).") from None
+            if not mpp > 0:
+                raise InputError(f"file {path}, row {i + 2}: mpp must be positive, got {mpp}.")
+        nuclei = r.get("nuclei", "")
+        rows.append(SlideRow(slide_id=r["slide_id"], patient_id=r["patient_id"] or r["slide_id"],
+                             path=(path.parent / r["path"]).resolve(), mpp=mpp,
+                             nuclei=(path.parent / nuclei).resolve() if nuclei else None,
+                             region=r.get("region", "") or None))
+    if not rows:
+        raise InputError(f"file {path}: the slide manifest has no rows.")
+    return rows
+
+
+class Slide:
+    """A slide opened for reading: level-0 size, pyramid levels, resolution.
+
+    ``read(x, y, level, width, height)`` returns RGB ``uint8`` of shape ``(height, width, 3)``
+    with ``(x, y)`` in level-0 pixels (the OpenSlide convention).
+    """
+
+    def __init__(self, path: Path, *, mpp: float | None, objective: float | None,
+                 dimensions: list[tuple[int, int]], downsamples: list[float], reader) -> None:
+        self.path, self.mpp, self.objective = path, mpp, objective
+        self.level_dimensions, self.level_downsamples = dimensions, downsamples
+        self._reader = reader
+
+    @property
+    def dimensions(self) -> tuple[int, int]:
+        """Level-0 ``(width, height)``."""
+        return self.level_dimensions[0]
+
+    def read(self, x: int, y: int, level: int, width: int, height: int) -> np.ndarray:
+        return self._reader(x, y, level, width, height)
+
+    def best_level(self, downsample: float) -> int:
+        """The coarsest level whose downsample does not exceed ``downsample``."""
+        ok = [i for i, d in enumerate(self.level_downsamples) if d <= downsample * (1 + 1e-6)]
+        return max(ok, key=lambda i: self.level_downsamples[i]) if ok else 0
+
+    def thumbnail(self, max_side: int) -> tuple[np.ndarray, float]:
+        """RGB thumbnail whose longest side is at most ``max_side``; and level-0 px per thumb px."""
+        from skimage.transform import resize
+
+        w, h = self.dimensions
+        ds = max(1.0, max(w, h) / max_side)
+        level = self.best_level(ds)
+        lw, lh = self.level_dimensions[level]
+        img = self.read(0, 0, level, lw, lh)
+        out = (max(1, round(h / ds)), max(1, round(w / ds)))
+        if img.shape[:2] != out:
+            img = (resize(img, out, order=1, anti_aliasing=True, preserve_range=True)
+                   .round().astype(np.uint8))
+        return img, w / out[1]
+
+
+def open_slide(path: Path, *, mpp: float | None = None, slide_id: str | None = None) -> Slide:
+    """Open a whole-slide image or a plain image; ``mpp`` overrides the file's resolution."""
+    path = Path(path)
+    if not path.exists():
+        raise CaseError(f"slide file not found. Check the path in the slide manifest (relative "
+                        "to the CSV's folder).", case_id=slide_id, file=str(path), stage="read")
+    try:
+        if path.suffix.lower() in PLAIN_SUFFIXES:
+            return _open_plain(path, mpp)
+        return _open_wsi(path, mpp)
+    except CaseError:
+        raise
+    except Exception as e:  # noqa: BLE001 - re-raised naming the slide
+        raise CaseError(f"cannot read as a slide or image ({type(e).__name__}: {e}). Expected a "
+                        "pyramidal TIFF/SVS/NDPI or a PNG/JPG/TIFF image.", case_id=slide_id,
+                        file=str(path), stage="read") from e
+
+
+def _rgb(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    if a.shape[2] == 4:  # RGBA: composite on white (slide background)
+        alpha = a[..., 3:4].astype(np.float32) / 255.0
+        a = (a[..., :3] * alpha + 255.0 * (1 - alpha)).round()
+    return a[..., :3].astype(np.uint8)
+
+
+def _open_plain(path: Path, mpp: float | None) -> Slide:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        arr = _rgb(np.asarray(im.convert("RGBA") if im.mode in ("P", "LA", "RGBA") else im.convert("RGB")))
+    h, w = arr.shape[:2]
+
+    def reader(x, y, level, width, height):
+        out = np.full((height, width, 3), 255, np.uint8)
+        crop = arr[max(y, 0):y + height, max(x, 0):x + width]
+        out[max(-y, 0):max(-y, 0) + crop.shape[0], max(-x, 0):max(-x, 0) + crop.shape[1]] = crop
+        return out
+
+    return Slide(path, mpp=mpp, objective=None, dimensions=[(w, h)], downsamples=[1.0], reader=reader)
+
+
+def _open_wsi(path: Path, mpp: float | None) -> Slide:
+    import tiffslide
+
+    ts = tiffslide.TiffSlide(str(path))
+    props = ts.properties
+    file_mpp = props.get("tiffslide.mpp-x")
+    objective = props.get("tiffslide.objective-power")
+
+    def reader(x, y, level, width, height):
+        return _rgb(ts.read_region((int(x), int(y)), level, (int(width), int(height)), as_array=True))
+
+    return Slide(path, mpp=mpp if mpp is not None else (float(file_mpp) if file_mpp else None),
+                 objective=float(objective) if objective else None,
+                 dimensions=[tuple(map(int, d)) for d in ts.level_dimensions],
+                 downsamples=[float(d) for d in ts.level_downsamples], reader=reader)
+
+
+def tissue_mask(rgb: np.ndarray) -> np.ndarray:
+    """Tissue on a thumbnail: saturated (HSV saturation above Otsu's threshold, at least
+    0.05, and not white) or darker than glass (grey < 220 of 255, the seed used 235).
+
+    Slide background is bright and unsaturated; stained tissue is saturated or darker.
+    Gaps are closed (3-pixel disc), holes up to 0.1% of the thumbnail filled and specks
+    of that size removed.
+    """
+    from skimage.color import rgb2hsv
+    from skimage.filters import threshold_otsu
+    from scipy.ndimage import binary_closing
+    from skimage.morphology import disk, remove_small_holes, remove_small_objects
+
+    hsv = rgb2hsv(rgb)
+    sat, val = hsv[..., 1], hsv[..., 2]
+    thr = threshold_otsu(sat) if np.ptp(sat) > 0 else 1.0
+    grey = rgb[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    mask = ((sat > max(thr, 0.05)) & (val < 0.95)) | (grey < 220)
+    mask = binary_closing(mask, disk(3), border_value=0)
+    small = max(1, mask.size // 1000)
+    return remove_small_objects(remove_small_holes(mask, max_size=small), max_size=small)
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """One tile: grid position, level-0 footprint, the region it owns, its resolution.
+
+    ``own_*`` bound the level-0 region whose nuclei this tile owns: the midlines of its
+    overlaps with the neighbouring grid positions (slide edges at the border), so the
+    owned regions of a slide's grid partition it and each nucleus is counted once.
+    """
+
+    tile_id: str
+    col: int
+    row: int
+    x0: int
+    y0: int
+    w0: int
+    h0: int
+    width: int
+    height: int
+    scale: float
+    mpp: float | None
+    own_x0: float
+    own_y0: float
+    own_x1: float
+    own_y1: float
+    tissue_fraction: float = float("nan")
+
+
+def _starts(length: int, size: int, step: int) -> list[int]:
+    if length <= size:
+        return [0]
+    starts = list(range(0, length - size, step))
+    starts.append(length - size)  # the last tile is flush with the edge
+    return sorted(set(starts))
+
+
+def _owned(starts: list[int], size: int, length: int) -> list[tuple[float, float]]:
+    bounds = [0.0] + [(starts[i + 1] + starts[i] + size) / 2 for i in range(len(starts) - 1)]
+    return list(zip(bounds, bounds[1:] + [float(length)]))
+
+
+def output_scale(slide: Slide, settings: "TileSettings", slide_id: str | None = None) -> float:
+    """Level-0 pixels per output pixel for the requested ``mpp`` or magnification (1 = level 0)."""
+    if settings.mpp is not None:
+        if slide.mpp is None:
+            raise CaseError(f"--mpp {settings.mpp} asked but the slide has no resolution. Add an "
+                            "mpp column to the slide manifest, or leave --mpp out to tile at level 0.",
+                            case_id=slide_id, file=str(slide.path), stage="tiles")
+        return settings.mpp / slide.mpp
+    if settings.magnification is not None:
+        if slide.objective is None:
+            raise CaseError(f"--magnification {settings.magnification} asked but the slide has no "
+                            "objective power; use --mpp (with an mpp column if the file has none).",
+                            case_id=slide_id, file=str(slide.path), stage="tiles")
+        return slide.objective / settings.magnification
+    return 1.0
+
+
+def tile_grid(slide: Slide, settings: "TileSettings", mask: np.ndarray, mask_scale: float,
+              slide_id: str | None = None) -> tuple[list[TileSpec], int]:
+    """The tiles of a slide with at least ``min_tissue`` tissue; and the grid size.
+
+    The tissue fraction is the mean of the thumbnail mask over the tile's whole level-0
+    footprint (the seed read a level-0 corner crop instead).
+    """
+    scale = output_scale(slide, settings, slide_id)
+    w, h = slide.dimensions
+    size0 = max(1, round(settings.tile_size * scale))
+    step0 = max(1, round((settings.tile_size - settings.overlap) * scale))
+    xs, ys = _starts(w, size0, step0), _starts(h, size0, step0)
+    own_x, own_y = _owned(xs, size0, w), _owned(ys, size0, h)
+    mpp = slide.mpp * scale if slide.mpp is not None else None
+    tiles = []
+    for r, y in enumerate(ys):
+        for c, x in enumerate(xs):
+            w0, h0 = min(size0, w - x), min(size0, h - y)
+            my0, mx0 = int(y / mask_scale), int(x / mask_scale)
+            my1 = max(my0 + 1, math.ceil((y + h0) / mask_scale))
+            mx1 = max(mx0 + 1, math.ceil((x + w0) / mask_scale))
+            frac = float(mask[my0:my1, mx0:mx1].mean()) if mask[my0:my1, mx0:mx1].size else 0.0
+            if frac < settings.min_tissue:
+                continue
+            tiles.append(TileSpec(tile_id=f"r{r:04d}_c{c:04d}", col=c, row=r, x0=x, y0=y, w0=w0, h0=h0,
+                                  width=max(1, round(w0 / scale)), height=max(1, round(h0 / scale)),
+                                  scale=scale, mpp=mpp, own_x0=own_x[c][0], own_x1=own_x[c][1],
+                                  own_y0=own_y[r][0], own_y1=own_y[r][1], tissue_fraction=frac))
+    return tiles, len(xs) * len(ys)
+
+
+def read_tile(slide: Slide, tile: TileSpec) -> np.ndarray:
+    """The tile's RGB pixels at the output resolution, read from the closest finer level."""
+    from skimage.transform import resize
+
+    level = slide.best_level(tile.scale)
+    ds = slide.level_downsamples[level]
+    img = slide.read(tile.x0, tile.y0, level, max(1, round(tile.w0 / ds)), max(1, round(tile.h0 / ds)))
+    if img.shape[:2] != (tile.height, tile.width):
+        img = (resize(img, (tile.height, tile.width), order=1, anti_aliasing=ds < tile.scale,
+                      preserve_range=True).round().astype(np.uint8))
+    return img
