@@ -64,7 +64,7 @@ def li2022_label_map(image: Image, lesion: np.ndarray, settings: IthSettings | N
     Largest-area slice (axis 0 for 3D), cropped to the tumour box + 2 pixels; per tumour
     pixel, features in the (2r+1)^2 window (r = ``li_window_radius``; unmasked window,
     bin width ``li_bin_width``) from :mod:`thyromics.features.maps` (first-order, GLCM,
-    GLDM, NGTDM: the classes our engine maps; the authors also used GLRLM/GLSZM/shape and
+    GLRLM, GLSZM, GLDM, NGTDM; the authors also used shape features of each window and
     discretised each window on its own); MinMax per class, concatenate, MinMax; k-means
     ``K = li_k`` (``n_init=10``, seeded).
 
@@ -91,7 +91,7 @@ def li2022_label_map(image: Image, lesion: np.ndarray, settings: IthSettings | N
     pad = s.li_window_radius
     sl = tuple(slice(max(int(a.min()) - pad, 0), int(a.max()) + pad + 1) for a in nz)
     arr, les = arr[sl], les[sl]
-    classes = ("firstorder", "glcm", "gldm", "ngtdm")
+    classes = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
     fm = compute_feature_maps(Image(arr, spacing), Image(les.astype(np.uint8), spacing),
                               MapSettings(kernel_radius=s.li_window_radius, bin_width=s.li_bin_width,
                                           masked_kernel=False, features=classes))

@@ -2,8 +2,8 @@
 
 The engine reproduces PyRadiomics' voxel-based extraction
 (``RadiomicsFeatureExtractor(...).execute(image, mask, voxelBased=True)``) for the
-first-order, GLCM, GLDM and NGTDM classes, with compiled (numba) kernels that run in
-parallel over voxels instead of building one dense matrix per voxel in numpy.
+first-order, GLCM, GLRLM, GLSZM, GLDM and NGTDM classes, with compiled (numba) kernels
+that run in parallel over voxels instead of building one dense matrix per voxel in numpy.
 
 What PyRadiomics does, and therefore what happens here:
 
@@ -14,6 +14,8 @@ What PyRadiomics does, and therefore what happens here:
 4. For every ROI voxel, the kernel is the box ``[c - r, c + r]`` clipped to the crop
    (only in-plane when ``force2d``); with a masked kernel only ROI voxels take part.
 5. Features are computed in that box; maps hold ``init_value`` outside the ROI.
+   GLCM uses ``distances``; GLRLM and GLSZM always use distance 1 (as PyRadiomics: runs
+   along the 13 / 4 unidirectional angles, zones 26- / 8-connected).
 
 References: van Griethuysen et al., Cancer Res 2017 (PyRadiomics); Zwanenburg et al.,
 Radiology 2020 (IBSI).
@@ -32,6 +34,7 @@ from thyromics.io.image import Image
 from ._firstorder import FIRSTORDER_ORDER, firstorder_maps
 from ._glcm import GLCM_ORDER, glcm_maps
 from ._neighbour import GLDM_ORDER, NGTDM_ORDER, gldm_maps, ngtdm_maps
+from ._runzone import GLRLM_ORDER, GLSZM_ORDER, glrlm_maps, glszm_maps
 from .settings import MapSettings, resolve_features
 
 __all__ = ["FeatureMaps", "compute_feature_maps", "discretise", "generate_angles"]
@@ -226,6 +229,16 @@ def compute_feature_maps(image: Image, mask: Image, settings: MapSettings | None
         feats[:, 1] = uxs[:, keep].mean(axis=1) if keep.any() else np.nan
         for k, name in enumerate(GLCM_ORDER):
             out[f"glcm_{name}"] = feats[:, k]
+    if "glrlm" in classes:
+        angles = generate_angles(img_c.shape, (1,), f2d, bidirectional=False)
+        res = glrlm_maps(disc, coords, radius, angles, ng)
+        for k, name in enumerate(GLRLM_ORDER):
+            out[f"glrlm_{name}"] = res[:, k]
+    if "glszm" in classes:
+        offsets = generate_angles(img_c.shape, (1,), f2d, bidirectional=True)
+        res = glszm_maps(disc, coords, radius, offsets, ng)
+        for k, name in enumerate(GLSZM_ORDER):
+            out[f"glszm_{name}"] = res[:, k]
     if "gldm" in classes or "ngtdm" in classes:
         offsets = generate_angles(img_c.shape, settings.distances, f2d, bidirectional=True)
         if "gldm" in classes:

@@ -27,6 +27,22 @@ MAP_FEATURES: dict[str, tuple[str, ...]] = {
         "Imc2", "Idm", "MCC", "Idmn", "Id", "Idn", "InverseVariance", "MaximumProbability",
         "SumAverage", "SumEntropy", "SumSquares",
     ),
+    "glrlm": (
+        "ShortRunEmphasis", "LongRunEmphasis", "GrayLevelNonUniformity",
+        "GrayLevelNonUniformityNormalized", "RunLengthNonUniformity",
+        "RunLengthNonUniformityNormalized", "RunPercentage", "GrayLevelVariance", "RunVariance",
+        "RunEntropy", "LowGrayLevelRunEmphasis", "HighGrayLevelRunEmphasis",
+        "ShortRunLowGrayLevelEmphasis", "ShortRunHighGrayLevelEmphasis",
+        "LongRunLowGrayLevelEmphasis", "LongRunHighGrayLevelEmphasis",
+    ),
+    "glszm": (
+        "SmallAreaEmphasis", "LargeAreaEmphasis", "GrayLevelNonUniformity",
+        "GrayLevelNonUniformityNormalized", "SizeZoneNonUniformity",
+        "SizeZoneNonUniformityNormalized", "ZonePercentage", "GrayLevelVariance", "ZoneVariance",
+        "ZoneEntropy", "LowGrayLevelZoneEmphasis", "HighGrayLevelZoneEmphasis",
+        "SmallAreaLowGrayLevelEmphasis", "SmallAreaHighGrayLevelEmphasis",
+        "LargeAreaLowGrayLevelEmphasis", "LargeAreaHighGrayLevelEmphasis",
+    ),
     "gldm": (
         "SmallDependenceEmphasis", "LargeDependenceEmphasis", "GrayLevelNonUniformity",
         "DependenceNonUniformity", "DependenceNonUniformityNormalized", "GrayLevelVariance",
@@ -92,7 +108,8 @@ class MapSettings:
     init_value : float
         Map value outside the computed voxels (PyRadiomics ``initValue``, default 0).
     distances : tuple of int
-        Neighbour distances (Chebyshev) for GLCM/GLDM/NGTDM.
+        Neighbour distances (Chebyshev) for GLCM/GLDM/NGTDM (GLRLM and GLSZM use
+        distance 1, as PyRadiomics).
     gldm_alpha : int
         Coarseness of dependence for GLDM (PyRadiomics ``gldm_a``).
     force2d, force2d_dimension : bool, int

@@ -1,0 +1,313 @@
+"""Numba kernels: GLRLM and GLSZM features in a sliding box (PyRadiomics ``glrlm``/``glszm``).
+
+Per centre voxel, everything happens inside its kernel box (clipped to the crop), on the
+valid voxels only (discretised level > 0), as PyRadiomics' C code does with a voxel-based
+bounding box:
+
+- GLRLM (Galloway 1975): for every unidirectional angle ``a`` (distance 1: 13 in 3D, 4 in
+  2D or with force2D), every line of the box along ``a`` is walked from the voxel where it
+  enters the box; maximal runs of consecutive valid voxels of one level give
+  ``P(i, j | a)``. As in PyRadiomics, an angle where no line holds more than one valid
+  voxel is emptied, an empty angle (``N_r(a) = 0``) gives NaN for that angle, and every
+  feature is the mean over the non-empty angles (``nanmean``; no distance weighting, the
+  ``weightingNorm`` default). ``N_p(a) = sum_j j P(j | a)``.
+- GLSZM (Thibault 2009): zones are connected sets of valid voxels of one level inside the
+  box, connected through the bidirectional angles (26-connectivity in 3D, 8 in 2D or with
+  force2D); ``P(i, s)`` counts zones of level ``i`` and size ``s``; ``N_z`` zones,
+  ``N_p = sum s P``.
+
+``i`` and ``j`` are grey-level values and run lengths / zone sizes; only the cells present
+in a box are stored, as absent ones add nothing to any sum. Feature formulas are those of
+PyRadiomics' ``RadiomicsGLRLM`` / ``RadiomicsGLSZM``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["GLRLM_ORDER", "GLSZM_ORDER", "glrlm_maps", "glszm_maps"]
+
+GLRLM_ORDER = (
+    "ShortRunEmphasis", "LongRunEmphasis", "GrayLevelNonUniformity",
+    "GrayLevelNonUniformityNormalized", "RunLengthNonUniformity",
+    "RunLengthNonUniformityNormalized", "RunPercentage", "GrayLevelVariance", "RunVariance",
+    "RunEntropy", "LowGrayLevelRunEmphasis", "HighGrayLevelRunEmphasis",
+    "ShortRunLowGrayLevelEmphasis", "ShortRunHighGrayLevelEmphasis",
+    "LongRunLowGrayLevelEmphasis", "LongRunHighGrayLevelEmphasis",
+)
+GLSZM_ORDER = (
+    "SmallAreaEmphasis", "LargeAreaEmphasis", "GrayLevelNonUniformity",
+    "GrayLevelNonUniformityNormalized", "SizeZoneNonUniformity",
+    "SizeZoneNonUniformityNormalized", "ZonePercentage", "GrayLevelVariance", "ZoneVariance",
+    "ZoneEntropy", "LowGrayLevelZoneEmphasis", "HighGrayLevelZoneEmphasis",
+    "SmallAreaLowGrayLevelEmphasis", "SmallAreaHighGrayLevelEmphasis",
+    "LargeAreaLowGrayLevelEmphasis", "LargeAreaHighGrayLevelEmphasis",
+)
+_NF = 16
+
+
+@numba.njit(cache=True)
+def _matrix_features(P: np.ndarray, g: np.ndarray, m: int, nj: int, f: np.ndarray) -> float:
+    """The 16 run-length / size-zone features of ``P[:m, 1:nj + 1]`` (rows = levels ``g``,
+    column ``j`` = run length or zone size ``j``) into ``f``; returns the total count."""
+    eps = np.spacing(1.0)
+    pg = np.zeros(m)
+    pr = np.zeros(nj + 1)
+    n = 0.0
+    for i in range(m):
+        for j in range(1, nj + 1):
+            p = P[i, j]
+            pg[i] += p
+            pr[j] += p
+            n += p
+    if n == 0:
+        return 0.0
+    sre = 0.0
+    lre = 0.0
+    rln = 0.0
+    npx = 0.0
+    uj = 0.0
+    for j in range(1, nj + 1):
+        jj = float(j)
+        sre += pr[j] / (jj * jj)
+        lre += pr[j] * jj * jj
+        rln += pr[j] * pr[j]
+        npx += pr[j] * jj
+        uj += pr[j] / n * jj
+    rv = 0.0
+    for j in range(1, nj + 1):
+        rv += pr[j] / n * (j - uj) ** 2
+    gln = 0.0
+    ui = 0.0
+    lgl = 0.0
+    hgl = 0.0
+    for i in range(m):
+        gi = g[i]
+        gln += pg[i] * pg[i]
+        ui += pg[i] / n * gi
+        lgl += pg[i] / (gi * gi)
+        hgl += pg[i] * gi * gi
+    glv = 0.0
+    for i in range(m):
+        glv += pg[i] / n * (g[i] - ui) ** 2
+    ent = 0.0
+    sl = 0.0
+    sh = 0.0
+    ll = 0.0
+    lh = 0.0
+    for i in range(m):
+        gi2 = g[i] * g[i]
+        for j in range(1, nj + 1):
+            p = P[i, j]
+            if p == 0:
+                continue
+            jj2 = float(j) * j
+            pn = p / n
+            ent -= pn * np.log2(pn + eps)
+            sl += p / (gi2 * jj2)
+            sh += p * gi2 / jj2
+            ll += p * jj2 / gi2
+            lh += p * gi2 * jj2
+    f[0] = sre / n
+    f[1] = lre / n
+    f[2] = gln / n
+    f[3] = gln / (n * n)
+    f[4] = rln / n
+    f[5] = rln / (n * n)
+    f[6] = n / npx
+    f[7] = glv
+    f[8] = rv
+    f[9] = ent
+    f[10] = lgl / n
+    f[11] = hgl / n
+    f[12] = sl / n
+    f[13] = sh / n
+    f[14] = ll / n
+    f[15] = lh / n
+    return n
+
+
+@numba.njit(cache=True, parallel=True)
+def glrlm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
+               angles: np.ndarray, ng: int) -> np.ndarray:
+    """GLRLM features (N, 16) in :data:`GLRLM_ORDER`.
+
+    Parameters
+    ----------
+    disc : (Z, Y, X) int32
+        Discretised levels, 0 where a voxel may not take part.
+    coords : (N, 3) int64
+        Centre voxels.
+    radius : (3,) int64
+        Kernel half-width per axis.
+    angles : (Na, 3) int64
+        Unidirectional offsets of distance 1.
+    ng : int
+        Largest grey level.
+    """
+    nvox = coords.shape[0]
+    na = angles.shape[0]
+    out = np.empty((nvox, _NF))
+    sz, sy, sx = disc.shape
+    for v in numba.prange(nvox):
+        lut = np.full(ng + 1, -1, dtype=np.int64)
+        g = np.empty(ng + 1)
+        cz, cy, cx = coords[v, 0], coords[v, 1], coords[v, 2]
+        z0 = max(cz - radius[0], 0)
+        z1 = min(cz + radius[0], sz - 1)
+        y0 = max(cy - radius[1], 0)
+        y1 = min(cy + radius[1], sy - 1)
+        x0 = max(cx - radius[2], 0)
+        x1 = min(cx + radius[2], sx - 1)
+        m = 0
+        for z in range(z0, z1 + 1):
+            for y in range(y0, y1 + 1):
+                for x in range(x0, x1 + 1):
+                    gl = disc[z, y, x]
+                    if gl > 0 and lut[gl] < 0:
+                        lut[gl] = m
+                        g[m] = gl
+                        m += 1
+        order = np.argsort(g[:m])
+        gs = np.empty(m)
+        for k in range(m):
+            gs[k] = g[order[k]]
+            lut[int(gs[k])] = k
+        nl = max(z1 - z0, y1 - y0, x1 - x0) + 1  # longest possible run
+        P = np.zeros((m, nl + 1))
+        acc = np.zeros(_NF)
+        f = np.empty(_NF)
+        cnt = 0
+        for a in range(na):
+            dz, dy, dx = angles[a, 0], angles[a, 1], angles[a, 2]
+            P[:, :] = 0.0
+            multi = False
+            for z in range(z0, z1 + 1):
+                for y in range(y0, y1 + 1):
+                    for x in range(x0, x1 + 1):
+                        pz = z - dz
+                        py = y - dy
+                        px = x - dx
+                        if z0 <= pz <= z1 and y0 <= py <= y1 and x0 <= px <= x1:
+                            continue  # not where a line enters the box
+                        qz, qy, qx = z, y, x
+                        run_gl = 0
+                        rl = 0
+                        elements = 0
+                        while z0 <= qz <= z1 and y0 <= qy <= y1 and x0 <= qx <= x1:
+                            gl = disc[qz, qy, qx]
+                            if gl > 0:
+                                elements += 1
+                                if gl == run_gl:
+                                    rl += 1
+                                else:
+                                    if run_gl > 0:
+                                        P[lut[run_gl], rl] += 1.0
+                                    run_gl = gl
+                                    rl = 1
+                            elif run_gl > 0:
+                                P[lut[run_gl], rl] += 1.0
+                                run_gl = 0
+                            qz += dz
+                            qy += dy
+                            qx += dx
+                        if run_gl > 0:
+                            P[lut[run_gl], rl] += 1.0
+                        if elements > 1:
+                            multi = True
+            if not multi:
+                continue  # PyRadiomics empties this angle (only single-voxel lines)
+            if _matrix_features(P, gs, m, nl, f) > 0:
+                for k in range(_NF):
+                    acc[k] += f[k]
+                cnt += 1
+        for k in range(_NF):
+            out[v, k] = acc[k] / cnt if cnt > 0 else np.nan
+        for k in range(m):
+            lut[int(gs[k])] = -1
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def glszm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
+               offsets: np.ndarray, ng: int) -> np.ndarray:
+    """GLSZM features (N, 16) in :data:`GLSZM_ORDER`; ``offsets`` are the bidirectional
+    distance-1 angles (the connectivity)."""
+    nvox = coords.shape[0]
+    no = offsets.shape[0]
+    out = np.empty((nvox, _NF))
+    sz, sy, sx = disc.shape
+    for v in numba.prange(nvox):
+        cz, cy, cx = coords[v, 0], coords[v, 1], coords[v, 2]
+        z0 = max(cz - radius[0], 0)
+        z1 = min(cz + radius[0], sz - 1)
+        y0 = max(cy - radius[1], 0)
+        y1 = min(cy + radius[1], sy - 1)
+        x0 = max(cx - radius[2], 0)
+        x1 = min(cx + radius[2], sx - 1)
+        by = y1 - y0 + 1
+        bx = x1 - x0 + 1
+        nbox = (z1 - z0 + 1) * by * bx
+        seen = np.zeros(nbox, dtype=np.bool_)
+        stack = np.empty(nbox, dtype=np.int64)
+        zlev = np.empty(nbox, dtype=np.int64)
+        zsize = np.empty(nbox, dtype=np.int64)
+        nzones = 0
+        for z in range(z0, z1 + 1):
+            for y in range(y0, y1 + 1):
+                for x in range(x0, x1 + 1):
+                    gl = disc[z, y, x]
+                    li = ((z - z0) * by + (y - y0)) * bx + (x - x0)
+                    if gl == 0 or seen[li]:
+                        continue
+                    seen[li] = True
+                    stack[0] = li
+                    top = 1
+                    size = 0
+                    while top > 0:
+                        top -= 1
+                        k = stack[top]
+                        size += 1
+                        kz = k // (by * bx) + z0
+                        ky = (k // bx) % by + y0
+                        kx = k % bx + x0
+                        for a in range(no):
+                            qz = kz + offsets[a, 0]
+                            qy = ky + offsets[a, 1]
+                            qx = kx + offsets[a, 2]
+                            if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
+                                continue
+                            lq = ((qz - z0) * by + (qy - y0)) * bx + (qx - x0)
+                            if not seen[lq] and disc[qz, qy, qx] == gl:
+                                seen[lq] = True
+                                stack[top] = lq
+                                top += 1
+                    zlev[nzones] = gl
+                    zsize[nzones] = size
+                    nzones += 1
+        # compact matrix: rows = levels present (ascending), columns = zone sizes
+        lut = np.full(ng + 1, -1, dtype=np.int64)
+        maxs = 0
+        for k in range(nzones):
+            lut[zlev[k]] = 0
+            if zsize[k] > maxs:
+                maxs = zsize[k]
+        gs = np.empty(nzones)
+        m = 0
+        for gl in range(1, ng + 1):
+            if lut[gl] == 0:
+                lut[gl] = m
+                gs[m] = gl
+                m += 1
+        P = np.zeros((m, maxs + 1))
+        for k in range(nzones):
+            P[lut[zlev[k]], zsize[k]] += 1.0
+        f = np.empty(_NF)
+        if _matrix_features(P, gs, m, maxs, f) > 0:
+            for k in range(_NF):
+                out[v, k] = f[k]
+        else:
+            for k in range(_NF):
+                out[v, k] = np.nan
+    return out
