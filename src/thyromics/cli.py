@@ -36,6 +36,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("report", "thyromics.report.commands", "report"),
     ("habitats", "thyromics.features.ith.commands", "habitats"),
     ("associate", "thyromics.pathology.commands", "associate"),
+    ("review", "thyromics.review.commands", "review"),
+    ("agreement", "thyromics.review.commands", "agreement"),
 ]
 
 # Sub-applications (``thyromics dl train`` ...): (name, module, attribute).
