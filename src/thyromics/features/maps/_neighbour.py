@@ -17,6 +17,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._box import kernel_box
+
 __all__ = ["GLDM_ORDER", "NGTDM_ORDER", "gldm_maps", "ngtdm_maps"]
 
 GLDM_ORDER = (
@@ -38,16 +40,9 @@ def gldm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
     no = offsets.shape[0]
     out = np.empty((nvox, 14))
     eps = np.spacing(1.0)
-    sz, sy, sx = disc.shape
     for v in numba.prange(nvox):
         P = np.zeros((ng + 1, no + 1))
-        cz, cy, cx = coords[v, 0], coords[v, 1], coords[v, 2]
-        z0 = max(cz - radius[0], 0)
-        z1 = min(cz + radius[0], sz - 1)
-        y0 = max(cy - radius[1], 0)
-        y1 = min(cy + radius[1], sy - 1)
-        x0 = max(cx - radius[2], 0)
-        x1 = min(cx + radius[2], sx - 1)
+        z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
         nz_ = 0.0
         for z in range(z0, z1 + 1):
             for y in range(y0, y1 + 1):
@@ -137,17 +132,10 @@ def ngtdm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
     nvox = coords.shape[0]
     no = offsets.shape[0]
     out = np.empty((nvox, 5))
-    sz, sy, sx = disc.shape
     for v in numba.prange(nvox):
         n = np.zeros(ng + 1)
         s = np.zeros(ng + 1)
-        cz, cy, cx = coords[v, 0], coords[v, 1], coords[v, 2]
-        z0 = max(cz - radius[0], 0)
-        z1 = min(cz + radius[0], sz - 1)
-        y0 = max(cy - radius[1], 0)
-        y1 = min(cy + radius[1], sy - 1)
-        x0 = max(cx - radius[2], 0)
-        x1 = min(cx + radius[2], sx - 1)
+        z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
         for z in range(z0, z1 + 1):
             for y in range(y0, y1 + 1):
                 for x in range(x0, x1 + 1):

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._box import box_levels, kernel_box
+
 __all__ = ["GLRLM_ORDER", "GLSZM_ORDER", "glrlm_maps", "glszm_maps"]
 
 GLRLM_ORDER = (
@@ -149,31 +151,9 @@ def glrlm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
     nvox = coords.shape[0]
     na = angles.shape[0]
     out = np.empty((nvox, _NF))
-    sz, sy, sx = disc.shape
     for v in numba.prange(nvox):
-        lut = np.full(ng + 1, -1, dtype=np.int64)
-        g = np.empty(ng + 1)
-        cz, cy, cx = coords[v, 0], coords[v, 1], coords[v, 2]
-        z0 = max(cz - radius[0], 0)
-        z1 = min(cz + radius[0], sz - 1)
-        y0 = max(cy - radius[1], 0)
-        y1 = min(cy + radius[1], sy - 1)
-        x0 = max(cx - radius[2], 0)
-        x1 = min(cx + radius[2], sx - 1)
-        m = 0
-        for z in range(z0, z1 + 1):
-            for y in range(y0, y1 + 1):
-                for x in range(x0, x1 + 1):
-                    gl = disc[z, y, x]
-                    if gl > 0 and lut[gl] < 0:
-                        lut[gl] = m
-                        g[m] = gl
-                        m += 1
-        order = np.argsort(g[:m])
-        gs = np.empty(m)
-        for k in range(m):
-            gs[k] = g[order[k]]
-            lut[int(gs[k])] = k
+        z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
+        lut, gs, m = box_levels(disc, z0, z1, y0, y1, x0, x1, ng)
         nl = max(z1 - z0, y1 - y0, x1 - x0) + 1  # longest possible run
         P = np.zeros((m, nl + 1))
         acc = np.zeros(_NF)
@@ -237,15 +217,8 @@ def glszm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
     nvox = coords.shape[0]
     no = offsets.shape[0]
     out = np.empty((nvox, _NF))
-    sz, sy, sx = disc.shape
     for v in numba.prange(nvox):
-        cz, cy, cx = coords[v, 0], coords[v, 1], coords[v, 2]
-        z0 = max(cz - radius[0], 0)
-        z1 = min(cz + radius[0], sz - 1)
-        y0 = max(cy - radius[1], 0)
-        y1 = min(cy + radius[1], sy - 1)
-        x0 = max(cx - radius[2], 0)
-        x1 = min(cx + radius[2], sx - 1)
+        z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
         by = y1 - y0 + 1
         bx = x1 - x0 + 1
         nbox = (z1 - z0 + 1) * by * bx
