@@ -57,9 +57,9 @@ def _run(browser: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str
                           capture_output=True, text=True, timeout=90, check=False)
 
 
-def _check(browser: str, tmp: Path, report: Path) -> tuple[dict, list[str]]:
+def _check(browser: str, tmp: Path, report: Path, *extra: str) -> tuple[dict, list[str]]:
     """The page's own check and the console lines of Chromium's log."""
-    res = _run(browser, tmp, "--dump-dom", report.resolve().as_uri() + "?thyromics-check=1")
+    res = _run(browser, tmp, *extra, "--dump-dom", report.resolve().as_uri() + "?thyromics-check=1")
     match = re.search(r'<pre id="thyromics-check">(.*?)</pre>', res.stdout, re.S)
     assert match, f"the check script did not run (rc={res.returncode}): {res.stderr[-2000:]}"
     console = [line for line in res.stderr.splitlines() if ":CONSOLE" in line]
@@ -98,6 +98,25 @@ def test_report_in_chromium(browser, report, tmp_path):
     if folder := os.environ.get("THYROMICS_ARTIFACTS"):
         Path(folder).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(folder) / "report_screenshot.png")
+
+
+def test_report_prints_on_a4_without_breaking_numbers(browser, report, tmp_path):
+    """Printed (A4, the width of a portrait page): a PDF of several pages, and no number
+    in a table broken over two lines (the check also runs at that width on screen)."""
+    seen, _ = _check(browser, tmp_path, report, "--window-size=700,3000")
+    assert seen["wrapped_numbers"] == []
+    narrow, _ = _check(browser, tmp_path, report, "--window-size=260,3000")
+    assert narrow["wrapped_numbers"] == []  # even on a very narrow page: columns widen instead
+    pdf = tmp_path / "report.pdf"
+    res = _run(browser, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer",
+               report.resolve().as_uri())
+    assert pdf.is_file(), res.stderr[-2000:]
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert pages >= 4, pages
+    if folder := os.environ.get("THYROMICS_ARTIFACTS"):
+        shutil.copy(pdf, Path(folder) / "report.pdf")
 
 
 def test_checks_catch_a_broken_page(browser, report, tmp_path):

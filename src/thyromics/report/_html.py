@@ -115,6 +115,8 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", data_name: str | None 
     """An escaped HTML table (at most ``max_rows`` rows, the rest counted)."""
     shown = frame.head(max_rows)
     html = shown.to_html(index=False, escape=True, border=0, classes="data", na_rep="\u2013")
+    # Long feature names may wrap after an underscore; numbers never wrap (print layout).
+    html = html.replace("_", "_<wbr>")
     extra = ""
     if len(frame) > max_rows:
         extra = f'<p class="note">{len(frame) - max_rows} more rows in the data file.</p>'
