@@ -191,3 +191,31 @@ def test_owned_nuclei_counted_once_across_overlapping_tiles():
         found += list(zip(owned["centroid_x"].round(6), owned["centroid_y"].round(6)))
     assert len(found) == len(centres) == len(set(found))
     assert sorted(found) == sorted((float(x), float(y)) for x, y in centres)
+
+
+def test_spatial_statistics_against_circle_geometry():
+    """12 tumour nuclei on a circle of radius R: every distance to the centroid is R (SD
+    0), and each nucleus' 5 nearest neighbours lie at chords 2R sin(pi j / 12) for
+    j = 1, 1, 2, 2, 3. A second slide's far-away nuclei must not mix into the first's."""
+    import pandas as pd
+
+    from thyromics.pathology.aggregate import spatial
+
+    R, n = 50.0, 12
+    ang = 2 * np.pi * np.arange(n) / n
+    one = pd.DataFrame({"slide_id": "s1", "type": 1, "centroid_x": 1000 + R * np.cos(ang),
+                        "centroid_y": 500 + R * np.sin(ang), "circularity": 0.9})
+    other = one.assign(slide_id="s2", centroid_x=one.centroid_x + 1e5, circularity=0.5)
+    stroma = one.assign(type=3, centroid_x=one.centroid_x * 3)  # not tumour: ignored
+    chord = [2 * R * np.sin(np.pi * j / n) for j in (1, 1, 2, 2, 3)]
+    s = spatial(pd.concat([one, other, stroma]))
+    assert s["spatial_centroid_dist_sd_px"] == pytest.approx(0, abs=1e-9)
+    assert s["spatial_knn5_mean_px"] == pytest.approx(np.mean(chord), rel=1e-12)
+    assert s["frac_circularity_lt_0_7"] == pytest.approx(0.5)
+    # a line of 3 nuclei 10 px apart: distances to the centroid 10, 0, 10
+    line = pd.DataFrame({"slide_id": "s", "type": 0, "centroid_x": [0.0, 10, 20],
+                         "centroid_y": 0.0, "circularity": 1.0})
+    s = spatial(line)
+    assert s["spatial_centroid_dist_sd_px"] == pytest.approx(np.std([10, 0, 10], ddof=1))
+    assert s["spatial_centroid_dist_cv"] == pytest.approx(np.std([10, 0, 10], ddof=1) / (20 / 3))
+    assert np.isnan(s["spatial_knn5_mean_px"])  # fewer than 6 nuclei

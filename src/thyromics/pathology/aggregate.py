@@ -8,6 +8,14 @@ population SD (ddof 0) of the feature across the nuclei of each type, averaged o
 heterogeneity types that have more than one nucleus (the seed: neoplastic, inflammatory,
 connective). A patient's row pools the nuclei of all its slides (it is not a mean of
 slide rows).
+
+Spatial statistics (the seed's analysis 4.5), of the neoplastic nuclei (all nuclei when
+none is typed), computed within each slide (within the tile for tile rows) from the
+level-0 centroids and pooled over slides weighted by their nuclei:
+``spatial_centroid_dist_sd_px`` and ``spatial_centroid_dist_cv`` (SD, ddof 1, and CV of
+the distance of each nucleus to the nuclei's centroid), ``spatial_knn5_mean_px`` (mean
+distance to the 5 nearest other nuclei), and ``frac_circularity_lt_0_7`` (the seed's
+share of irregular tumour nuclei, circularity < 0.7). Distances are in level-0 pixels.
 """
 
 from __future__ import annotations
@@ -25,7 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from thyromics.pathology.settings import FeatureSettings
 
-__all__ = ["summarise", "heterogeneity", "aggregate", "ith_types_for"]
+__all__ = ["summarise", "heterogeneity", "spatial", "aggregate", "ith_types_for"]
+
+#: PanNuke's neoplastic type: the nuclei of the spatial statistics.
+TUMOUR_TYPE = 1
 
 
 def ith_types_for(nuclei: "pd.DataFrame", settings: "FeatureSettings") -> tuple[int, ...]:
@@ -51,6 +62,39 @@ def heterogeneity(nuclei: "pd.DataFrame", ith_types: tuple[int, ...],
     return {f"{f}_ith": float(v) for f, v in zip(features, mean)}
 
 
+def _slide_spatial(xy: np.ndarray, k: int) -> tuple[float, float, float]:
+    from scipy.spatial import cKDTree
+
+    n = len(xy)
+    dist = np.hypot(*(xy - xy.mean(axis=0)).T)
+    sd = float(np.std(dist, ddof=1)) if n > 1 else np.nan
+    cv = sd / float(dist.mean()) if n > 1 and dist.mean() > 0 else np.nan
+    knn = np.nan
+    if n > k:
+        d, _ = cKDTree(xy).query(xy, k=k + 1)  # the first neighbour is the nucleus itself
+        knn = float(d[:, 1:].mean())
+    return sd, cv, knn
+
+
+def spatial(nuclei: "pd.DataFrame", k: int = 5) -> dict[str, float]:
+    """Spatial statistics of the tumour nuclei (see the module docstring)."""
+    typed = (nuclei["type"] > 0).any()
+    tumour = nuclei[nuclei["type"] == TUMOUR_TYPE] if typed else nuclei
+    groups = tumour.groupby("slide_id") if "slide_id" in tumour.columns else [(None, tumour)]
+    parts = [(len(g), _slide_spatial(g[["centroid_x", "centroid_y"]].to_numpy(float), k))
+             for _, g in groups if len(g)]
+    names = ("spatial_centroid_dist_sd_px", "spatial_centroid_dist_cv", f"spatial_knn{k}_mean_px")
+    out = {}
+    for j, name in enumerate(names):
+        vals = [(n, v[j]) for n, v in parts if np.isfinite(v[j])]
+        w = sum(n for n, _ in vals)
+        out[name] = sum(n * v for n, v in vals) / w if w else float("nan")
+    circ = tumour["circularity"].to_numpy(float) if "circularity" in tumour else np.empty(0)
+    circ = circ[np.isfinite(circ)]
+    out["frac_circularity_lt_0_7"] = float((circ < 0.7).mean()) if len(circ) else float("nan")
+    return out
+
+
 def summarise(nuclei: "pd.DataFrame", settings: "FeatureSettings", ith_types: tuple[int, ...],
               features: tuple[str, ...] = FEATURES) -> dict[str, float]:
     """One row of summaries for a group of nuclei (see the module docstring)."""
@@ -72,6 +116,7 @@ def summarise(nuclei: "pd.DataFrame", settings: "FeatureSettings", ith_types: tu
         for q, v in zip(settings.quantiles, qs[:, j]):
             row[f"{f}_q{round(q * 100):02d}"] = v
     row.update(heterogeneity(nuclei, ith_types, features))
+    row.update(spatial(nuclei))
     return row
 
 
