@@ -212,6 +212,19 @@ def test_agreement_command_end_to_end(tmp_path):
     assert prov["feature_settings"]["log_sigmas"] == [] and "c0" in prov["mask_sha256"]
 
 
+def test_agreement_in_parallel_gives_the_same_tables(tmp_path):
+    manifest = make_two_reader_study(tmp_path / "study")
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        res = CliRunner().invoke(app, ["agreement", str(manifest), "--masks", "mask", "--masks",
+                                       "reader2", "-o", str(out), "--original-only", "--jobs", jobs])
+        assert res.exit_code == 0, res.output
+        outs.append(out)
+    for name in ("per_case.csv", "feature_icc.csv", "errors.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(outs[0] / name), pd.read_csv(outs[1] / name))
+
+
 def test_agreement_with_a_readers_review_output(tmp_path):
     """The review tool's per-reader cases.csv feeds the agreement command (FILE.csv:COLUMN)."""
     from thyromics.review.state import ReaderState

@@ -81,9 +81,11 @@ def agreement(
     icc_threshold: float = typer.Option(0.75, "--icc-threshold", help="Features with ICC(2,1) below this are listed as not reproducible."),
     group: Optional[str] = typer.Option(None, "--group", help="Manifest column whose groups are compared (Mann-Whitney / Kruskal-Wallis on Dice)."),
     label: Optional[int] = typer.Option(None, "--label", help="Lesion value in multi-label masks."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Cases in parallel in local worker processes (0 = all cores)."),
 ) -> None:
     """Agreement between readers' masks (or proposal vs correction): Dice, volumes, feature ICC."""
     from thyromics.errors import ThyromicsError
+    from thyromics.parallel import default_jobs
     from thyromics.progress import case_progress
     from thyromics.review.run_agreement import run_agreement
 
@@ -95,7 +97,8 @@ def agreement(
         with case_progress(n, "agreement") as tick:
             result = run_agreement(cases, masks, output, preset=None if no_features else preset,
                                    original_only=original_only, icc_threshold=icc_threshold,
-                                   group=group, label=label, on_case=tick)
+                                   group=group, label=label, on_case=tick,
+                                   jobs=jobs or default_jobs())
     except ThyromicsError as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(2) from e

@@ -167,10 +167,70 @@ def _feature_icc(values: dict[str, list[dict[str, float]]], names: list[str], th
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class _CaseTask:
+    case_id: str
+    image: Path
+    paths: tuple[tuple[str, str, Path | None], ...]  # (name, spec, path) per source
+    label: int | None
+    group_value: Any
+    group: str | None
+    settings: Any  # FeatureSettings or None (no feature ICC)
+
+
+def _agree_case(task: _CaseTask) -> dict[str, Any]:
+    """One case: pairwise agreement rows, the masks' hashes, features per source, errors."""
+    from thyromics.io import check_geometry, read_image, read_mask
+    from thyromics.provenance import file_sha256
+    from thyromics.review.agreement import compare_masks
+
+    cid = task.case_id
+    out: dict[str, Any] = {"rows": [], "hashes": {}, "features": None, "errors": []}
+    current = task.paths[0][0]
+    try:
+        read = []
+        for name, spec, path in task.paths:
+            current = name
+            if path is None:
+                raise CaseError(f"no mask in {spec!r} (empty cell).", case_id=cid)
+            read.append(read_mask(path, label=task.label))
+            out["hashes"][name] = file_sha256(path) if path.is_file() else ""
+        for (name, _, _), m in zip(task.paths[1:], read[1:]):
+            current = name
+            check_geometry(read[0], m, case_id=cid)
+        current = "all"
+        for (i, a), (j, b) in combinations(enumerate(read), 2):
+            na, nb = task.paths[i][0], task.paths[j][0]
+            row = {"case_id": cid, "comparison": f"{na} vs {nb}", "a": na, "b": nb}
+            if task.group:
+                row[task.group] = task.group_value
+            row.update(compare_masks(a.array, b.array, read[0].spacing))
+            out["rows"].append(row)
+    except CaseError as e:
+        out["errors"].append({"case_id": cid, "source": current, "stage": e.stage,
+                              "error": e.reason, "file": e.file or ""})
+        out["ok"] = False
+        return out
+    out["ok"] = True
+    if task.settings is not None:
+        try:
+            from thyromics.features.engine import extract_features
+
+            image = read_image(task.image)
+            check_geometry(image, read[0], case_id=cid)
+            out["features"] = [extract_features(image, m, task.settings, case_id=cid).values
+                               for m in read]
+        except CaseError as e:
+            out["errors"].append({"case_id": cid, "source": "image", "stage": "features",
+                                  "error": e.reason, "file": e.file or ""})
+    return out
+
+
 def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
                   preset: str | None = "auto", original_only: bool = False,
                   icc_threshold: float = 0.75, group: str | None = None, label: int | None = None,
-                  on_case: Callable[[str, bool], None] | None = None) -> AgreementResult:
+                  on_case: Callable[[str, bool], None] | None = None,
+                  jobs: int = 1) -> AgreementResult:
     """Compare every pair of mask sources on every case; write the outputs (see the module).
 
     Parameters
@@ -195,12 +255,15 @@ def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
         Lesion value in multi-label masks.
     on_case : callable, optional
         ``on_case(case_id, ok)`` after each case (progress bars).
+    jobs : int
+        Local worker processes (cases in parallel; 1 runs in this process).
     """
     import pandas as pd
 
-    from thyromics.io import check_geometry, read_image, read_manifest, read_mask
-    from thyromics.provenance import atomic_write, atomic_write_json, file_sha256, package_versions
-    from thyromics.review.agreement import compare_masks, group_tests, summarize
+    from thyromics.io import read_image, read_manifest
+    from thyromics.parallel import run_tasks
+    from thyromics.provenance import atomic_write, atomic_write_json, package_versions
+    from thyromics.review.agreement import group_tests, summarize
 
     t0 = time.perf_counter()
     manifest = read_manifest(cases, check_files=False)
@@ -215,50 +278,34 @@ def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
     features: dict[str, list[dict[str, float]]] = {}
     hashes: dict[str, dict[str, str]] = {}
     settings = None
-    for case in manifest.cases:
-        cid = case.case_id
-        current = sources[0].name
-        try:
-            read = []
-            for src in sources:
-                current = src.name
-                path = src.paths.get(cid)
-                if path is None:
-                    raise CaseError(f"no mask in {src.spec!r} (empty cell).", case_id=cid)
-                read.append(read_mask(path, label=label))
-                hashes.setdefault(cid, {})[src.name] = file_sha256(path) if path.is_file() else ""
-            for src, m in zip(sources[1:], read[1:]):
-                current = src.name
-                check_geometry(read[0], m, case_id=cid)
-            current = "all"
-            spacing = read[0].spacing
-            for (i, a), (j, b) in combinations(enumerate(read), 2):
-                row = {"case_id": cid, "comparison": f"{sources[i].name} vs {sources[j].name}",
-                       "a": sources[i].name, "b": sources[j].name}
-                if group:
-                    row[group] = groups.get(cid)
-                row.update(compare_masks(a.array, b.array, spacing))
-                rows.append(row)
-        except CaseError as e:
-            errors.append({"case_id": cid, "source": current, "stage": e.stage, "error": e.reason,
-                           "file": e.file or ""})
-            if on_case:
-                on_case(cid, False)
-            continue
-        if preset is not None:
-            try:
-                from thyromics.features.engine import extract_features
-
-                image = read_image(case.image)
-                check_geometry(image, read[0], case_id=cid)
-                settings = settings or _settings(preset, image.ndim, original_only)
-                features[cid] = [extract_features(image, m, settings, case_id=cid).values
-                                 for m in read]
-            except CaseError as e:
-                errors.append({"case_id": cid, "source": "image", "stage": "features",
-                               "error": e.reason, "file": e.file or ""})
+    for case in manifest.cases if preset is not None else []:
+        try:  # the preset's 2D/3D variant follows the first readable image
+            settings = _settings(preset, read_image(case.image).ndim, original_only)
+            break
+        except CaseError:
+            continue  # that case's own task reports the unreadable image
+    tasks = [(case.case_id, _CaseTask(
+        case.case_id, Path(case.image),
+        tuple((s.name, s.spec, s.paths.get(case.case_id)) for s in sources), label,
+        groups.get(case.case_id), group, settings)) for case in manifest.cases]
+    order = {cid: i for i, (cid, _) in enumerate(tasks)}
+    done: dict[str, dict[str, Any]] = {}
+    for outcome in run_tasks(_agree_case, tasks, jobs=jobs):
+        res = outcome.result if outcome.ok else {
+            "ok": False, "rows": [], "hashes": {}, "features": None,
+            "errors": [{"case_id": outcome.key, "source": "all", "stage": "agreement",
+                        "error": f"{type(outcome.error).__name__}: {outcome.error}", "file": ""}]}
+        done[outcome.key] = res
         if on_case:
-            on_case(cid, True)
+            on_case(outcome.key, res["ok"])
+    for cid in sorted(done, key=order.get):  # manifest order, whatever finished first
+        res = done[cid]
+        rows += res["rows"]
+        errors += res["errors"]
+        if res["hashes"]:
+            hashes[cid] = res["hashes"]
+        if res["features"] is not None:
+            features[cid] = res["features"]
 
     per_case = pd.DataFrame(rows)
     n_ok = int(per_case["case_id"].nunique()) if len(per_case) else 0
