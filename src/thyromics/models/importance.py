@@ -27,29 +27,44 @@ __all__ = ["permutation_importance_auc", "oob_vimp", "pipeline_vimp", "shap_impo
 
 
 def permutation_importance_auc(model, X: pd.DataFrame, y: np.ndarray, *, columns=None,
-                               n_repeats: int = 5, seed: int = 0) -> pd.Series:
+                               n_repeats: int = 5, seed: int = 0,
+                               max_cells: int = 4_000_000) -> pd.Series:
     """Mean drop of ROC AUC on ``(X, y)`` when each column is permuted (Breiman 2001).
 
     ``model`` must already be fitted on other cases (a fold's training part). Only the
     ``columns`` given are permuted (default all): pass the inputs the fitted pipeline
-    actually uses, since permuting a column the selection step dropped changes nothing
-    and costs a prediction per repeat. AUC from :func:`thyromics.evaluate.roc.auc`.
+    actually uses, since permuting a column the selection step dropped changes nothing.
+    For each column and repeat, the column alone is replaced by a fresh permutation of
+    its values (drawn in column-then-repeat order from ``seed``). The permuted copies are
+    stacked and scored in batches of about ``max_cells`` cells: one pass through the
+    pipeline's preparation per batch instead of one per copy (the same numbers, much
+    faster on wide radiomics tables). AUC from :func:`thyromics.evaluate.roc.auc`.
     """
     from thyromics.evaluate.roc import auc
 
     cols = list(X.columns if columns is None else columns)
     rng = np.random.default_rng(seed)
     base = auc(y, model.predict_proba(X)[:, 1])
-    drops = {}
-    for col in cols:
-        Xp = X.copy()
-        values = X[col].to_numpy()
-        scores = []
-        for _ in range(n_repeats):
-            Xp[col] = values[rng.permutation(len(values))]
-            scores.append(base - auc(y, model.predict_proba(Xp)[:, 1]))
-        drops[col] = float(np.mean(scores))
-    return pd.Series(drops, index=cols, name="importance", dtype=float)
+    n, p = X.shape
+    plan = [(col, rng.permutation(n)) for col in cols for _ in range(n_repeats)]
+    values = X.to_numpy()
+    where = {c: X.columns.get_loc(c) for c in cols}
+    dtypes = X.dtypes.to_dict()
+    drops: dict[str, list[float]] = {c: [] for c in cols}
+    per_batch = max(1, max_cells // max(1, n * p))
+    for start in range(0, len(plan), per_batch):
+        part = plan[start:start + per_batch]
+        stack = np.repeat(values[None], len(part), axis=0)
+        for i, (col, perm) in enumerate(part):
+            stack[i, :, where[col]] = values[perm, where[col]]
+        big = pd.DataFrame(stack.reshape(-1, p), columns=X.columns)
+        if values.dtype == object:
+            big = big.astype(dtypes)
+        prob = model.predict_proba(big)[:, 1].reshape(len(part), n)
+        for i, (col, _) in enumerate(part):
+            drops[col].append(base - auc(y, prob[i]))
+    return pd.Series({c: float(np.mean(drops[c])) for c in cols}, index=cols,
+                     name="importance", dtype=float)
 
 
 def _error(positive: np.ndarray, y: np.ndarray, metric: str) -> float:
