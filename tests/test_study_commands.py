@@ -21,3 +21,23 @@ def test_warnings_are_collected_in_a_log(tmp_path):
     with _collect_warnings(tmp_path):
         warnings.warn("something odd", UserWarning)
     assert "something odd" in (tmp_path / "warnings.log").read_text()
+
+
+def test_run_without_a_split_column_cross_validates_every_case(tmp_path):
+    """A manifest with no split column (DDTI, LIDC): every case is training data for the
+    cross-validation; the study must not stop at the model step."""
+    import pandas as pd
+
+    from thyromics.study.synthetic import SyntheticSettings, make_cohort
+
+    manifest = make_cohort(tmp_path / "data", "us", SyntheticSettings(n_patients=24))
+    pd.read_csv(manifest).drop(columns=["split"]).to_csv(manifest, index=False)
+    (tmp_path / "s.yaml").write_text(
+        f"cases: {manifest}\nextract:\n  preset: us\nmodel:\n  models: [lr]\n"
+        "  blocks: [radiomics]\n  cv: 3\n  importance: []\ndeep:\n  enabled: false\n"
+        "report: false\n")
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "s.yaml"), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    comp = pd.read_csv(next((tmp_path / "out").rglob("comparison.csv")))
+    assert comp["cohort"].tolist() == ["cv"]
+    assert comp["n"].iloc[0] == len(pd.read_csv(manifest))

@@ -473,9 +473,8 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
         from thyromics.models.families import family_analysis
         cols = [c for c in table.columns if feature_family(c) is not None
                 and c in {col for m in res.models.values() for col in m.numeric}]
-        from thyromics.models.cv import TRAIN_NAMES
-        train = table if not split else table[
-            table[split].astype(str).str.strip().str.lower().isin(TRAIN_NAMES)]
+        from thyromics.models.cv import cohorts
+        train = table.iloc[cohorts(table[split] if split else None, len(table))["train"]]
         values: list = []
         family_analysis(train, label=label, columns=cols, seed=seed, values=values).to_csv(
             out / "families.csv", index=False)

@@ -177,7 +177,8 @@ def check_folds(folds: Sequence[Fold], groups: np.ndarray) -> None:
 def cohorts(split: pd.Series | None, n: int) -> dict[str, np.ndarray]:
     """Row positions of every cohort; the training cohort is returned as ``"train"``.
 
-    ``split`` None puts every row in ``"train"``.
+    ``split`` None, or a split column empty on every row (a manifest without one), puts
+    every row in ``"train"``.
 
     Raises
     ------
@@ -187,6 +188,8 @@ def cohorts(split: pd.Series | None, n: int) -> dict[str, np.ndarray]:
     if split is None:
         return {"train": np.arange(n)}
     values = split.astype("string").str.strip().str.lower().fillna("")
+    if (values == "").all():
+        return {"train": np.arange(n)}
     is_train = values.isin(TRAIN_NAMES).to_numpy()
     if not is_train.any():
         raise InputError(f"the split column {split.name!r} has no training rows: expected one "
