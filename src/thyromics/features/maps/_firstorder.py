@@ -17,14 +17,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .settings import MAP_FEATURES
+
 __all__ = ["FIRSTORDER_ORDER", "firstorder_maps"]
 
-FIRSTORDER_ORDER = (
-    "Energy", "TotalEnergy", "Entropy", "Minimum", "10Percentile", "90Percentile",
-    "Maximum", "Mean", "Median", "InterquartileRange", "Range", "MeanAbsoluteDeviation",
-    "RobustMeanAbsoluteDeviation", "RootMeanSquared", "Skewness", "Kurtosis", "Variance",
-    "Uniformity",
-)
+FIRSTORDER_ORDER = MAP_FEATURES["firstorder"]  # column order of the kernel's output
 
 
 @numba.njit(cache=True, inline="always")

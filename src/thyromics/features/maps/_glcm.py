@@ -22,16 +22,11 @@ import numba
 import numpy as np
 
 from ._box import box_levels, kernel_box
+from .settings import MAP_FEATURES
 
 __all__ = ["GLCM_ORDER", "glcm_maps"]
 
-GLCM_ORDER = (
-    "Autocorrelation", "JointAverage", "ClusterProminence", "ClusterShade",
-    "ClusterTendency", "Contrast", "Correlation", "DifferenceAverage",
-    "DifferenceEntropy", "DifferenceVariance", "JointEnergy", "JointEntropy", "Imc1",
-    "Imc2", "Idm", "MCC", "Idmn", "Id", "Idn", "InverseVariance", "MaximumProbability",
-    "SumAverage", "SumEntropy", "SumSquares",
-)
+GLCM_ORDER = MAP_FEATURES["glcm"]  # column order of the kernel's output
 _NF = 24
 
 

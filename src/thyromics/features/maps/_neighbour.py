@@ -18,18 +18,12 @@ import numba
 import numpy as np
 
 from ._box import kernel_box
+from .settings import MAP_FEATURES
 
 __all__ = ["GLDM_ORDER", "NGTDM_ORDER", "gldm_maps", "ngtdm_maps"]
 
-GLDM_ORDER = (
-    "SmallDependenceEmphasis", "LargeDependenceEmphasis", "GrayLevelNonUniformity",
-    "DependenceNonUniformity", "DependenceNonUniformityNormalized", "GrayLevelVariance",
-    "DependenceVariance", "DependenceEntropy", "LowGrayLevelEmphasis",
-    "HighGrayLevelEmphasis", "SmallDependenceLowGrayLevelEmphasis",
-    "SmallDependenceHighGrayLevelEmphasis", "LargeDependenceLowGrayLevelEmphasis",
-    "LargeDependenceHighGrayLevelEmphasis",
-)
-NGTDM_ORDER = ("Coarseness", "Contrast", "Busyness", "Complexity", "Strength")
+GLDM_ORDER = MAP_FEATURES["gldm"]  # column order of the kernel's output
+NGTDM_ORDER = MAP_FEATURES["ngtdm"]  # column order of the kernel's output
 
 
 @numba.njit(cache=True, parallel=True)

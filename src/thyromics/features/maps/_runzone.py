@@ -27,25 +27,12 @@ import numba
 import numpy as np
 
 from ._box import box_levels, kernel_box
+from .settings import MAP_FEATURES
 
 __all__ = ["GLRLM_ORDER", "GLSZM_ORDER", "glrlm_maps", "glszm_maps"]
 
-GLRLM_ORDER = (
-    "ShortRunEmphasis", "LongRunEmphasis", "GrayLevelNonUniformity",
-    "GrayLevelNonUniformityNormalized", "RunLengthNonUniformity",
-    "RunLengthNonUniformityNormalized", "RunPercentage", "GrayLevelVariance", "RunVariance",
-    "RunEntropy", "LowGrayLevelRunEmphasis", "HighGrayLevelRunEmphasis",
-    "ShortRunLowGrayLevelEmphasis", "ShortRunHighGrayLevelEmphasis",
-    "LongRunLowGrayLevelEmphasis", "LongRunHighGrayLevelEmphasis",
-)
-GLSZM_ORDER = (
-    "SmallAreaEmphasis", "LargeAreaEmphasis", "GrayLevelNonUniformity",
-    "GrayLevelNonUniformityNormalized", "SizeZoneNonUniformity",
-    "SizeZoneNonUniformityNormalized", "ZonePercentage", "GrayLevelVariance", "ZoneVariance",
-    "ZoneEntropy", "LowGrayLevelZoneEmphasis", "HighGrayLevelZoneEmphasis",
-    "SmallAreaLowGrayLevelEmphasis", "SmallAreaHighGrayLevelEmphasis",
-    "LargeAreaLowGrayLevelEmphasis", "LargeAreaHighGrayLevelEmphasis",
-)
+GLRLM_ORDER = MAP_FEATURES["glrlm"]  # column order of the kernel's output
+GLSZM_ORDER = MAP_FEATURES["glszm"]  # column order of the kernel's output
 _NF = 16
 
 
