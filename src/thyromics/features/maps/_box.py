@@ -1,11 +1,12 @@
-"""Numba helpers shared by the map kernels: a voxel's kernel box and its grey levels."""
+"""Numba helpers shared by the map kernels: a voxel's kernel box, its grey levels, and
+the features of a run-length / size-zone / dependence matrix."""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-__all__ = ["kernel_box", "box_levels"]
+__all__ = ["kernel_box", "box_levels", "matrix_features"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -40,3 +41,84 @@ def box_levels(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1
         gs[k] = g[order[k]]
         lut[int(gs[k])] = k
     return lut, gs, m
+
+
+@numba.njit(cache=True)
+def matrix_features(P: np.ndarray, g: np.ndarray, m: int, nj: int, f: np.ndarray) -> float:
+    """The 16 run-length / size-zone features (GLDM's 14 are among them) of ``P[:m, 1:nj + 1]`` (rows = levels ``g``,
+    column ``j`` = run length or zone size ``j``) into ``f``; returns the total count."""
+    eps = np.spacing(1.0)
+    pg = np.zeros(m)
+    pr = np.zeros(nj + 1)
+    n = 0.0
+    for i in range(m):
+        for j in range(1, nj + 1):
+            p = P[i, j]
+            pg[i] += p
+            pr[j] += p
+            n += p
+    if n == 0:
+        return 0.0
+    sre = 0.0
+    lre = 0.0
+    rln = 0.0
+    npx = 0.0
+    uj = 0.0
+    for j in range(1, nj + 1):
+        jj = float(j)
+        sre += pr[j] / (jj * jj)
+        lre += pr[j] * jj * jj
+        rln += pr[j] * pr[j]
+        npx += pr[j] * jj
+        uj += pr[j] / n * jj
+    rv = 0.0
+    for j in range(1, nj + 1):
+        rv += pr[j] / n * (j - uj) ** 2
+    gln = 0.0
+    ui = 0.0
+    lgl = 0.0
+    hgl = 0.0
+    for i in range(m):
+        gi = g[i]
+        gln += pg[i] * pg[i]
+        ui += pg[i] / n * gi
+        lgl += pg[i] / (gi * gi)
+        hgl += pg[i] * gi * gi
+    glv = 0.0
+    for i in range(m):
+        glv += pg[i] / n * (g[i] - ui) ** 2
+    ent = 0.0
+    sl = 0.0
+    sh = 0.0
+    ll = 0.0
+    lh = 0.0
+    for i in range(m):
+        gi2 = g[i] * g[i]
+        for j in range(1, nj + 1):
+            p = P[i, j]
+            if p == 0:
+                continue
+            jj2 = float(j) * j
+            pn = p / n
+            ent -= pn * np.log2(pn + eps)
+            sl += p / (gi2 * jj2)
+            sh += p * gi2 / jj2
+            ll += p * jj2 / gi2
+            lh += p * gi2 * jj2
+    f[0] = sre / n
+    f[1] = lre / n
+    f[2] = gln / n
+    f[3] = gln / (n * n)
+    f[4] = rln / n
+    f[5] = rln / (n * n)
+    f[6] = n / npx
+    f[7] = glv
+    f[8] = rv
+    f[9] = ent
+    f[10] = lgl / n
+    f[11] = hgl / n
+    f[12] = sl / n
+    f[13] = sh / n
+    f[14] = ll / n
+    f[15] = lh / n
+    return n

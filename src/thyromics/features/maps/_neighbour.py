@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._box import kernel_box
+from ._box import kernel_box, matrix_features
 from .settings import MAP_FEATURES
 
 __all__ = ["GLDM_ORDER", "NGTDM_ORDER", "gldm_maps", "ngtdm_maps"]
@@ -26,18 +26,28 @@ GLDM_ORDER = MAP_FEATURES["gldm"]  # column order of the kernel's output
 NGTDM_ORDER = MAP_FEATURES["ngtdm"]  # column order of the kernel's output
 
 
+#: The 16 matrix features (:func:`matrix_features`) that GLDM reports, in GLDM_ORDER:
+#: SRE, LRE, GLN, RLN, RLNN, GLV, RV, RE, LGL, HGL, SRLGL, SRHGL, LRLGL, LRHGL.
+_GLDM_FROM_MATRIX = np.array([0, 1, 2, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+
+
 @numba.njit(cache=True, parallel=True)
 def gldm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
               offsets: np.ndarray, ng: int, alpha: int) -> np.ndarray:
-    """GLDM features (N, 14) in :data:`GLDM_ORDER`; ``offsets`` are bidirectional."""
+    """GLDM features (N, 14) in :data:`GLDM_ORDER`; ``offsets`` are bidirectional.
+
+    The dependence matrix has rows = levels 1..ng and column ``k`` = dependence size
+    ``k`` (1 + the number of dependent neighbours), so its features are the run-length
+    formulas of :func:`matrix_features` with sizes in place of run lengths.
+    """
     nvox = coords.shape[0]
     no = offsets.shape[0]
     out = np.empty((nvox, 14))
-    eps = np.spacing(1.0)
+    levels = np.arange(1, ng + 1).astype(np.float64)
     for v in numba.prange(nvox):
-        P = np.zeros((ng + 1, no + 1))
+        P = np.zeros((ng, no + 2))
+        f = np.empty(16)
         z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
-        nz_ = 0.0
         for z in range(z0, z1 + 1):
             for y in range(y0, y1 + 1):
                 for x in range(x0, x1 + 1):
@@ -54,68 +64,10 @@ def gldm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
                         gj = disc[qz, qy, qx]
                         if gj > 0 and abs(gi - gj) <= alpha:
                             dep += 1
-                    P[gi, dep] += 1.0
-                    nz_ += 1.0
-        pg = P.sum(axis=1)
-        pd = P.sum(axis=0)
-        sde = 0.0
-        lde = 0.0
-        dn = 0.0
-        uj = 0.0
-        for j in range(no + 1):
-            jj = j + 1.0
-            sde += pd[j] / jj ** 2
-            lde += pd[j] * jj ** 2
-            dn += pd[j] ** 2
-            uj += pd[j] / nz_ * jj
-        dv = 0.0
-        for j in range(no + 1):
-            dv += pd[j] / nz_ * (j + 1.0 - uj) ** 2
-        gln = 0.0
-        ui = 0.0
-        lgle = 0.0
-        hgle = 0.0
-        for i in range(1, ng + 1):
-            gln += pg[i] ** 2
-            ui += pg[i] / nz_ * i
-            lgle += pg[i] / i ** 2
-            hgle += pg[i] * i ** 2
-        glv = 0.0
-        for i in range(1, ng + 1):
-            glv += pg[i] / nz_ * (i - ui) ** 2
-        de = 0.0
-        sdl = 0.0
-        sdh = 0.0
-        ldl = 0.0
-        ldh = 0.0
-        for i in range(1, ng + 1):
-            if pg[i] == 0:
-                continue
-            for j in range(no + 1):
-                p = P[i, j]
-                if p == 0:
-                    continue
-                jj = j + 1.0
-                pn = p / nz_
-                de -= pn * np.log2(pn + eps)
-                sdl += p / (i ** 2 * jj ** 2)
-                sdh += p * i ** 2 / jj ** 2
-                ldl += p * jj ** 2 / i ** 2
-                ldh += p * jj ** 2 * i ** 2
-        out[v, 0] = sde / nz_
-        out[v, 1] = lde / nz_
-        out[v, 2] = gln / nz_
-        out[v, 3] = dn / nz_
-        out[v, 4] = dn / nz_ ** 2
-        out[v, 5] = glv
-        out[v, 6] = dv
-        out[v, 7] = de
-        out[v, 8] = lgle / nz_
-        out[v, 9] = hgle / nz_
-        out[v, 10] = sdl / nz_
-        out[v, 11] = sdh / nz_
-        out[v, 12] = ldl / nz_
-        out[v, 13] = ldh / nz_
+                    P[gi - 1, dep + 1] += 1.0
+        matrix_features(P, levels, ng, no + 1, f)  # the centre voxel is valid: never empty
+        for k in range(14):
+            out[v, k] = f[_GLDM_FROM_MATRIX[k]]
     return out
 
 
