@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import numpy as np
 import pytest
+from _helpers import png_cohort
 
 
 def test_commands_module_imports_nothing_heavy():
@@ -19,22 +19,7 @@ def test_commands_module_imports_nothing_heavy():
 @pytest.fixture()
 def synthetic_manifest(tmp_path):
     """16 PNG images (bright vs dark square lesions) of 8 patients, with masks."""
-    import SimpleITK as sitk
-
-    rng = np.random.default_rng(0)
-    rows = ["case_id,patient_id,image,mask,label"]
-    for i in range(16):
-        img = (40 + 10 * rng.standard_normal((24, 24))).clip(0, 255)
-        m = np.zeros((24, 24), np.uint8)
-        y0, x0 = rng.integers(3, 12, 2)
-        m[y0:y0 + 9, x0:x0 + 9] = 255
-        img[m > 0] = 220 if i % 2 else 90
-        img[0, 0], img[-1, -1] = 0, 255  # the same intensity range in every image
-        sitk.WriteImage(sitk.GetImageFromArray(img.astype(np.uint8)), str(tmp_path / f"i{i}.png"))
-        sitk.WriteImage(sitk.GetImageFromArray(m), str(tmp_path / f"m{i}.png"))
-        rows.append(f"c{i},p{i // 2},i{i}.png,m{i}.png,{i % 2}")
-    (tmp_path / "cases.csv").write_text("\n".join(rows) + "\n")
-    return tmp_path / "cases.csv"
+    return png_cohort(tmp_path)
 
 
 def test_dl_train_predict_embed_through_the_cli(synthetic_manifest, tmp_path):

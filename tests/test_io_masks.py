@@ -10,20 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import SimpleITK as sitk
+from _helpers import write_nii as _nii
 from PIL import Image as PILImage
 
 from thyromics.errors import CaseError, InputError
 from thyromics.io import (Case, Image, check_finite, check_geometry, load_case, read_image,
                           read_mask, write_image)
 
-
-def _nii(path: Path, arr: np.ndarray, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)) -> Path:
-    img = sitk.GetImageFromArray(arr)
-    img.SetSpacing(spacing)
-    img.SetOrigin(origin)
-    sitk.WriteImage(img, str(path))
-    return path
 
 
 def _case(image: Path, mask: Path, case_id: str = "c1") -> Case:

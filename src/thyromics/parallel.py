@@ -1,18 +1,30 @@
 """One executor interface: local processes by default, a Dask cluster on request.
 
 Every task runs independently; an exception in one task is returned as that task's
-result and never stops the others.
+result and never stops the others. A local worker process that dies (killed by the
+out-of-memory killer, a crash in a compiled library) breaks Python's whole process pool:
+the tasks that were running are then retried one at a time in a fresh single-worker
+pool, so the task that kills its worker again is recorded as failed
+(:class:`WorkerDied`) and every other task finishes. Workers exit when their parent
+process dies (Linux ``PR_SET_PDEATHSIG``, and a watchdog thread elsewhere).
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TaskOutcome", "run_tasks", "default_jobs"]
+from thyromics.errors import ThyromicsError
+
+__all__ = ["TaskOutcome", "WorkerDied", "run_tasks", "default_jobs"]
 
 #: How long to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = "15s"
@@ -29,6 +41,15 @@ class TaskOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+class WorkerDied(ThyromicsError):
+    """The worker process running a task died (it was killed, or crashed)."""
+
+
+_DIED = ("the worker process running this case died: it was killed (e.g. by the system's "
+         "out-of-memory killer) or crashed in a compiled library; the case was retried alone "
+         "and died again. Free memory (fewer --jobs) or check the case's files.")
 
 
 def default_jobs() -> int:
@@ -73,26 +94,78 @@ def run_tasks(func: Callable[[Any], Any], items: Iterable[tuple[Any, Any]], *,
         yield from _run_local(func, items, jobs)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the parent process goes away."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl: the watchdog does it
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="thyromics-parent-watch").start()
+
+
+def _pool(jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_exit_with_parent,
+                               initargs=(os.getpid(),))
+
+
 def _run_local(func: Callable, items: list, jobs: int) -> Iterator[TaskOutcome]:
-    # Submit at most 2 * jobs tasks at a time so an interrupted run leaves little queued.
-    pending: dict[Future, Any] = {}
     todo = iter(items)
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    while True:
+        broken: list[tuple[Any, Any]] = []
+        yield from _run_pool(func, todo, jobs, broken)
+        if not broken:
+            return
+        for key, arg in broken:  # alone, so a task that kills its worker is found
+            yield _run_alone(func, key, arg)
+
+
+def _run_pool(func: Callable, todo: Iterator, jobs: int,
+              broken: list[tuple[Any, Any]]) -> Iterator[TaskOutcome]:
+    """Run tasks until ``todo`` is empty or the pool breaks (then ``broken`` is filled)."""
+    # Submit at most 2 * jobs tasks at a time so an interrupted run leaves little queued.
+    pending: dict[Future, tuple[Any, Any]] = {}
+    with _pool(jobs) as pool:
         def fill() -> None:
-            while len(pending) < 2 * jobs:
+            while len(pending) < 2 * jobs and not broken:
                 try:
                     key, arg = next(todo)
                 except StopIteration:
                     return
-                pending[pool.submit(func, arg)] = key
+                try:
+                    pending[pool.submit(func, arg)] = (key, arg)
+                except BrokenProcessPool:
+                    broken.append((key, arg))
 
         fill()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                key = pending.pop(fut)
-                yield _outcome(key, fut)
+                key, arg = pending.pop(fut)
+                if isinstance(fut.exception(), BrokenProcessPool):
+                    broken.append((key, arg))
+                else:
+                    yield _outcome(key, fut)
             fill()
+
+
+def _run_alone(func: Callable, key: Any, arg: Any) -> TaskOutcome:
+    with _pool(1) as pool:
+        fut = pool.submit(func, arg)
+        wait([fut])
+        if isinstance(fut.exception(), BrokenProcessPool):
+            return TaskOutcome(key, error=WorkerDied(_DIED))
+        return _outcome(key, fut)
 
 
 def _outcome(key: Any, fut: Any) -> TaskOutcome:

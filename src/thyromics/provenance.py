@@ -11,14 +11,16 @@ import json
 import os
 import platform
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 __all__ = ["file_sha256", "path_sha256", "package_versions", "now_iso",
-           "atomic_write", "atomic_write_text", "atomic_write_json", "settings_hash"]
+           "atomic_write", "atomic_write_text", "atomic_write_json", "settings_hash",
+           "check_writable", "output_lock"]
 
 #: Distributions whose versions are recorded with every output.
 TRACKED_PACKAGES = ("thyromics", "numpy", "scipy", "pandas", "scikit-learn", "SimpleITK",
@@ -81,6 +83,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; follow the umask as open() does
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -96,3 +99,73 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write JSON atomically, indented, with non-JSON values written as strings."""
     return atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_writable(folder: str | os.PathLike, what: str) -> Path:
+    """Make ``folder`` and check that a file can be written in it, before any work starts.
+
+    Raises
+    ------
+    InputError
+        Naming the folder, what it is for and the system's reason (read-only, full disk).
+    """
+    from thyromics.errors import InputError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".thyromics-write-check.", dir=folder)
+        try:
+            os.write(fd, b"x" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as e:
+        raise InputError(f"cannot write to {what} {folder}: {e.strerror or e}. Choose another "
+                         "folder (--out / --cache-dir) or free space; nothing was computed."
+                         ) from e
+    return folder
+
+
+@contextmanager
+def output_lock(output: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``output`` for the length of a run.
+
+    A second run writing the same output refuses at once instead of both writing one
+    table. The lock (``.<name>.lock`` beside the output, ``fcntl.flock``) is released by
+    the system when the process ends, however it ends.
+
+    Raises
+    ------
+    InputError
+        When another process holds the lock (its pid is named).
+    """
+    from thyromics.errors import InputError
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = output.with_name(f".{output.name}.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            pass
+        except OSError as e:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise InputError(f"another thyromics run (pid {holder}) is writing {output}; wait "
+                             "for it to finish or choose another output.") from e
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)

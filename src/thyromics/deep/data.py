@@ -127,22 +127,18 @@ def resample_image(image: Image, spacing: Sequence[float], *, is_mask: bool) -> 
     """Resample to ``spacing`` (mm, ITK order) on a grid with the same origin/direction.
 
     New size per axis = ``round(size * old_spacing / new_spacing)``. Linear
-    interpolation for images, nearest neighbour for masks; grid points outside the input
-    take the image's minimum (masks: 0).
+    interpolation for images (float32), nearest neighbour for masks (uint8); grid points
+    outside the input take the image's minimum (masks: 0), not 0 HU, which would be a
+    bright seam in CT. Through :func:`thyromics.preprocess.resample_to_grid`.
     """
-    import SimpleITK as sitk
+    from thyromics.preprocess.resample import Grid, resample_to_grid
 
-    src = image.to_sitk() if not is_mask else image.with_array(image.array.astype(np.uint8)).to_sitk()
-    if not is_mask:
-        src = sitk.Cast(src, sitk.sitkFloat32)
-    new_size = [max(1, int(round(n * s / t))) for n, s, t in zip(src.GetSize(), src.GetSpacing(), spacing)]
-    # points beyond the last voxel centre (size rounding) take the image minimum, not 0
-    # (0 HU would be a bright seam in CT)
-    fill = 0.0 if is_mask else float(image.array.min())
-    out = sitk.Resample(src, new_size, sitk.Transform(), sitk.sitkNearestNeighbor if is_mask else sitk.sitkLinear,
-                        src.GetOrigin(), tuple(float(s) for s in spacing), src.GetDirection(),
-                        fill, src.GetPixelID())
-    return Image.from_sitk(out, source=image.source)
+    size = tuple(max(1, int(round(n * s / t))) for n, s, t in zip(image.size, image.spacing, spacing))
+    grid = Grid(size, tuple(float(s) for s in spacing), image.origin, image.direction)
+    src = image.with_array((image.array != 0).astype(np.uint8)) if is_mask else image
+    out, _ = resample_to_grid(src, grid, interpolator="nearest" if is_mask else "linear",
+                              outside="fill", fill=0.0 if is_mask else float(image.array.min()))
+    return out.with_array(out.array.astype(np.uint8 if is_mask else np.float32))
 
 
 def _cut_centred(array: np.ndarray, centre: Sequence[float], size: Sequence[int], fill: float) -> np.ndarray:

@@ -254,11 +254,10 @@ def predict_probability_map(model: torch.nn.Module, image: Image, settings: Segm
                                                   mode="gaussian"))[0, 0].cpu().numpy()
     grid = resample_image(image, settings.spacing_3d, is_mask=False)
     on_grid = Image(prob.astype(np.float32), grid.spacing, grid.origin, grid.direction)
-    import SimpleITK as sitk
+    from thyromics.preprocess.resample import Grid, resample_to_grid
 
-    back = sitk.Resample(on_grid.to_sitk(), image.to_sitk(), sitk.Transform(), sitk.sitkLinear, 0.0,
-                         sitk.sitkFloat32)
-    return sitk.GetArrayFromImage(back)
+    back, _ = resample_to_grid(on_grid, Grid.of(image), interpolator="linear", outside="fill")
+    return back.array.astype(np.float32)
 
 
 def postprocess(prob: np.ndarray, threshold: float, min_size: int) -> tuple[np.ndarray, int]:

@@ -5,7 +5,8 @@ error messages are the same everywhere:
 
 * truth must be binary (0/1, or booleans, or two distinct values given as 0/1-like
   numbers); anything else raises :class:`~thyromics.errors.InputError` naming the
-  values found;
+  values found. Two other values (``benign`` / ``Malignant``) are accepted only with
+  the positive one named (``positive=``): no class is ever chosen by sort order;
 * scores must be finite numbers; NaN or infinite scores raise naming the rows
   (0-based positions, or the index labels of a DataFrame when given);
 * a metric that needs both classes raises :class:`~thyromics.errors.InputError`
@@ -24,7 +25,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from thyromics.errors import InputError, ThyromicsWarning
 
-__all__ = ["UndefinedMetricWarning", "as_binary", "as_scores", "need_both_classes", "warn_undefined"]
+__all__ = ["UndefinedMetricWarning", "as_binary", "as_scores", "need_both_classes", "warn_undefined",
+           "positive_level"]
+
+_RECODE = "Recode the outcome column as 0 (negative) / 1 (positive)."
 
 
 class UndefinedMetricWarning(ThyromicsWarning):
@@ -46,40 +50,74 @@ def _row_names(bad: NDArray[np.bool_], index: Sequence[object] | None, limit: in
     return ", ".join(names) + more
 
 
-def as_binary(y_true: ArrayLike, *, name: str = "truth",
-              index: Sequence[object] | None = None) -> NDArray[np.int8]:
+def positive_level(y_true: ArrayLike, positive: object, *, name: str = "truth") -> object:
+    """The value of ``y_true`` that is ``positive`` (equal as given, as text or as a number).
+
+    ``y_true`` (no missing values) must hold exactly two distinct values, one of them
+    ``positive``; otherwise :class:`InputError` lists the values found.
+    """
+    levels = sorted({v for v in np.asarray(y_true).tolist()}, key=str)
+
+    def same(v: object) -> bool:
+        if v == positive or str(v) == str(positive):
+            return True
+        try:
+            return float(v) == float(positive)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+
+    if len(levels) != 2:
+        raise InputError(f"{name}: expected exactly two labels, found {len(levels)}: {levels[:10]}. "
+                         "Recode the outcome to two labels.")
+    match = [v for v in levels if same(v)]
+    if len(match) != 1:
+        raise InputError(f"{name}: positive class {positive!r} is not one of its labels {levels}; "
+                         "name one of them.")
+    return match[0]
+
+
+def as_binary(y_true: ArrayLike, *, name: str = "truth", index: Sequence[object] | None = None,
+              positive: object = None, fix: str = _RECODE) -> NDArray[np.int8]:
     """Return ``y_true`` as an int8 array of 0/1.
 
-    Accepts booleans or numbers equal to 0 and 1 (``1.0`` is fine). Missing values and
-    any other value raise :class:`InputError` naming the rows and the values found.
+    Accepts booleans or numbers equal to 0 and 1 (``1.0`` is fine), or, when
+    ``positive`` names one of them, any two distinct values (1 where equal to
+    ``positive``, see :func:`positive_level`). Missing values and any other value raise
+    :class:`InputError` naming the rows and the values found, ending with ``fix``.
     """
     arr = np.asarray(y_true)
     if arr.ndim != 1:
         raise InputError(f"{name}: expected a 1-D array of 0/1 labels, found shape {arr.shape}.")
+    if positive is not None:
+        import pandas as pd
+
+        _no_missing(np.asarray(pd.isna(arr), dtype=bool), name, index)
+        return (arr == positive_level(arr, positive, name=name)).astype(np.int8)
     if arr.dtype == bool:
         return arr.astype(np.int8)
     try:
         num = arr.astype(float)
     except (TypeError, ValueError) as e:
         found = sorted({str(v) for v in arr.tolist()})[:10]
-        raise InputError(
-            f"{name}: expected binary labels 0/1, found non-numeric values {found}. "
-            "Recode the outcome column as 0 (negative) / 1 (positive)."
-        ) from e
-    missing = np.isnan(num)
-    if missing.any():
-        raise InputError(
-            f"{name}: {int(missing.sum())} missing label(s) at row(s) {_row_names(missing, index)}. "
-            "Drop those rows or fill the outcome before evaluating."
-        )
+        raise InputError(f"{name}: expected binary labels 0/1, found non-numeric values {found}. "
+                         f"{fix}") from e
+    _no_missing(np.isnan(num), name, index)
     bad = ~np.isin(num, (0.0, 1.0))
     if bad.any():
         found = sorted(set(np.unique(num[bad]).tolist()))[:10]
         raise InputError(
             f"{name}: expected binary labels 0/1, found other values {found} at row(s) "
-            f"{_row_names(bad, index)}. Recode the outcome as 0 (negative) / 1 (positive)."
+            f"{_row_names(bad, index)}. {fix}"
         )
     return num.astype(np.int8)
+
+
+def _no_missing(missing: NDArray[np.bool_], name: str, index: Sequence[object] | None) -> None:
+    if missing.any():
+        raise InputError(
+            f"{name}: {int(missing.sum())} missing label(s) at row(s) {_row_names(missing, index)}. "
+            "Drop those rows or fill the outcome before evaluating."
+        )
 
 
 def as_scores(score: ArrayLike, *, n: int | None = None, name: str = "score",

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_result", "result_tables"]
+__all__ = ["print_result", "result_tables", "result_notes"]
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -33,7 +33,8 @@ def result_tables(result: dict[str, Any]) -> list[Table]:
         rows: list[tuple[str, Any]] = [
             ("n (positives)", lambda b: f"{b['n']} ({b['n_pos']})"),
             ("AUC", lambda b: f"{_fmt(b['auc'])} ({_fmt(b['auc_ci'][0])}-{_fmt(b['auc_ci'][1])})"),
-            ("threshold", lambda b: f"{b['threshold']:.4g} ({b['threshold_rule']})"),
+            ("threshold", lambda b: ("none: all negative" if b["threshold"] is None
+                                     else f"{b['threshold']:.4g}") + f" ({b['threshold_rule']})"),
         ]
         rows += [(label, (lambda key: lambda b: _ci(b[key]))(key)) for label, key in (
             ("sensitivity", "sensitivity"), ("specificity", "specificity"), ("PPV", "ppv"), ("NPV", "npv"),
@@ -62,8 +63,25 @@ def result_tables(result: dict[str, Any]) -> list[Table]:
     return tables
 
 
+def result_notes(result: dict[str, Any]) -> list[str]:
+    """Lines saying what was left out or is undefined (unlabelled rows, missing CIs)."""
+    notes = []
+    for key, where in (("n_unlabelled_excluded", result.get("input")),
+                       ("threshold_from_n_unlabelled_excluded", result.get("threshold_from"))):
+        if result.get(key):
+            notes.append(f"left out {result[key]} row(s) of {where} with no {result['truth']!r} "
+                         f"value ({key} in the JSON)")
+    for name, b in result["scores"].items():
+        for key in ("auc_ci_note", "threshold_note"):
+            if b.get(key):
+                notes.append(f"{name}: {b[key]}")
+    return notes
+
+
 def print_result(result: dict[str, Any], console: Console | None = None) -> None:
-    """Print :func:`result_tables` to the console."""
+    """Print :func:`result_tables` and :func:`result_notes` to the console."""
     console = console or Console()
     for t in result_tables(result):
         console.print(t)
+    for line in result_notes(result):
+        console.print(f"note: {line}", markup=False)

@@ -7,7 +7,7 @@ Output (JSON types only; undefined numbers are ``null``)::
 
     {"truth": "<col>", "alpha": 0.05, "seed": 0, "bootstrap": null,
      "scores": {"<score>": {"n", "n_pos", "auc", "auc_ci": [lo, hi], "auc_ci_method", "auc_se",
-                "threshold", "threshold_rule",
+                "auc_ci_note", "threshold", "threshold_rule", "threshold_note",
                 "accuracy"|"sensitivity"|"specificity"|"ppv"|"npv"|"f1": {"value", "ci", "method"},
                 "counts": {"tp", "fp", "tn", "fn"},
                 "brier", "calibration_intercept", "calibration_slope", "hosmer_lemeshow",
@@ -22,12 +22,17 @@ Error policy
   naming the rows (index labels) or the columns and the fix;
 * one class only in the whole set: :class:`InputError` (nothing meaningful to report);
 * one class only inside a subgroup: that subgroup's AUC/DeLong numbers are ``null``,
-  with an :class:`~thyromics.evaluate._checks.UndefinedMetricWarning`.
+  with an :class:`~thyromics.evaluate._checks.UndefinedMetricWarning`;
+* a constant score: AUC 0.5, its CI ``null`` and the threshold ``null`` (every case
+  negative), each with its reason in ``auc_ci_note`` / ``threshold_note``;
+* :func:`evaluate_file` only: rows with an empty truth are left out, counted in
+  ``n_unlabelled_excluded`` and announced by a :class:`~thyromics.errors.ThyromicsWarning`.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.evaluate._checks import UndefinedMetricWarning, as_binary, as_scores, need_both_classes
 from thyromics.evaluate.subgroups import evaluate_subgroups
 from thyromics.evaluate.summary import check_columns, comparisons, jsonable, score_block
@@ -215,34 +220,46 @@ def evaluate_file(pred: str | Path, *, truth: str, scores: list[str], threshold:
                   bootstrap: int | None = None, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
     """:func:`evaluate_scores` on a predictions file (what ``thyromics evaluate`` runs).
 
-    Rows with an empty truth (unlabelled cases) are left out and counted in
-    ``n_unlabelled_excluded``. ``threshold_from``: an evaluation JSON (thresholds taken as they are) or another
+    Rows with an empty truth (unlabelled cases) are left out, counted in
+    ``n_unlabelled_excluded`` (``threshold_from_n_unlabelled_excluded`` for a
+    ``threshold_from`` table) and named in a :class:`~thyromics.errors.ThyromicsWarning`.
+    ``threshold_from``: an evaluation JSON (thresholds taken as they are) or another
     predictions table on which the thresholds are chosen by ``threshold`` (e.g. the
     training or cross-validation predictions); either way they are then applied
     unchanged to ``pred``.
     """
-    frame, n_unlabelled = _labelled(read_table(pred), truth)
+    frame, n_unlabelled = _labelled(read_table(pred), truth, pred)
     spec: ThresholdSpec = parse_threshold(threshold)
-    source = None
+    source, n_from = None, None
     if threshold_from is not None:
         tf = Path(threshold_from)
         if tf.suffix.lower() == ".json":
             spec = thresholds_from(tf)
         else:
-            spec, _ = choose_thresholds(_labelled(read_table(tf), truth)[0], truth=truth,
-                                        scores=scores, threshold=spec)
+            known, n_from = _labelled(read_table(tf), truth, tf)
+            spec, _ = choose_thresholds(known, truth=truth, scores=scores, threshold=spec)
         source = str(tf)
     result = evaluate_scores(frame, truth=truth, scores=scores, threshold=spec, subgroup=subgroup,
                              bootstrap=bootstrap, seed=seed, alpha=alpha)
     result["input"] = str(pred)
     result["threshold_from"] = source
     result["n_unlabelled_excluded"] = n_unlabelled
+    result["threshold_from_n_unlabelled_excluded"] = n_from
     return result
 
 
-def _labelled(frame: pd.DataFrame, truth: str) -> tuple[pd.DataFrame, int]:
-    """Rows whose truth is known, and how many were left out (unlabelled cases)."""
+def _labelled(frame: pd.DataFrame, truth: str, path: str | Path) -> tuple[pd.DataFrame, int]:
+    """Rows whose truth is known, and how many were left out (unlabelled cases, with a warning)."""
     if truth not in frame.columns:
         return frame, 0  # evaluate_scores names the missing column
     known = frame[truth].notna()
-    return frame[known], int((~known).sum())
+    n = int((~known).sum())
+    if n:
+        has_id = "case_id" in frame.columns
+        ids = frame["case_id"] if has_id else pd.Series(frame.index, index=frame.index)
+        names = ", ".join(str(v) for v in ids[~known].head(5))
+        warnings.warn(f"file {path}: {n} of {len(frame)} row(s) have no {truth!r} value and are left "
+                      f"out of the evaluation (e.g. {'case_id' if has_id else 'row (0-based)'} "
+                      f"{names}); fill the truth to include them",
+                      ThyromicsWarning, stacklevel=3)
+    return frame[known], n

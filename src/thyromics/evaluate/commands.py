@@ -31,6 +31,8 @@ def evaluate(
     """AUC (DeLong CI), threshold, metrics with CIs, calibration and DeLong comparisons."""
     import json
 
+    from rich.console import Console
+
     from thyromics.errors import ThyromicsError
     from thyromics.evaluate._display import print_result
     from thyromics.evaluate.api import evaluate_file
@@ -41,7 +43,11 @@ def evaluate(
     except ThyromicsError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(code=2) from e
+    text = json.dumps(result, indent=2, allow_nan=False)
+    console = Console()
+    with console.capture() as shown:  # render everything before writing: no partial output
+        print_result(result, console)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2, allow_nan=False))
-    print_result(result)
+    output.write_text(text)
+    typer.echo(shown.get(), nl=False)
     typer.echo(f"wrote {output}")

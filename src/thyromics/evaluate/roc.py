@@ -36,6 +36,7 @@ from thyromics.evaluate._checks import as_binary, as_scores, need_both_classes, 
 
 __all__ = [
     "AUCResult",
+    "CONSTANT_SCORE",
     "ComparisonResult",
     "Direction",
     "auc",
@@ -68,6 +69,8 @@ class AUCResult:
         1 - confidence level.
     n_boot : int or None
         Number of bootstrap resamples (bootstrap only).
+    note : str or None
+        Why the CI is NaN (a constant score, a single case or control); None otherwise.
     """
 
     auc: float
@@ -77,6 +80,21 @@ class AUCResult:
     method: str = "delong"
     alpha: float = 0.05
     n_boot: int | None = None
+    note: str | None = None
+
+
+CONSTANT_SCORE = ("the score is constant: every case ties with every control, so the AUC is "
+                  "0.5 by ties alone and has no confidence interval")
+
+
+def _constant(s: NDArray[np.float64], method: str, alpha: float,
+              n_boot: int | None = None) -> AUCResult | None:
+    """The undefined-CI result of a constant score (with a warning), else None."""
+    if s.min() != s.max():
+        return None
+    warn_undefined(f"{CONSTANT_SCORE}; CI and SE reported as NaN.")
+    nan = float("nan")
+    return AUCResult(0.5, nan, nan, nan, method, alpha, n_boot, note=CONSTANT_SCORE)
 
 
 @dataclass(frozen=True)
@@ -182,14 +200,19 @@ def delong_ci(y_true: ArrayLike, score: ArrayLike, *, alpha: float = 0.05,
     ``AUC +/- z_{1-alpha/2} * SE`` with the DeLong SE (Sun & Xu 2014 algorithm),
     bounds clipped to [0, 1], as ``pROC::ci.auc(method = "delong")``. With a single
     case or control the SE is undefined: SE and bounds are NaN with an
-    :class:`~thyromics.evaluate._checks.UndefinedMetricWarning`.
+    :class:`~thyromics.evaluate._checks.UndefinedMetricWarning`. A constant score has
+    AUC 0.5 and no CI (NaN, :data:`CONSTANT_SCORE` in ``note``), not a zero-width one.
     """
     y, s = _prepare(y_true, score, direction, "DeLong AUC CI")
+    if (res := _constant(s, "delong", alpha)) is not None:
+        return res
     aucs, cov = delong_covariance(y, s)
     a, var = float(aucs[0]), float(cov[0, 0])
     if not np.isfinite(var):
         warn_undefined("DeLong SE is undefined with a single case or control; CI is NaN.")
-        return AUCResult(a, float("nan"), float("nan"), float("nan"), "delong", alpha)
+        nan = float("nan")
+        return AUCResult(a, nan, nan, nan, "delong", alpha,
+                         note="the DeLong SE is undefined with a single case or control")
     se = float(np.sqrt(max(var, 0.0)))
     zq = float(norm.ppf(1 - alpha / 2))
     return AUCResult(a, max(0.0, a - zq * se), min(1.0, a + zq * se), se, "delong", alpha)
@@ -213,10 +236,13 @@ def bootstrap_auc_ci(y_true: ArrayLike, score: ArrayLike, *, n_boot: int = 2000,
     counts; otherwise all rows are drawn together and resamples holding one class only
     are drawn again. The interval is the ``alpha/2`` and ``1-alpha/2`` quantiles of the
     bootstrap AUCs (linear interpolation, R's ``quantile`` type 7); ``se`` is their SD.
+    A constant score has AUC 0.5 and no CI, as in :func:`delong_ci`.
     """
     y, s = _prepare(y_true, score, direction, "bootstrap AUC CI")
     if n_boot < 1:
         raise InputError(f"n_boot must be a positive integer, found {n_boot}.")
+    if (res := _constant(s, "bootstrap", alpha, n_boot)) is not None:
+        return res
     rng = np.random.default_rng(seed)
     pos, neg = s[y == 1], s[y == 0]
     m, n = pos.size, neg.size

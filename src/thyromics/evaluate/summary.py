@@ -48,6 +48,8 @@ def score_block(y: NDArray[np.int8], s: NDArray[np.float64], threshold: float, *
 
     ``threshold`` is applied as given (positive when ``score >= threshold``).
     AUC and its CI need both classes; without them they are ``None`` with a warning.
+    A constant score has AUC 0.5 and a ``None`` CI. ``auc_ci_note`` and
+    ``threshold_note`` say why a CI or threshold is ``None`` (``None`` when defined).
     Calibration needs probabilities in [0, 1]; for other scales it is ``None`` and
     ``calibration_note`` says why.
     """
@@ -55,7 +57,8 @@ def score_block(y: NDArray[np.int8], s: NDArray[np.float64], threshold: float, *
     if _both(y):
         res = (bootstrap_auc_ci(y, s, n_boot=bootstrap, seed=seed, alpha=alpha)
                if bootstrap else delong_ci(y, s, alpha=alpha))
-        out.update(auc=res.auc, auc_ci=[res.ci_low, res.ci_high], auc_ci_method=res.method, auc_se=res.se)
+        out.update(auc=res.auc, auc_ci=[res.ci_low, res.ci_high], auc_ci_method=res.method, auc_se=res.se,
+                   auc_ci_note=res.note)
         if bootstrap:
             d = delong_ci(y, s, alpha=alpha)
             out["auc_ci_delong"] = [d.ci_low, d.ci_high]
@@ -63,9 +66,13 @@ def score_block(y: NDArray[np.int8], s: NDArray[np.float64], threshold: float, *
     else:
         warn_undefined(f"AUC undefined on {y.size} case(s) of a single class; reported as null.")
         out.update(auc=None, auc_ci=[None, None], auc_ci_method="bootstrap" if bootstrap else "delong",
-                   auc_se=None)
+                   auc_se=None, auc_ci_note="AUC undefined: a single class")
     out["threshold"] = float(threshold)
     out["threshold_rule"] = threshold_rule
+    out["threshold_note"] = None if math.isfinite(threshold) else (
+        f"no finite threshold ({threshold}): every case is called "
+        f"{'negative' if threshold > 0 else 'positive'}"
+        + (" (the score is constant)" if s.size and s.min() == s.max() else ""))
     m = metrics_at_threshold(y, s, threshold, alpha=alpha, n_boot=bootstrap or 2000, seed=seed)
     for name in METRICS:
         out[name] = {"value": m[name]["value"], "ci": m[name]["ci"], "method": m[name]["method"]}

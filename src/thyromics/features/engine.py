@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from thyromics.errors import CaseError
+from thyromics.features._prepare import Prepared, prepare
 from thyromics.features.fractal import box_counting_dimension
 from thyromics.features.moments import MOMENT_FEATURES, moment_invariants
 from thyromics.features.settings import ExtractionSettings
@@ -186,16 +187,26 @@ def _params_for(settings: ExtractionSettings, ndim: int) -> dict[str, Any]:
                               for c in _effective_classes(settings, ndim)}
     s = params["setting"]
     s["label"] = 1  # the engine hands PyRadiomics a 0/1 mask of the chosen lesion
+    # normalisation and resampling are done before PyRadiomics sees the image (_prepare)
+    s["normalize"] = False
+    s.pop("resampledPixelSpacing", None)
+    s.pop("removeOutliers", None)
     if ndim == 2:
         s["force2D"] = False  # a 2D image is already 2D (force2D would drop a wavelet axis)
-        if s.get("resampledPixelSpacing") is not None:
-            s["resampledPixelSpacing"] = list(s["resampledPixelSpacing"])[:2]
     return params
 
 
 def _lesion(mask: Image, settings: ExtractionSettings, case_id: str | None) -> tuple[np.ndarray, int]:
     m = np.asarray(mask.array)
     label = settings.label
+    if label is None:  # a binary mask (0/1, 0/255) is taken as it is; several labels: refuse
+        found = np.unique(m[m != 0])
+        if found.size > 1:
+            shown = ", ".join(str(v) for v in found[:10].tolist())
+            raise CaseError(f"the mask is not binary: found labels {shown} besides 0. Choose the "
+                            "lesion's value with --label (setting label).", case_id=case_id,
+                            file=mask.source or None, stage="extract")
+        label = int(found[0]) if found.size else 1
     lesion = m == label
     used = label
     if not lesion.any():
@@ -217,11 +228,15 @@ def _lesion(mask: Image, settings: ExtractionSettings, case_id: str | None) -> t
     extent = idx.max(axis=0) - idx.min(axis=0) + 1
     ndims = int((extent > 1).sum())
     if ndims < settings.min_roi_dimensions:
-        raise CaseError(f"the lesion ({n} voxel(s), bounding box {tuple(int(e) for e in extent)} "
-                        f"voxels) spans more than one voxel along {ndims} axis/axes; the minimum "
-                        f"is {settings.min_roi_dimensions} (setting min_roi_dimensions). A lesion "
-                        "this small has no texture or shape to measure.", case_id=case_id,
-                        file=mask.source or None, stage="extract")
+        shape = " x ".join(str(int(e)) for e in extent[::-1])
+        raise CaseError(f"the lesion is too thin to measure: its bounding box is {shape} voxels "
+                        f"({'x, y, z' if m.ndim == 3 else 'x, y'}) "
+                        f"and {n} voxel(s), so it is wider than one voxel along only {ndims} of "
+                        f"the image's {m.ndim} axes, and texture and shape need at least "
+                        f"{settings.min_roi_dimensions} (setting min_roi_dimensions). Check that "
+                        "the mask is the whole lesion (not a point or a line); a lesion drawn on "
+                        "one slice of a volume can be extracted in 2D (dimensionality: 2d).",
+                        case_id=case_id, file=mask.source or None, stage="extract")
     return lesion, used
 
 
@@ -233,12 +248,8 @@ def _squeeze(img: Image) -> Image:
     return img
 
 
-def _sitk(img: Image, array: np.ndarray) -> Any:
-    return img.with_array(array).to_sitk()
-
-
 def extract_features(image: Image, mask: Image, settings: ExtractionSettings, *,
-                     case_id: str | None = None) -> FeatureResult:
+                     case_id: str | None = None, warn: bool = True) -> FeatureResult:
     """Radiomics features of one lesion.
 
     Parameters
@@ -252,6 +263,9 @@ def extract_features(image: Image, mask: Image, settings: ExtractionSettings, *,
         PyRadiomics parameter file.
     case_id : str, optional
         Named in errors.
+    warn : bool
+        Warn about axes padded for the interpolation kernel (the cohort runner warns
+        once per case itself, in the parent process).
 
     Returns
     -------
@@ -270,6 +284,10 @@ def extract_features(image: Image, mask: Image, settings: ExtractionSettings, *,
         raise CaseError(f"image is {ndim}D {image.array.shape} but mask is {mask.ndim}D "
                         f"{mask.array.shape}", case_id=case_id, file=mask.source or None,
                         stage="extract")
+    if mask.array.shape != image.array.shape:
+        raise CaseError(f"image {image.array.shape} and mask {mask.array.shape} differ in size; "
+                        "resample the mask onto the image (thyromics.preprocess.resample_mask)",
+                        case_id=case_id, file=mask.source or None, stage="extract")
     lesion, label_used = _lesion(mask, settings, case_id)
     arr = np.asarray(image.array)
     if arr.dtype.kind not in "iuf":
@@ -286,8 +304,11 @@ def extract_features(image: Image, mask: Image, settings: ExtractionSettings, *,
     columns = expected_columns(settings, ndim)
     params = _params_for(settings, ndim)
     extractor = _extractor(json.dumps(params, sort_keys=True))
-    sitk_image = image.to_sitk()
-    sitk_mask = _sitk(mask, lesion.astype(np.uint8))
+    # the mask was checked to lie on the image grid (within the geometry tolerance): from
+    # here on it carries the image's geometry exactly, so PyRadiomics' own check agrees
+    prep = prepare(image, image.with_array(lesion.astype(np.uint8)), settings, case_id=case_id,
+                   warn=warn)
+    sitk_image, sitk_mask = prep.image.to_sitk(), prep.mask.to_sitk()
     with _captured_radiomics_log() as log:
         try:
             raw = extractor.execute(sitk_image, sitk_mask, label=1)
@@ -304,9 +325,14 @@ def extract_features(image: Image, mask: Image, settings: ExtractionSettings, *,
             values[k] = float(v)
     diagnostics.update(thyromics_label_used=label_used, thyromics_ndim=ndim,
                        thyromics_lesion_voxels=int(lesion.sum()))
+    if prep.grid is not None:
+        diagnostics.update(thyromics_resampling_grid=prep.grid,
+                           thyromics_resampled_size=list(prep.image.size),
+                           thyromics_resampling_notes=list(prep.notes),
+                           thyromics_resampling_clipped_voxels=prep.n_clipped)
     missing: dict[str, str] = {}
     if settings.fractal or settings.moments:
-        _extras(image, mask, lesion, settings, values, missing)
+        _extras(prep, settings, values, missing)
     return _assemble(columns, values, diagnostics, missing, log.messages)
 
 
@@ -322,23 +348,14 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _extras(image: Image, mask: Image, lesion: np.ndarray, settings: ExtractionSettings,
-            values: dict[str, float], missing: dict[str, str]) -> None:
-    """Fractal and moment features on the same preprocessed grid PyRadiomics used."""
+def _extras(prep: Prepared, settings: ExtractionSettings, values: dict[str, float],
+            missing: dict[str, str]) -> None:
+    """Fractal and moment features on the same prepared grid PyRadiomics used."""
     from radiomics import imageoperations as ops
 
-    kwargs = _params_for(settings, image.ndim)["setting"]
-    sitk_image, sitk_mask = image.to_sitk(), _sitk(mask, lesion.astype(np.uint8))
-    with _captured_radiomics_log():
-        if settings.normalize:
-            sitk_image = ops.normalizeImage(sitk_image, **kwargs)
-        if settings.resampled_pixel_spacing is not None:
-            sitk_image, sitk_mask = ops.resampleImage(sitk_image, sitk_mask, **kwargs)
-    import SimpleITK as sitk
-
-    arr = sitk.GetArrayFromImage(sitk_image).astype(float)
-    roi = sitk.GetArrayFromImage(sitk_mask) == 1
-    spacing = tuple(reversed(sitk_image.GetSpacing()))
+    kwargs = _params_for(settings, prep.image.ndim)["setting"]
+    arr, roi = prep.image.array.astype(float), prep.mask.array == 1
+    spacing = tuple(reversed(prep.image.spacing))
     if settings.fractal:
         try:
             values[FRACTAL_COLUMN] = box_counting_dimension(roi)

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thyromics.errors import CaseError
+from thyromics.errors import CaseError, InputError
 from thyromics.parallel import run_tasks
-from thyromics.provenance import (atomic_write, atomic_write_json, now_iso, package_versions,
-                                  path_sha256, settings_hash)
+from thyromics.provenance import (atomic_write, atomic_write_json, check_writable, now_iso,
+                                  output_lock, package_versions, path_sha256, settings_hash)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -35,7 +36,7 @@ ID_COLUMNS = ("case_id", "patient_id", "label", "split")
 #: Parquet schema-metadata key under which the provenance JSON is stored.
 PROVENANCE_KEY = b"thyromics"
 #: Bump when a change of code changes cached values.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,9 @@ def extract_case_record(task: CaseTask) -> dict:
     key = _cache_key(task, image_hash, mask_hash)
     cached = Path(task.cache_dir, key + ".json") if task.cache_dir else None
     if cached is not None and cached.exists():
-        record = json.loads(cached.read_text(encoding="utf-8"))
-        record["cached"] = True
-        return record
+        record = _read_cached(cached)
+        if record is not None:  # the cache holds values only: the identity is this task's
+            return {**record, "case_id": task.case_id, "cached": True}
 
     case = Case(case_id=task.case_id, image=Path(task.image), mask=Path(task.mask), row=0,
                 patient_id=task.case_id, label=None, split=None, clinical={})
@@ -116,7 +117,7 @@ def extract_case_record(task: CaseTask) -> dict:
                             geometry_tolerance=task.geometry_tolerance, frame=task.frame,
                             series_uid=task.series_uid)
     try:
-        result = extract_features(image, mask, task.settings, case_id=task.case_id)
+        result = extract_features(image, mask, task.settings, case_id=task.case_id, warn=False)
     except CaseError:
         raise
     except Exception as e:  # an unexpected library failure still names the case
@@ -125,13 +126,27 @@ def extract_case_record(task: CaseTask) -> dict:
     values, missing = dict(result.values), dict(result.missing)
     if task.ith:
         values.update(_ith_values(image, mask, task.case_id, missing))
+    notes = list(result.diagnostics.get("thyromics_resampling_notes", []))
     record = {"case_id": task.case_id, "values": values,
               "missing": missing, "diagnostics": _jsonable(result.diagnostics),
-              "ndim": image.ndim, "image_sha256": image_hash, "mask_sha256": mask_hash,
-              "seconds": round(time.perf_counter() - t0, 4), "cached": False}
+              "notes": notes, "ndim": image.ndim, "image_sha256": image_hash,
+              "mask_sha256": mask_hash, "seconds": round(time.perf_counter() - t0, 4),
+              "cached": False}
     if cached is not None:
-        atomic_write_json(cached, record)
+        try:
+            atomic_write_json(cached, {k: v for k, v in record.items() if k != "case_id"})
+        except OSError as e:  # the values stand; only the rerun will recompute them
+            record["cache_error"] = f"could not write the cache file {cached}: {e.strerror or e}"
     return record
+
+
+def _read_cached(path: Path) -> dict | None:
+    """A cached record, or None when the file is unreadable (it is then recomputed)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "values" in record else None
 
 
 def _ith_values(image, mask, case_id: str, missing: dict) -> dict[str, float]:
@@ -186,8 +201,6 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
     ExtractionSummary
         Counts, paths and the errors. The table holds one row per successful case.
     """
-    import pandas as pd
-
     from thyromics.io.manifest import Manifest, read_manifest
 
     t0 = time.perf_counter()
@@ -195,7 +208,22 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest, check_files=False)
     cache = Path(cache_dir) if cache_dir else output.parent / ".thyromics_cache"
-    cache.mkdir(parents=True, exist_ok=True)
+    check_writable(output.parent, "the output folder")
+    check_writable(cache, "the cache folder")
+    with output_lock(output):
+        return _extract_locked(manifest, settings, output, cache, jobs=jobs, scheduler=scheduler,
+                               write_csv=write_csv, geometry_tolerance=geometry_tolerance,
+                               ith=ith, frame=frame, series_uid=series_uid,
+                               on_progress=on_progress, t0=t0)
+
+
+def _extract_locked(manifest: "Manifest", settings: "ExtractionSettings", output: Path,
+                    cache: Path, *, jobs: int, scheduler: str | None, write_csv: bool,
+                    geometry_tolerance: float, ith: bool, frame: int | None,
+                    series_uid: str | None, on_progress: Callable[[str, bool], None] | None,
+                    t0: float) -> ExtractionSummary:
+    import pandas as pd
+
     by_id = {c.case_id: c for c in manifest.cases}
     tasks = [(c.case_id, CaseTask(c.case_id, str(c.image), str(c.mask), settings, str(cache),
                                   geometry_tolerance, ith, frame, series_uid))
@@ -212,32 +240,71 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
             on_progress(outcome.key, outcome.ok)
 
     order = [c.case_id for c in manifest.cases if c.case_id in records]
-    table = _build_table(manifest, [records[k] for k in order], settings)
+    _warn_notes(order, records)
+    table = _build_table(manifest, [(k, records[k]) for k in order], settings)
     n_features = table.shape[1] - len(ID_COLUMNS) - len(manifest.clinical_columns)
+    errors.sort(key=lambda e: list(by_id).index(e["case_id"]))  # manifest order, any --jobs
+    # what goes into the table is a function of the inputs only (byte-identical reruns,
+    # whatever --jobs or cluster); how the run went is in the provenance file's "run"
     provenance = {
-        "stage": "extract", "created": now_iso(), "manifest": str(manifest.path),
+        "stage": "extract", "manifest": str(manifest.path),
         "manifest_sha256": path_sha256(manifest.path), "settings": settings.to_dict(),
-        "versions": package_versions(), "jobs": jobs, "scheduler": scheduler, "ith": ith,
+        "versions": package_versions(), "ith": ith,
         "columns": {"id": list(ID_COLUMNS), "clinical": list(manifest.clinical_columns),
                     "features": list(table.columns[len(ID_COLUMNS) +
                                                    len(manifest.clinical_columns):])},
-        "cases": {k: {"image_sha256": records[k]["image_sha256"],
-                      "mask_sha256": records[k]["mask_sha256"],
-                      "missing": records[k]["missing"]} for k in order},
+        "cases": {k: _case_provenance(records[k]) for k in order},
         "n_ok": len(order), "n_failed": len(errors),
     }
-    _write_parquet(table, output, provenance)
-    if write_csv:
-        atomic_write(output.with_suffix(".csv"), lambda p: table.to_csv(p, index=False))
+    run = {"created": now_iso(), "jobs": jobs, "scheduler": scheduler,
+           "n_cached": sum(bool(records[k].get("cached")) for k in order),
+           "seconds": round(time.perf_counter() - t0, 3)}
     err_frame = pd.DataFrame(errors, columns=["case_id", "stage", "error", "file"])
     errors_path = errors_path_for(output)
-    atomic_write(errors_path, lambda p: err_frame.to_csv(p, index=False))
-    prov_path = atomic_write_json(_provenance_path_for(output), provenance)
+    try:
+        _write_parquet(table, output, provenance)
+        if write_csv:
+            atomic_write(output.with_suffix(".csv"), lambda p: table.to_csv(p, index=False))
+        atomic_write(errors_path, lambda p: err_frame.to_csv(p, index=False))
+        prov_path = atomic_write_json(_provenance_path_for(output), {**provenance, "run": run})
+    except OSError as e:
+        kept = sum(not records[k].get("cache_error") for k in order)
+        raise InputError(f"cannot write the feature table {output}: {e.strerror or e}. {kept} "
+                         f"of the {len(order)} extracted case(s) are kept in the cache ({cache}); "
+                         "free space or choose another --out and rerun: those are not recomputed."
+                         ) from e
     return ExtractionSummary(output=output, errors_path=errors_path, provenance_path=prov_path,
                              n_cases=len(tasks), n_ok=len(order), n_failed=len(errors),
                              n_cached=sum(bool(r.get("cached")) for r in records.values()),
                              n_features=n_features, seconds=time.perf_counter() - t0,
                              errors=errors)
+
+
+def _case_provenance(record: dict) -> dict:
+    out = {"image_sha256": record["image_sha256"], "mask_sha256": record["mask_sha256"],
+           "missing": record["missing"]}
+    if record.get("notes"):
+        out["notes"] = record["notes"]
+    return out
+
+
+def _warn_notes(order: list[str], records: dict[str, dict]) -> None:
+    """Warn, in this process, about padded short axes and cache files that failed."""
+    from thyromics.errors import ThyromicsWarning
+    from thyromics.preprocess.resample import ResamplingWarning
+
+    noted = [k for k in order if records[k].get("notes")]
+    if noted:
+        shown = ", ".join(repr(k) for k in noted[:3]) + (" ..." if len(noted) > 3 else "")
+        warnings.warn(f"{len(noted)} case(s) have an axis shorter than the interpolation "
+                      f"kernel ({shown}); case {noted[0]!r}: {records[noted[0]]['notes'][0]}. "
+                      "Every case's notes are in the provenance file.", ResamplingWarning,
+                      stacklevel=3)
+    failed = [k for k in order if records[k].get("cache_error")]
+    if failed:
+        warnings.warn(f"{len(failed)} case(s) could not be cached (their values are in the "
+                      f"table; a rerun recomputes them): {records[failed[0]]['cache_error']}",
+                      ThyromicsWarning, stacklevel=3)
 
 
 def _error_row(case_id: str, case: "Case", error: BaseException) -> dict:
@@ -248,7 +315,7 @@ def _error_row(case_id: str, case: "Case", error: BaseException) -> dict:
             "error": f"{type(error).__name__}: {error}", "file": str(case.image)}
 
 
-def _build_table(manifest: "Manifest", records: list[dict],
+def _build_table(manifest: "Manifest", records: list[tuple[str, dict]],
                  settings: "ExtractionSettings") -> "pd.DataFrame":
     import numpy as np
     import pandas as pd
@@ -257,17 +324,17 @@ def _build_table(manifest: "Manifest", records: list[dict],
 
     columns: list[str] = []
     if records:
-        columns = list(expected_columns(settings, records[0]["ndim"]))
+        columns = list(expected_columns(settings, records[0][1]["ndim"]))
         seen = set(columns)
-        for r in records:  # anything a case produced beyond the expected list is kept too
+        for _, r in records:  # anything a case produced beyond the expected list is kept too
             for k in r["values"]:
                 if k not in seen:
                     seen.add(k)
                     columns.append(k)
     by_id = {c.case_id: c for c in manifest.cases}
     rows = []
-    for r in records:
-        case = by_id[r["case_id"]]
+    for case_id, _ in records:  # identity and clinical columns always from the manifest
+        case = by_id[case_id]
         row: dict[str, Any] = {"case_id": case.case_id, "patient_id": case.patient_id,
                                "label": case.label, "split": case.split}
         row.update({k: case.clinical.get(k) for k in manifest.clinical_columns})
@@ -276,7 +343,7 @@ def _build_table(manifest: "Manifest", records: list[dict],
     ids["label"] = ids["label"].astype("Int64")
     values = np.full((len(records), len(columns)), np.nan)
     index = {c: j for j, c in enumerate(columns)}
-    for i, r in enumerate(records):
+    for i, (_, r) in enumerate(records):
         for k, v in r["values"].items():
             values[i, index[k]] = np.nan if v is None else float(v)
     feats = pd.DataFrame(values, columns=columns)

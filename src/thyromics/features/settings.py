@@ -70,6 +70,17 @@ class ExtractionSettings(BaseModel):
     interpolator : str
         SimpleITK interpolator for the image when resampling (the mask always uses
         nearest neighbour in PyRadiomics).
+    resampling_grid : {"pyradiomics", "ibsi"}
+        ``pyradiomics``: PyRadiomics' grid (origin-aligned, cropped to the lesion plus
+        ``pad_distance``, mask by nearest neighbour, image cast back to its pixel type);
+        ``ibsi``: the IBSI grid (centre-aligned, mask by linear interpolation and a 0.5
+        threshold, integer images rounded). Both through
+        :mod:`thyromics.preprocess.resample`, which never lets a kernel read past the data.
+    clip_interpolated : bool
+        Clip resampled intensities to the input image's range. A cubic B-spline (or sinc)
+        kernel overshoots at sharp edges: on LIDC crops resampled to 1 mm it gives
+        -1202 HU beside air of -1024 HU, a value no voxel of the scan holds. PyRadiomics
+        does not clip: set ``False`` for its exact values.
     pad_distance : int
         Voxels of padding kept around the lesion when resampling / cropping.
     pre_crop : bool
@@ -100,8 +111,10 @@ class ExtractionSettings(BaseModel):
     fractal, moments : bool
         Add the box-counting fractal dimension (:mod:`thyromics.features.fractal`) and the
         two intensity moment invariants (:mod:`thyromics.features.moments`).
-    label : int
-        Label value of the lesion in the mask (a binary 0/1 mask is taken as is).
+    label : int or None
+        Label value of the lesion in the mask. ``None`` (default): the mask must be
+        binary (0/1 or 0/255, taken as it is); a mask with several labels is refused,
+        listing them.
     geometry_tolerance : float or None
         Tolerance of the image/mask geometry check (PyRadiomics ``geometryTolerance``).
     correct_mask : bool
@@ -133,6 +146,8 @@ class ExtractionSettings(BaseModel):
     remove_outliers: float | None = Field(default=None, gt=0)
     resampled_pixel_spacing: tuple[float, ...] | None = None
     interpolator: str = "sitkBSpline"
+    resampling_grid: Literal["pyradiomics", "ibsi"] = "pyradiomics"
+    clip_interpolated: bool = True
     pad_distance: int = Field(default=5, ge=0)
     pre_crop: bool = False
     resegment_range: tuple[float, ...] | None = None
@@ -149,7 +164,7 @@ class ExtractionSettings(BaseModel):
     feature_subsets: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     fractal: bool = False
     moments: bool = False
-    label: int = Field(default=1, gt=0)
+    label: int | None = Field(default=None, gt=0)
     geometry_tolerance: float | None = Field(default=None, gt=0)
     correct_mask: bool = False
     min_roi_size: int = Field(default=1, ge=1)
@@ -283,7 +298,7 @@ class ExtractionSettings(BaseModel):
             image_type[t] = {}
         feature_class = {c: (list(self.feature_subsets[c]) if c in self.feature_subsets else None)
                          for c in self.feature_classes}
-        s: dict[str, Any] = {"label": self.label, "additionalInfo": True,
+        s: dict[str, Any] = {"label": self.label or 1, "additionalInfo": True,
                              "minimumROIDimensions": self.min_roi_dimensions,
                              "padDistance": self.pad_distance, "distances": list(self.distances),
                              "symmetricalGLCM": self.symmetrical_glcm, "gldm_a": self.gldm_a,

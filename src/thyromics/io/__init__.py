@@ -9,14 +9,14 @@ Public API
     BMP, GIF, TIFF).
 :func:`check_finite`, :func:`check_geometry`, :func:`load_case`
     Checks, and one case read and checked.
-:func:`read_manifest`, :func:`validate_readable`, :class:`Case`, :class:`Manifest`,
-:class:`ManifestError`
+:func:`read_manifest`, :func:`validate_readable`, :func:`duplicate_cases`, :class:`Case`,
+:class:`Manifest`, :class:`ManifestError`
     The case manifest (``cases.csv``).
 """
 
 from thyromics.io.image import Image
-from thyromics.io.manifest import (Case, Manifest, ManifestError, read_manifest, summarize,
-                                   validate_readable)
+from thyromics.io.manifest import (Case, Manifest, ManifestError, duplicate_cases, read_manifest,
+                                   summarize, validate_readable)
 from thyromics.io.readers import (DEFAULT_GEOMETRY_TOLERANCE, SUPPORTED_EXTENSIONS, check_finite,
                                   check_geometry, load_case, read_image, read_mask)
 from thyromics.io.writers import write_image
@@ -36,5 +36,6 @@ __all__ = [
     "ManifestError",
     "read_manifest",
     "validate_readable",
+    "duplicate_cases",
     "summarize",
 ]

@@ -13,6 +13,10 @@ Kinds of file
             ultrasound region calibration where GDCM finds one).
 ``series``  a folder of DICOM files: SimpleITK ``ImageSeriesReader``.
 
+Before any of them reads pixels, :mod:`thyromics.io._integrity` checks that the file
+holds all the pixel data its header promises (SimpleITK and GDCM pad a cut file with
+zeros without a word).
+
 Colour
 ------
 Colour pixels are turned into grey with the ITU-R BT.601 luma formula
@@ -32,10 +36,11 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from thyromics.errors import CaseError
+from thyromics.io import _integrity
 from thyromics.io.image import Image
 
 __all__ = ["FORMATS", "SUPPORTED_EXTENSIONS", "file_kind", "read_raw", "luma",
-           "read_header", "Header"]
+           "read_header", "Header", "check_file"]
 
 #: Extension (lower case, with dot) -> (kind, format name used in messages).
 FORMATS: dict[str, tuple[str, str]] = {
@@ -177,8 +182,10 @@ def _read_raster(path: Path, fmt: str, frame: int | None, colour: ColourMode) ->
     from PIL import Image as PILImage
     from PIL import UnidentifiedImageError
 
+    if fmt == "TIFF":
+        _integrity.check_tiff(path)
     try:
-        with PILImage.open(path) as pim:
+        with _integrity.strict_pillow(), PILImage.open(path) as pim:
             n = int(getattr(pim, "n_frames", 1))
             f = _check_frame(path, n, frame, f"{fmt} file")
             if f:
@@ -193,8 +200,8 @@ def _read_raster(path: Path, fmt: str, frame: int | None, colour: ColourMode) ->
             arr = np.array(pim)
     except CaseError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise _unreadable(path, fmt, e) from e
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
+        raise _integrity.truncated_raster(path, fmt, e) or _unreadable(path, fmt, e) from e
     if arr.ndim == 3:
         arr = _to_grey(path, arr, colour)
     if arr.ndim != 2:
@@ -240,6 +247,8 @@ def _sitk_to_image(path: Path, img, frame: int | None, colour: ColourMode,
 def _read_volume(path: Path, fmt: str, frame: int | None, colour: ColourMode) -> Image:
     import SimpleITK as sitk
 
+    if fmt == "NIfTI":
+        _integrity.check_nifti(path)  # ITK pads a cut NIfTI with zeros
     try:
         img = sitk.ReadImage(str(path))
     except RuntimeError as e:
@@ -282,6 +291,7 @@ def _read_dicom_file(path: Path, frame: int | None, series_uid: str | None,
                      colour: ColourMode) -> Image:
     import SimpleITK as sitk
 
+    _integrity.check_dicom(path)  # GDCM pads short pixel data with zeros
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     reader.SetImageIO("GDCMImageIO")
@@ -308,8 +318,11 @@ def dicom_series(folder: Path) -> dict[str, list[str]]:
     return {uid: list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid)) for uid in ids}
 
 
-def _choose_series(folder: Path, series_uid: str | None) -> list[str]:
+def _choose_series(folder: Path, series_uid: str | None, check: bool = False) -> list[str]:
+    """The files of the one (or the chosen) series; ``check``: every file is whole."""
     series = dicom_series(folder)
+    if check:
+        _integrity.check_left_out(folder, [f for files in series.values() for f in files])
     if not series:
         raise _fail(folder, "no DICOM series found in this folder: expected DICOM files "
                             "(a CT series) or an image file path.")
@@ -319,17 +332,21 @@ def _choose_series(folder: Path, series_uid: str | None) -> list[str]:
             raise _fail(folder, f"folder holds {len(series)} DICOM series: {listing}. Choose one "
                                 "with series_uid=... (--series-uid on the command line), or "
                                 "move each series into its own folder.")
-        return next(iter(series.values()))
-    if series_uid not in series:
+        files = next(iter(series.values()))
+    elif series_uid not in series:
         raise _fail(folder, f"series {series_uid!r} not found; the folder holds: {listing}.")
-    return series[series_uid]
+    else:
+        files = series[series_uid]
+    for f in files if check else ():
+        _integrity.check_dicom(Path(f))
+    return files
 
 
 def _read_series(folder: Path, frame: int | None, series_uid: str | None,
                  colour: ColourMode) -> Image:
     import SimpleITK as sitk
 
-    files = _choose_series(folder, series_uid)
+    files = _choose_series(folder, series_uid, check=True)
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     try:
@@ -358,14 +375,61 @@ def read_raw(path: Path, *, frame: int | None = None, series_uid: str | None = N
 # --------------------------------------------------------------------------- headers
 
 class Header(NamedTuple):
-    """What a file header says, read without the pixel data."""
+    """What a file header says, read without the pixel data.
+
+    Geometry is that of the image the readers return (ITK order, as in :class:`Image`).
+    """
 
     size: tuple[int, ...]  #: size of one frame, ITK order (x, y[, z])
     n_frames: int  #: number of frames (1 for ordinary images and volumes)
+    spacing: tuple[float, ...] = ()  #: mm
+    origin: tuple[float, ...] = ()  #: mm
+    direction: tuple[float, ...] = ()  #: direction cosines, row-major
+
+
+def _sub(values: tuple[float, ...], n: int, m: int) -> tuple[float, ...]:
+    """Upper-left ``m x m`` block of an ``n x n`` row-major matrix."""
+    return tuple(float(values[i * n + j]) for i in range(m) for j in range(m))
+
+
+def _itk_header(reader, kind: str) -> Header:
+    size, dim = tuple(reader.GetSize()), reader.GetDimension()
+    spacing, origin, direction = reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection()
+    keep, n_frames = dim, 1
+    if kind == "dicom" and dim == 3:  # one DICOM file: a 2D image, frames along z
+        keep, n_frames = 2, size[2]
+    elif dim == 4:
+        keep, n_frames = 3, size[3]
+    return Header(size[:keep], n_frames, tuple(spacing[:keep]), tuple(origin[:keep]),
+                  _sub(direction, dim, keep))
+
+
+def _series_header(files: list[str]) -> Header:
+    """Geometry of a series from its first two files, as ``ImageSeriesReader`` finds it."""
+    import SimpleITK as sitk
+
+    heads = []
+    for f in files[:2]:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(f)
+        try:
+            reader.ReadImageInformation()
+        except RuntimeError as e:
+            raise _unreadable(Path(f), "DICOM", e) from e
+        heads.append(reader)
+    first = heads[0]
+    spacing = list(first.GetSpacing())[:3] + [1.0] * (3 - first.GetDimension())
+    direction = _sub(first.GetDirection(), first.GetDimension(), 3) \
+        if first.GetDimension() == 3 else (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    if len(heads) == 2:
+        step = np.subtract(heads[1].GetOrigin(), first.GetOrigin())
+        spacing[2] = float(abs(np.dot(step, direction[2::3])))
+    return Header(tuple(first.GetSize()[:2]) + (len(files),), 1, tuple(spacing),
+                  tuple(first.GetOrigin()), direction)
 
 
 def read_header(path: Path) -> Header:
-    """Size and frame count of a file, reading only its header (cheap).
+    """Size, frame count and geometry of a file, reading only its header (cheap).
 
     Raises :class:`CaseError` for a missing, unknown or unreadable file, or a DICOM
     folder with no series or several.
@@ -379,27 +443,43 @@ def read_header(path: Path) -> Header:
 
         try:
             with PILImage.open(path) as pim:
-                return Header(pim.size, int(getattr(pim, "n_frames", 1)))
+                return Header(pim.size, int(getattr(pim, "n_frames", 1)), (1.0, 1.0),
+                              (0.0, 0.0), (1.0, 0.0, 0.0, 1.0))
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
             raise _unreadable(path, fmt, e) from e
     if kind == "series":
-        files = _choose_series(path, None)
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(files[0])
-        try:
-            reader.ReadImageInformation()
-        except RuntimeError as e:
-            raise _unreadable(Path(files[0]), "DICOM", e) from e
-        return Header(tuple(reader.GetSize()[:2]) + (len(files),), 1)
+        return _series_header(_choose_series(path, None))
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
         reader.ReadImageInformation()
     except RuntimeError as e:
         raise _unreadable(path, fmt, e) from e
-    size = tuple(reader.GetSize())
-    if kind == "dicom" and len(size) == 3:
-        return Header(size[:2], size[2])
-    if len(size) == 4:
-        return Header(size[:3], size[3])
-    return Header(size, 1)
+    return _itk_header(reader, kind)
+
+
+def check_file(path: Path) -> None:
+    """Check that a file holds all the pixel data its header promises (no image built).
+
+    NIfTI, DICOM files and series, TIFF: byte counts (:mod:`thyromics.io._integrity`);
+    other raster files are decoded to their end. Raises :class:`CaseError`.
+    """
+    kind, fmt = file_kind(path)
+    if kind == "volume" and fmt == "NIfTI":
+        _integrity.check_nifti(path)
+    elif kind == "dicom":
+        _integrity.check_dicom(path)
+    elif kind == "series":
+        _choose_series(path, None, check=True)
+    elif kind == "raster":
+        from PIL import Image as PILImage
+
+        if fmt == "TIFF":
+            _integrity.check_tiff(path)
+        try:
+            with _integrity.strict_pillow(), PILImage.open(path) as pim:
+                for i in range(int(getattr(pim, "n_frames", 1))):
+                    pim.seek(i)
+                    pim.load()
+        except (OSError, ValueError, SyntaxError, EOFError) as e:
+            raise _integrity.truncated_raster(path, fmt, e) or _unreadable(path, fmt, e) from e

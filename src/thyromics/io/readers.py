@@ -18,8 +18,8 @@ from thyromics.io.image import Image
 if TYPE_CHECKING:  # pragma: no cover
     from thyromics.io.manifest import Case
 
-__all__ = ["read_image", "read_mask", "check_finite", "check_geometry", "load_case",
-           "SUPPORTED_EXTENSIONS", "DEFAULT_GEOMETRY_TOLERANCE"]
+__all__ = ["read_image", "read_mask", "check_finite", "check_geometry", "geometry_differences",
+           "load_case", "SUPPORTED_EXTENSIONS", "DEFAULT_GEOMETRY_TOLERANCE"]
 
 #: Largest allowed absolute difference of spacing (mm), origin (mm) and direction cosines.
 DEFAULT_GEOMETRY_TOLERANCE = 1e-3
@@ -54,8 +54,10 @@ def read_image(path: str | Path, *, frame: int | None = None,
     Raises
     ------
     CaseError
-        ``stage="read"``: missing file, unknown extension, corrupt file, several frames
-        or series without a choice.
+        ``stage="read"``: missing file, unknown extension, corrupt file, a file holding
+        less pixel data than its header promises (truncated NIfTI, ``.nii.gz`` with a
+        bad CRC, short DICOM pixel data, cut PNG/TIFF/...: see
+        :mod:`thyromics.io._integrity`), several frames or series without a choice.
 
     Notes
     -----
@@ -169,6 +171,29 @@ def _fmt(values: tuple[float, ...] | tuple[int, ...]) -> str:
     return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
 
 
+def geometry_differences(image, mask, tolerance: float = DEFAULT_GEOMETRY_TOLERANCE) -> list[str]:
+    """Which of size, spacing, origin and direction differ between two geometries.
+
+    Parameters
+    ----------
+    image, mask : Image or Header
+        Anything with ``size``, ``spacing``, ``origin`` and ``direction`` (ITK order).
+    tolerance : float
+        Largest allowed absolute difference per component (sizes must be equal).
+
+    Returns
+    -------
+    list of str
+        The names that differ, in that order; empty when the grids agree.
+    """
+    bad = ["size"] if tuple(image.size) != tuple(mask.size) else []
+    for name in ("spacing", "origin", "direction"):
+        a, b = getattr(image, name), getattr(mask, name)
+        if len(a) != len(b) or bool(np.any(np.abs(np.subtract(a, b)) > tolerance)):
+            bad.append(name)
+    return bad
+
+
 def check_geometry(image: Image, mask: Image, *, tolerance: float = DEFAULT_GEOMETRY_TOLERANCE,
                    case_id: str | None = None) -> None:
     """Check that a mask lies on the image's voxel grid.
@@ -183,19 +208,11 @@ def check_geometry(image: Image, mask: Image, *, tolerance: float = DEFAULT_GEOM
         (``--geometry-tolerance``) and the other fix (resampling the mask onto the image,
         :func:`thyromics.preprocess.resample_mask`).
     """
-    rows = [("size", image.size, mask.size, image.size != mask.size),
-            ("spacing", image.spacing, mask.spacing, None),
-            ("origin", image.origin, mask.origin, None),
-            ("direction", image.direction, mask.direction, None)]
-    bad = []
-    for i, (name, a, b, differs) in enumerate(rows):
-        if differs is None:
-            differs = len(a) != len(b) or bool(np.any(np.abs(np.subtract(a, b)) > tolerance))
-            rows[i] = (name, a, b, differs)
-        if differs:
-            bad.append(name)
+    bad = geometry_differences(image, mask, tolerance)
     if not bad:
         return
+    rows = [(name, getattr(image, name), getattr(mask, name), name in bad)
+            for name in ("size", "spacing", "origin", "direction")]
     width = max(len(_fmt(r[1])) for r in rows) + 2
     width_b = max(len(_fmt(r[2])) for r in rows) + 2
     lines = [f"{'':10}{'image':{width}}mask"]

@@ -16,7 +16,6 @@ Design (nothing is fitted on data it is later evaluated on):
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.models._inputs import binary_outcome, used_inputs
 from thyromics.models.pipeline import PipelineSettings, prepare_frame, split_column_types
 
 __all__ = ["FittedModel", "ModelStudyResult", "fit_and_compare", "run_model_stage",
@@ -80,22 +80,6 @@ def _threshold_value(value: Any) -> float:
     return float("inf") if value is None else float(value)
 
 
-def _binary_label(values: pd.Series, label: str) -> tuple[np.ndarray, Any]:
-    classes = sorted(pd.unique(values))
-    if len(classes) != 2:
-        raise InputError(f"label column {label!r} must have exactly two values among labelled "
-                         f"rows; found {classes[:10]}")
-    return (values == classes[1]).to_numpy(int), classes[1]
-
-
-def _used_inputs(pipeline, numeric: list[str], categorical: list[str]) -> list[str]:
-    from thyromics.models.pipeline import transformed_feature_names
-    used = set(transformed_feature_names(pipeline))
-    out = [c for c in numeric if c in used]
-    out += [c for c in categorical if any(u.startswith(f"{c}_") for u in used)]
-    return out
-
-
 def _importance_frame(parts: dict[str, pd.Series], kind: str) -> pd.DataFrame:
     rows = [pd.DataFrame({"model_id": mid, "feature": s.index, kind: s.to_numpy()})
             for mid, s in parts.items() if s is not None]
@@ -126,7 +110,7 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                     repeats: int = 1, seed: int = 0, settings: PipelineSettings | None = None,
                     id_column: str = "case_id", clinical: Sequence[str] | None = None,
                     importance: Sequence[str] = IMPORTANCE_KINDS,
-                    permutation_repeats: int = 5) -> ModelStudyResult:
+                    permutation_repeats: int = 5, positive: Any = None) -> ModelStudyResult:
     """Cross-validate, fit and compare classifiers on feature blocks.
 
     Parameters
@@ -135,7 +119,8 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
         One row per case: ``id_column``, ``label``, optionally ``group``/``split``,
         and feature / clinical columns (see :mod:`thyromics.models.blocks`).
     label : str
-        Binary outcome; the larger of its two values is the positive class.
+        Binary outcome: 0/1 or booleans (1 / True positive), or two other values with
+        ``positive`` naming the positive one (text labels are refused without it).
     group : str or None
         Patient column; None makes every row its own patient.
     split : str or None
@@ -153,6 +138,9 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
         Importance tables to compute (``()`` for none).
     permutation_repeats : int
         Permutations per column for the held-out permutation importance.
+    positive : optional
+        The positive class of ``label`` (e.g. ``"Malignant"``); see
+        :func:`thyromics.models._inputs.binary_outcome`.
 
     Returns
     -------
@@ -182,7 +170,7 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
         warnings.warn(f"{n_unlabelled} row(s) without {label!r} are left out of modelling",
                       ThyromicsWarning, stacklevel=2)
     data = table[table[label].notna()].reset_index(drop=True)
-    y_all, positive = _binary_label(data[label], label)
+    y_all, positive = binary_outcome(data[label], label, positive)
     groups_all = (data[group].astype(str).to_numpy() if group
                   else data[id_column].astype(str).to_numpy())
     cohort_rows = cvmod.cohorts(data[split] if split else None, len(data))
@@ -226,7 +214,7 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                 if "permutation" not in importance:
                     return
                 pipe = final_pipeline(model)
-                use = _used_inputs(pipe, numeric, categorical)
+                use = used_inputs(pipe, numeric, categorical)
                 Xte = X_tr.iloc[fold.test][numeric + categorical]
                 s = pd.Series(0.0, index=numeric + categorical)
                 if use and len(np.unique(y_tr[fold.test])) == 2:
@@ -257,7 +245,7 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
             finals[mid] = FittedModel(
                 model_id=mid, classifier=name, blocks=bset, pipeline=pipe, threshold=np.nan,
                 numeric=numeric, categorical=categorical, label=label,
-                positive_class=positive.item() if hasattr(positive, "item") else positive,
+                positive_class=positive,
                 settings=settings,
                 training={"n_cases": int(len(tr)), "n_patients": int(len(set(g_tr))),
                           "n_positive": int(y_tr.sum()), "cv": cv, "repeats": repeats,
@@ -411,23 +399,13 @@ def join_tables(table: pd.DataFrame, paths: Sequence[Path]) -> pd.DataFrame:
     return out
 
 
-def _extraction_settings(features_path: Path) -> dict | None:
-    """The extraction settings recorded in a feature table's provenance, if any."""
-    from thyromics.features.extract import read_features
-
-    try:
-        return read_features(features_path)[1].get("settings")
-    except Exception:  # noqa: BLE001 - a table made elsewhere has no provenance
-        return None
-
-
 def run_model_stage(features_path: Path, *, label: str = "label", group: str | None = "patient_id",
                     split: str | None = None, blocks: Sequence[str] = ("radiomics",),
                     models: Sequence[str] = ("lr", "rf", "rfq"), cv: int = 5, repeats: int = 1,
                     seed: int = 0, settings: PipelineSettings | None = None,
                     out_dir: Path, importance: Sequence[str] = IMPORTANCE_KINDS,
                     families: bool = False, manifest: Path | None = None,
-                    join: Sequence[Path] = ()) -> ModelStudyResult:
+                    join: Sequence[Path] = (), positive: Any = None) -> ModelStudyResult:
     """Run :func:`fit_and_compare` on a feature table file and write the stage outputs.
 
     Writes into ``out_dir``: ``comparison.csv``, ``predictions.parquet``, ``delong.csv``,
@@ -440,8 +418,10 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
     are joined on ``case_id`` (they then form the ``clinical`` block). ``join``: more
     feature tables joined on ``case_id`` (e.g. ``deep/deep_features.parquet``, whose
     ``deep_pca_*`` columns form the ``deep`` block); see :func:`join_tables`.
+    ``positive``: the positive class of a text label (see :func:`fit_and_compare`).
     """
-    from thyromics.models.persist import file_sha256, provenance, save_model
+    from thyromics.models._write import write_stage
+    from thyromics.provenance import check_writable, output_lock
 
     settings = settings or PipelineSettings()
     table = read_feature_table(features_path)
@@ -455,46 +435,13 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
                           ThyromicsWarning, stacklevel=2)
             group = None
     t0 = time.perf_counter()
-    res = fit_and_compare(table, label=label, group=group, split=split, blocks=blocks,
-                          models=models, cv=cv, repeats=repeats, seed=seed, settings=settings,
-                          importance=importance)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    res.comparison.to_csv(out / "comparison.csv", index=False)
-    res.predictions.to_parquet(out / "predictions.parquet", index=False)
-    res.delong.to_csv(out / "delong.csv", index=False)
-    res.fold_auc.to_csv(out / "fold_auc.csv", index=False)
-    res.leakage.to_csv(out / "leakage.csv", index=False)
-    for kind, frame in res.importance.items():
-        frame.to_csv(out / f"importance_{kind}.csv", index=False)
-    (out / "evaluation.json").write_text(json.dumps(res.evaluation, indent=1))
-    if families:
-        from thyromics.models.blocks import feature_family
-        from thyromics.models.families import family_analysis
-        cols = [c for c in table.columns if feature_family(c) is not None
-                and c in {col for m in res.models.values() for col in m.numeric}]
-        from thyromics.models.cv import cohorts
-        train = table.iloc[cohorts(table[split] if split else None, len(table))["train"]]
-        values: list = []
-        family_analysis(train, label=label, columns=cols, seed=seed, values=values).to_csv(
-            out / "families.csv", index=False)
-        if values:  # per-case representative values (training cohort), for the report
-            pd.concat(values, ignore_index=True).to_parquet(out / "family_values.parquet",
-                                                            index=False)
-    source = {"features": str(Path(features_path).resolve()),
-              "features_sha256": file_sha256(Path(features_path))}
-    extraction = _extraction_settings(Path(features_path))
-    for m in res.models.values():
-        m.training["source"] = source
-        m.training["extraction_settings"] = extraction  # lets `predict` extract raw cases
-        save_model(m, out / "models" / m.model_id)
-    run = provenance(settings) | {
-        "stage": "model", "args": {"label": label, "group": group, "split": split,
-                                   "blocks": list(blocks), "models": list(models), "cv": cv,
-                                   "repeats": repeats, "seed": seed,
-                                   "importance": list(importance)},
-        "input": source | ({"manifest": str(Path(manifest).resolve())} if manifest else {}),
-        "excluded_columns": res.excluded, "thresholds": res.thresholds,
-        "seconds": round(time.perf_counter() - t0, 1)}
-    (out / "run.json").write_text(json.dumps(run, indent=1, default=str))
+    out = check_writable(Path(out_dir), "the model output folder")  # before the work
+    with output_lock(out / "run.json"):
+        res = fit_and_compare(table, label=label, group=group, split=split, blocks=blocks,
+                              models=models, cv=cv, repeats=repeats, seed=seed,
+                              settings=settings, importance=importance, positive=positive)
+        write_stage(res, table, out, features_path, settings, label=label, group=group,
+                     split=split, blocks=blocks, models=models, cv=cv, repeats=repeats,
+                     seed=seed, importance=importance, families=families, manifest=manifest,
+                     positive=positive, t0=t0)
     return res

@@ -21,6 +21,10 @@ def _split_list(text: str) -> list[str]:
 def model(
     features: Path = typer.Argument(..., help="Feature table (.parquet or .csv), one row per case."),
     label: str = typer.Option("label", "--label", help="Binary outcome column."),
+    positive: Optional[str] = typer.Option(None, "--positive",
+                                           help="The positive class of a label with two text "
+                                                "values, e.g. 'Malignant' (0/1 and True/False "
+                                                "labels need none)."),
     group: Optional[str] = typer.Option("patient_id", "--group",
                                         help="Patient column: the unit of every split."),
     split: Optional[str] = typer.Option(None, "--split",
@@ -83,7 +87,7 @@ def model(
                               blocks=_split_list(blocks), models=_split_list(models), cv=cv,
                               repeats=repeats, seed=seed, settings=settings, out_dir=output,
                               importance=_split_list(importance), families=families,
-                              manifest=manifest, join=join)
+                              manifest=manifest, join=join, positive=positive)
     except InputError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

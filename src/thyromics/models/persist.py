@@ -129,11 +129,14 @@ def predict_table(model_dir: Path, table: pd.DataFrame, *,
     Raises
     ------
     InputError
-        A column the model needs is missing.
+        A column the model needs is missing; a column it uses is empty in every case or
+        holds text (:func:`thyromics.models._inputs.check_new_cases`, which also warns on
+        repeated case ids).
     """
     import numpy as np
     import pandas as pd
 
+    from thyromics.models._inputs import check_new_cases
     from thyromics.models.pipeline import prepare_frame
 
     pipeline, meta = load_model(model_dir)
@@ -143,6 +146,7 @@ def predict_table(model_dir: Path, table: pd.DataFrame, *,
         raise InputError(f"the table lacks {len(missing)} column(s) that model "
                          f"{meta['model_id']!r} needs, e.g. {missing[:5]}; extract them with "
                          f"the same settings as the training table")
+    check_new_cases(table, pipeline, meta, id_column=id_column)
     X = prepare_frame(table, numeric, categorical)[numeric + categorical]
     score = pipeline.predict_proba(X)[:, 1]
     out = pd.DataFrame(index=table.index)

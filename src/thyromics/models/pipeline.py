@@ -221,7 +221,36 @@ def fit_model(model, X, y: np.ndarray, groups: np.ndarray | None = None):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_model(model, X, y, groups)
+        fitted = _fit_model(model, X, y, groups)
+    _serial_prediction(fitted)
+    return fitted
+
+
+def _serial_prediction(obj, depth: int = 0) -> None:
+    """Set ``n_jobs = 1`` on every fitted estimator inside ``obj``.
+
+    A forest's ``predict_proba`` with ``n_jobs > 1`` adds the trees' votes in the order the
+    threads finish, so scores differ in the last bits from run to run; fitting in parallel
+    is deterministic (one seed per tree). Scores and saved models are then the same
+    whatever ``n_jobs`` the fit used.
+    """
+    from sklearn.base import BaseEstimator
+
+    if depth > 6:
+        return
+    if isinstance(obj, BaseEstimator):
+        if "n_jobs" in obj.get_params(deep=False):
+            obj.n_jobs = 1
+        children = list(vars(obj).values())
+    elif isinstance(obj, (list, tuple)):
+        children = list(obj)
+    elif isinstance(obj, dict):
+        children = list(obj.values())
+    else:
+        return
+    for child in children:
+        if isinstance(child, (BaseEstimator, list, tuple, dict)):
+            _serial_prediction(child, depth + 1)
 
 
 def _fit_model(model, X, y, groups):

@@ -1,49 +1,88 @@
-"""Resampling images and masks onto a new voxel grid.
+"""Resampling images and masks onto a new voxel grid: the one resampling path.
 
-Grid rule (IBSI reference manual, Zwanenburg et al., Radiology 2020, section 2.4,
-"align grid centres"): along each axis with ``n`` voxels of spacing ``s``, the new grid
-of spacing ``s'`` has ``n' = ceil(n s / s')`` voxels and its centre coincides with the
-old grid's centre, i.e. the new origin moves by ``(s (n - 1) - s' (n' - 1)) / 2`` along
-that axis (in the image's own axes, rotated by its direction matrix). New voxels just
-past the old edge take the value of the nearest old voxel (no artificial zeros).
+Extraction, the fractal/moment extras, deep learning and habitats all resample through
+:func:`resample_to_grid`, which guards against a fault of ITK's B-spline interpolator:
+along an axis with fewer samples than the kernel needs (2 slices for a cubic B-spline),
+``itk::BSplineDecompositionImageFilter`` reads memory outside the image, so the result
+depends on the heap (NaN, -6.9e17, or -32768/32767 after a cast to int16) and changes
+from run to run. Here an axis shorter than the kernel is first padded by mirroring
+(ITK's own mirror rule, ``k -> -k``), so the kernel never reaches past the data; each
+such padding is returned as a note and raised as a :class:`ResamplingWarning`. Values are
+computed in float64 and cast explicitly (:func:`cast_like`).
+
+Two grids:
+
+* :func:`resampled_grid`, the IBSI grid (Zwanenburg et al., Radiology 2020, reference
+  manual section 2.4, "align grid centres"): along each axis with ``n`` voxels of
+  spacing ``s``, the new grid of spacing ``s'`` has ``n' = ceil(n s / s')`` voxels and its
+  centre coincides with the old grid's centre. Masks are interpolated linearly and
+  thresholded at 0.5.
+* :func:`pyradiomics_grid`, PyRadiomics' grid (``imageoperations.resampleImage``): aligned
+  to the input origin's voxel corner, cropped to the lesion's bounding box plus
+  ``padDistance`` new voxels; masks by nearest neighbour.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import warnings
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.io.image import Image
 
-__all__ = ["resample", "resample_mask", "INTERPOLATORS", "resampled_grid"]
+__all__ = ["resample", "resample_mask", "resample_to_grid", "resampled_grid", "pyradiomics_grid",
+           "cast_like", "Grid", "INTERPOLATORS", "KERNEL_SUPPORT", "ResamplingWarning"]
 
 Interpolator = Literal["linear", "bspline", "nearest"]
 
-
-def _interpolators() -> dict[str, int]:
-    import SimpleITK as sitk
-
-    return {"linear": sitk.sitkLinear, "bspline": sitk.sitkBSpline,
-            "nearest": sitk.sitkNearestNeighbor}
-
-
 #: Names accepted by ``interpolator``: linear (tri/bilinear), bspline (cubic B-spline),
-#: nearest (nearest neighbour).
+#: nearest (nearest neighbour). SimpleITK names (``sitkBSpline`` ...) are accepted too.
 INTERPOLATORS: tuple[str, ...] = ("linear", "bspline", "nearest")
 
+_SITK_NAMES = {"nearest": "sitkNearestNeighbor", "linear": "sitkLinear", "bspline": "sitkBSpline"}
 
-def _look_up(name: str) -> int:
-    table = _interpolators()
-    if name not in table:
-        close = difflib.get_close_matches(str(name), INTERPOLATORS, n=1)
+#: Samples an interpolation kernel reads along an axis: cubic B-spline 4, windowed sinc
+#: of SimpleITK's radius 3 six, Gaussian (alpha 4 sigma) eight.
+KERNEL_SUPPORT: dict[str, int] = {
+    "sitkNearestNeighbor": 1, "sitkLinear": 2, "sitkBSpline": 4, "sitkGaussian": 8,
+    "sitkLabelGaussian": 8, "sitkHammingWindowedSinc": 6, "sitkCosineWindowedSinc": 6,
+    "sitkWelchWindowedSinc": 6, "sitkLanczosWindowedSinc": 6, "sitkBlackmanWindowedSinc": 6}
+
+
+class ResamplingWarning(ThyromicsWarning):
+    """An axis was too short for the interpolation kernel and was padded by mirroring."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A voxel grid in ITK order: size, spacing (mm), origin (mm), direction cosines."""
+
+    size: tuple[int, ...]
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    direction: tuple[float, ...]
+
+    @classmethod
+    def of(cls, image: Image) -> "Grid":
+        """The grid an image lies on."""
+        return cls(image.size, image.spacing, image.origin, image.direction)
+
+
+def _sitk_name(name: str) -> str:
+    key = _SITK_NAMES.get(name, name)
+    if key not in KERNEL_SUPPORT:
+        options = [*INTERPOLATORS, *KERNEL_SUPPORT]
+        close = difflib.get_close_matches(str(name), options, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InputError(f"unknown interpolator {name!r}; expected one of "
-                         f"{', '.join(INTERPOLATORS)}.{hint}")
-    return table[name]
+                         f"{', '.join(INTERPOLATORS)} (or a SimpleITK name such as "
+                         f"sitkBSpline).{hint}")
+    return key
 
 
 def _spacing(image: Image, spacing: float | tuple[float, ...]) -> tuple[float, ...]:
@@ -56,7 +95,7 @@ def _spacing(image: Image, spacing: float | tuple[float, ...]) -> tuple[float, .
 
 def resampled_grid(image: Image, spacing: float | tuple[float, ...]
                    ) -> tuple[tuple[int, ...], tuple[float, ...], tuple[float, ...]]:
-    """``(size, spacing, origin)`` of the centre-aligned grid with the new spacing (ITK order)."""
+    """``(size, spacing, origin)`` of the centre-aligned (IBSI) grid with the new spacing."""
     sp = _spacing(image, spacing)
     size = tuple(max(1, math.ceil(n * s / t - 1e-9)) for n, s, t in zip(image.size, image.spacing, sp))
     shift = np.array([(s * (n - 1) - t * (m - 1)) / 2.0
@@ -66,28 +105,135 @@ def resampled_grid(image: Image, spacing: float | tuple[float, ...]
     return size, sp, origin
 
 
-def _execute(image: Image, size, spacing, origin, direction, interp: int, out_float: bool,
-             extrapolate: bool = True) -> Image:
+def pyradiomics_grid(mask: Image, spacing: tuple[float, ...], pad_distance: int) -> Grid:
+    """PyRadiomics' resampling grid (``imageoperations.resampleImage``, v3.1).
+
+    A spacing of 0, and every axis along which the lesion spans a single voxel, keep the
+    mask's spacing. The grid starts at the voxel corner of the input origin, covers the
+    lesion's bounding box plus ``pad_distance`` new voxels, and never extends past the
+    input's extent (rounded up to whole new voxels).
+    """
+    nz = np.nonzero(mask.array)
+    if nz[0].size == 0:
+        raise InputError("cannot build a resampling grid around an empty mask.")
+    lo = np.array([int(ix.min()) for ix in reversed(nz)], dtype=float)  # ITK order
+    extent = np.array([int(ix.max()) for ix in reversed(nz)], dtype=float) - lo + 1
+    old = np.asarray(mask.spacing)
+    new = np.asarray([o if t == 0 else t for o, t in zip(old, spacing)], dtype=float)
+    new = np.where(extent != 1, new, old)
+    ratio = old / new
+    lower = np.maximum(np.floor((lo - 0.5) * ratio - pad_distance), 0)
+    upper = np.minimum(np.ceil((lo + extent - 0.5) * ratio + pad_distance),
+                       np.ceil(np.asarray(mask.size) * ratio) - 1)
+    size = tuple(int(u - lw + 1) for lw, u in zip(lower, upper))
+    index = 0.5 * (new - old) / old + lower / ratio  # continuous index of the new origin
+    direction = np.asarray(mask.direction).reshape(mask.ndim, mask.ndim)
+    origin = np.asarray(mask.origin) + direction @ (index * old)
+    return Grid(size, tuple(new.tolist()), tuple(origin.tolist()), mask.direction)
+
+
+def _pad_short_axes(image: Image, support: int) -> tuple[Image, list[str]]:
+    """Mirror-pad every axis with fewer samples than ``support`` (ITK order notes).
+
+    Linear and nearest-neighbour interpolation (support <= 2) clamp to the buffer in ITK
+    and are never padded.
+    """
+    pads, notes = [], []
+    if support <= 2:
+        return image, notes
+    axis_names = "xyz"
+    for i, n in enumerate(image.size):
+        p = math.ceil((support - n) / 2) if n < support else 0
+        pads.append(p)
+        if p:
+            notes.append(f"axis {axis_names[i]} has {n} sample(s), fewer than the {support} the "
+                         f"interpolation kernel reads: padded by mirroring {p} sample(s) on "
+                         "each side before interpolating")
+    if not any(pads):
+        return image, notes
+    arr = image.array
+    for i, p in enumerate(pads):
+        if p:
+            ax = image.ndim - 1 - i  # numpy axis of ITK axis i
+            width = [(0, 0)] * image.ndim
+            width[ax] = (p, p)
+            arr = np.pad(arr, width, mode="reflect" if arr.shape[ax] > 1 else "edge")
+    direction = np.asarray(image.direction).reshape(image.ndim, image.ndim)
+    shift = direction @ (np.asarray(pads, dtype=float) * np.asarray(image.spacing))
+    origin = tuple((np.asarray(image.origin) - shift).tolist())
+    return Image(arr, image.spacing, origin, image.direction, image.source), notes
+
+
+def resample_to_grid(image: Image, grid: Grid, *, interpolator: str = "linear",
+                     outside: Literal["nearest", "fill"] = "nearest", fill: float = 0.0,
+                     warn: bool = True) -> tuple[Image, tuple[str, ...]]:
+    """Resample an image onto a grid, in float64, never reading past the data.
+
+    Parameters
+    ----------
+    image : Image
+    grid : Grid
+        The output grid.
+    interpolator : str
+        ``linear``, ``bspline``, ``nearest`` or a SimpleITK interpolator name.
+    outside : {"nearest", "fill"}
+        Grid points beyond the input's extent take the nearest input voxel's value
+        (IBSI) or ``fill`` (ITK's default, as PyRadiomics).
+    warn : bool
+        Raise a :class:`ResamplingWarning` for each padded axis (the notes are returned
+        either way).
+
+    Returns
+    -------
+    (Image, tuple of str)
+        The float64 image (``nearest`` keeps the values exactly) and the notes on axes
+        that were padded because they were shorter than the kernel.
+    """
     import SimpleITK as sitk
 
-    src = image
-    if out_float:
-        src = image.with_array(image.array.astype(np.float64))
+    name = _sitk_name(interpolator)
+    src, notes = _pad_short_axes(image.with_array(image.array.astype(np.float64)),
+                                 KERNEL_SUPPORT[name])
     f = sitk.ResampleImageFilter()
-    f.SetSize([int(s) for s in size])
-    f.SetOutputSpacing(tuple(spacing))
-    f.SetOutputOrigin(tuple(origin))
-    f.SetOutputDirection(tuple(direction))
-    f.SetInterpolator(interp)
-    f.SetUseNearestNeighborExtrapolator(extrapolate)
-    f.SetDefaultPixelValue(0.0)
-    out = f.Execute(src.to_sitk())
-    return Image.from_sitk(out, source=image.source)
+    f.SetSize([int(s) for s in grid.size])
+    f.SetOutputSpacing(tuple(float(s) for s in grid.spacing))
+    f.SetOutputOrigin(tuple(float(o) for o in grid.origin))
+    f.SetOutputDirection(tuple(float(d) for d in grid.direction))
+    f.SetInterpolator(getattr(sitk, name))
+    f.SetUseNearestNeighborExtrapolator(outside == "nearest")
+    f.SetDefaultPixelValue(float(fill))
+    f.SetOutputPixelType(sitk.sitkFloat64)
+    out = Image.from_sitk(f.Execute(src.to_sitk()), source=image.source)
+    if warn:
+        for note in notes:
+            warnings.warn(f"{image.source or 'image'}: {note}", ResamplingWarning, stacklevel=2)
+    return out, tuple(notes)
+
+
+def cast_like(array: np.ndarray, dtype: np.dtype | type) -> np.ndarray:
+    """Cast interpolated values to a pixel type as ITK's resampler does.
+
+    Integer types: values are clipped to the type's range, then truncated toward zero
+    (``itk::ResampleImageFilter::CastPixelWithBoundsChecking``); float types: a plain cast.
+
+    Raises
+    ------
+    ValueError
+        When a value is not finite (an interpolation fault must never become a number).
+    """
+    dtype = np.dtype(dtype)
+    arr = np.asarray(array, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{int((~np.isfinite(arr)).sum())} interpolated value(s) are not finite")
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return np.trunc(np.clip(arr, info.min, info.max)).astype(dtype)
+    return arr.astype(dtype)
 
 
 def resample(image: Image, spacing: float | tuple[float, ...], *,
              interpolator: Interpolator = "linear") -> Image:
-    """Resample an image to a new voxel spacing.
+    """Resample an image to a new voxel spacing on the centre-aligned (IBSI) grid.
 
     Parameters
     ----------
@@ -96,20 +242,18 @@ def resample(image: Image, spacing: float | tuple[float, ...], *,
         New spacing in mm: one value (isotropic) or one per axis, ITK order ``(x, y[, z])``.
     interpolator : {"linear", "bspline", "nearest"}
         ``linear`` and ``bspline`` (cubic B-spline) return ``float64`` so no value is
-        truncated; ``nearest`` keeps the pixel type.
-
-    Returns
-    -------
-    Image
-        On the centre-aligned grid described in the module docstring; same direction.
+        truncated; ``nearest`` keeps the pixel type. Grid points just past the old edge
+        take the value of the nearest old voxel (no artificial zeros).
     """
-    interp = _look_up(interpolator)
     size, sp, origin = resampled_grid(image, spacing)
-    return _execute(image, size, sp, origin, image.direction, interp,
-                    out_float=interpolator != "nearest")
+    out, _ = resample_to_grid(image, Grid(size, sp, origin, image.direction),
+                              interpolator=interpolator)
+    if _sitk_name(interpolator) == "sitkNearestNeighbor":
+        return out.with_array(out.array.astype(image.array.dtype))
+    return out
 
 
-def resample_mask(mask: Image, reference_or_spacing: Image | float | tuple[float, ...], *,
+def resample_mask(mask: Image, reference_or_spacing: Image | Grid | float | tuple[float, ...], *,
                   method: Literal["linear", "nearest"] = "linear") -> Image:
     """Resample a 0/1 mask onto another image's grid or to a new spacing.
 
@@ -117,11 +261,11 @@ def resample_mask(mask: Image, reference_or_spacing: Image | float | tuple[float
     ----------
     mask : Image
         Binary mask (any non-zero voxel counts as lesion).
-    reference_or_spacing : Image or float or tuple of float
-        An image whose grid (size, spacing, origin, direction) the mask is resampled
-        onto, e.g. to fix an image/mask geometry mismatch (reference voxels outside
-        the mask's extent are background); or a new spacing in mm, as
-        in :func:`resample` (same grid as the image resampled to that spacing).
+    reference_or_spacing : Image, Grid, float or tuple of float
+        An image (or grid) the mask is resampled onto, e.g. to fix an image/mask
+        geometry mismatch (reference voxels outside the mask's extent are background);
+        or a new spacing in mm, as in :func:`resample` (same grid as the image
+        resampled to that spacing).
     method : {"linear", "nearest"}
         ``linear`` (default): linear interpolation of the 0/1 mask, then voxels with a
         value >= 0.5 are lesion, the partial-volume rule the IBSI reference manual
@@ -133,24 +277,19 @@ def resample_mask(mask: Image, reference_or_spacing: Image | float | tuple[float
         ``uint8`` 0/1 mask. A lesion much smaller than the new voxels can vanish; the
         caller should check that the result is not empty.
     """
-    import SimpleITK as sitk
-
     if method not in ("linear", "nearest"):
         raise InputError(f"unknown mask resampling method {method!r}; expected 'linear' "
                          "(with a 0.5 threshold) or 'nearest'.")
-    binary = mask.with_array((mask.array != 0).astype(np.float64 if method == "linear" else np.uint8))
-    if isinstance(reference_or_spacing, Image):
-        ref = reference_or_spacing
-        if ref.ndim != mask.ndim:
-            raise InputError(f"cannot resample a {mask.ndim}D mask onto a {ref.ndim}D image.")
-        size, sp, origin, direction = ref.size, ref.spacing, ref.origin, ref.direction
-        extrapolate = False  # voxels of the reference outside the mask are background
+    binary = mask.with_array((mask.array != 0).astype(np.float64))
+    if isinstance(reference_or_spacing, (Image, Grid)):
+        grid = (Grid.of(reference_or_spacing) if isinstance(reference_or_spacing, Image)
+                else reference_or_spacing)
+        if len(grid.size) != mask.ndim:
+            raise InputError(f"cannot resample a {mask.ndim}D mask onto a {len(grid.size)}D image.")
+        outside = "fill"  # voxels of the reference outside the mask are background
     else:
-        extrapolate = True
         size, sp, origin = resampled_grid(mask, reference_or_spacing)
-        direction = mask.direction
-    interp = sitk.sitkLinear if method == "linear" else sitk.sitkNearestNeighbor
-    out = _execute(binary, size, sp, origin, direction, interp, out_float=False,
-                   extrapolate=extrapolate)
+        grid, outside = Grid(size, sp, origin, mask.direction), "nearest"
+    out, _ = resample_to_grid(binary, grid, interpolator=method, outside=outside, warn=False)
     arr = (out.array >= 0.5) if method == "linear" else (out.array != 0)
     return out.with_array(arr.astype(np.uint8))

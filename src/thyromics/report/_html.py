@@ -1,4 +1,8 @@
-"""Small HTML building blocks shared by the report's sections (all text escaped)."""
+"""Small HTML building blocks shared by the report's sections (all text escaped).
+
+Every piece of markup is built here from data (tables, numbers, text); no HTML read
+from the study folder is ever passed through.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ from markupsafe import Markup, escape
 
 from thyromics.report.figures import Figure
 
-__all__ = ["Section", "not_run", "note", "table_html", "figure_html", "png_html", "fragment",
-           "safe_name", "fmt", "heading"]
+__all__ = ["Section", "not_run", "note", "table_html", "figure_html", "png_html", "safe_name",
+           "fmt", "heading"]
 
 
 @dataclass
@@ -141,23 +145,3 @@ def png_html(path: Path, caption: str, *, css_class: str = "") -> Markup:
     cls = f' class="{css_class}"' if css_class else ""
     return Markup(f'<figure{cls}><img src="{uri}" alt="{escape(caption)}">'
                   f"<figcaption>{escape(caption)}</figcaption></figure>")
-
-
-_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.S | re.I)
-_DROP = re.compile(r"<(script|style|link|meta|iframe|object|embed)\b[^>]*>.*?</\1\s*>|"
-                   r"<(script|link|meta|iframe|object|embed|img)\b[^>]*/?>", re.S | re.I)
-_ON_ATTR = re.compile(r"\s(on\w+|src|href)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.I)
-
-
-def fragment(html: str) -> Markup:
-    """An HTML fragment written by another stage (e.g. Table 1), made safe to embed.
-
-    Keeps the ``<body>`` content if a whole document was given; drops scripts, styles,
-    links, images and event/``src``/``href`` attributes so the report stays offline and
-    its own styling applies.
-    """
-    match = _BODY.search(html)
-    body = match.group(1) if match else html
-    body = _DROP.sub("", body)
-    body = _ON_ATTR.sub("", body)
-    return Markup(f'<div class="table-wrap fragment">{body}</div>')

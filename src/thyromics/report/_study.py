@@ -11,7 +11,8 @@ Layout (written by ``thyromics run``)::
     OUT/features/features.parquet        case_id, patient_id, label, split, features...
     OUT/features/features.errors.csv     case_id, stage, error, file
     OUT/features/provenance.json
-    OUT/table1/table1.html, table1_by_cohort.html, table1.csv
+    OUT/table1/table1.csv, table1.json, table1_by_cohort.csv, table1_by_cohort.json
+                                         (the .html beside them is never read)
     OUT/models/<block>/comparison.csv, predictions.parquet, delong.csv,
                        importance_<model>.csv, families.csv, shap_<model>.png
     OUT/deep/gradcam/*.png, OUT/deep/segmentation/*.png
@@ -77,14 +78,20 @@ class Study:
         except (OSError, ValueError) as e:
             raise self._fail(path.relative_to(self.root), e) from e
 
-    def table(self, *parts: str) -> pd.DataFrame | None:
-        """A CSV or Parquet table, or ``None`` when absent."""
+    def table(self, *parts: str, text: bool = False) -> pd.DataFrame | None:
+        """A CSV or Parquet table, or ``None`` when absent.
+
+        With ``text=True`` a CSV is read as written: every cell a string, empty cells
+        empty (a printed table such as Table 1, whose ``1.000`` must stay ``1.000``).
+        """
         path = self.path(*parts)
         if not path.is_file():
             return None
         try:
             if path.suffix == ".parquet":
                 return pd.read_parquet(path)
+            if text:
+                return pd.read_csv(path, dtype=str, keep_default_na=False)
             return pd.read_csv(path)
         except Exception as e:  # pandas/pyarrow raise many types for a broken file
             raise self._fail(path.relative_to(self.root), e) from e

@@ -1,30 +1,39 @@
 """Build the study report: one self-contained, printable, offline HTML file.
 
-Figures are embedded as base64 PNG, styles and the small test script are inline, and a
-Content-Security-Policy forbids any network load, so the file can be mailed, archived
-or printed as it is. The data of every figure and table is written beside it as
-``report_data/<name>.csv``.
+Figures are embedded as base64 PNG, styles and the two small test scripts are inline,
+and a Content-Security-Policy forbids any network load, so the file can be mailed,
+archived or printed as it is. Scripts run only if their text has one of the hashes the
+policy lists (``script-src 'sha256-...'``, no ``'unsafe-inline'``): markup that reached
+the page from a study file could not run even if it escaped the escaping. The data of
+every figure and table is written beside it as ``report_data/<name>.csv`` (text cells
+that a spreadsheet would run as a formula start with ``'``, see
+:mod:`thyromics.csvsafe`).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 from markupsafe import Markup, escape
 
+from thyromics.csvsafe import safe_frame
 from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.report._html import Section
 from thyromics.report._study import Study
 from thyromics.report.sections import SECTIONS
 
-__all__ = ["build_report", "build_sections", "DATA_DIR", "REPORT_NAME"]
+__all__ = ["build_report", "build_sections", "DATA_DIR", "REPORT_NAME", "SCRIPTS"]
 
 #: Default file name of the report inside the study folder.
 REPORT_NAME: str = "report.html"
 #: Folder (beside the report) that receives the figures' and tables' data.
 DATA_DIR: str = "report_data"
+#: The report's inline scripts (files in ``templates/``), in page order.
+SCRIPTS: tuple[str, ...] = ("report_errors.js", "report_check.js")
 
 
 def build_sections(study: Study) -> list[Section]:
@@ -55,6 +64,18 @@ def _template():
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
                       lstrip_blocks=True)
     return env.get_template("report.html")
+
+
+def _scripts() -> tuple[list[Markup], Markup]:
+    """The inline scripts and the ``script-src`` sources that allow exactly them."""
+    from importlib import resources
+
+    folder = resources.files("thyromics.report") / "templates"
+    # LF only: a browser hashes the text after turning CRLF into LF (a Windows checkout)
+    texts = [(folder / name).read_text(encoding="utf-8").replace("\r\n", "\n") for name in SCRIPTS]
+    hashes = [base64.b64encode(hashlib.sha256(t.encode("utf-8")).digest()).decode("ascii")
+              for t in texts]
+    return [Markup(t) for t in texts], Markup(" ".join(f"'sha256-{h}'" for h in hashes))
 
 
 def build_report(study_dir: Path, *, output: Path | None = None, title: str | None = None) -> Path:
@@ -102,12 +123,14 @@ def build_report(study_dir: Path, *, output: Path | None = None, title: str | No
     data_dir.mkdir(parents=True, exist_ok=True)
     for sec in sections:
         for fig in sec.figures:
-            fig.data.to_csv(data_dir / f"{fig.name}.csv", index=False)
+            safe_frame(fig.data).to_csv(data_dir / f"{fig.name}.csv", index=False)
         for name, table in sec.tables.items():
-            table.to_csv(data_dir / f"{name}.csv", index=False)
+            safe_frame(table).to_csv(data_dir / f"{name}.csv", index=False)
 
+    scripts, script_src = _scripts()
     html = _template().render(
         title=title, sections=sections, version=__version__, study_dir=str(study_dir.resolve()),
+        scripts=scripts, script_src=script_src,
         generated=datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z"),
     )
     output.parent.mkdir(parents=True, exist_ok=True)

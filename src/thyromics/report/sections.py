@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from thyromics.features.catalogue import parse_column
 from thyromics.report import figures as F
-from thyromics.report._html import Section, fragment, heading, note, png_html, table_html
+from thyromics.report._html import Section, heading, note, png_html
 from thyromics.report._model_sections import (
     calibration_section,
     confusion_section,
@@ -103,23 +103,40 @@ def cohort_flow_section(study: Study) -> Section:
     return sec
 
 
+def _table1_shown(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """Table 1 as printed: the variable named once above its levels, groups headed."""
+    shown = frame.copy()
+    if {"variable", "level"} <= set(shown.columns):
+        level = shown["level"].astype(str)
+        shown.loc[level.ne("") & ~level.str.startswith(("mean", "median")), "variable"] = ""
+    group = (meta.get("settings") or {}).get("group")
+    if group and not (meta.get("settings") or {}).get("by"):
+        fixed = {"variable", "level", "Overall", "p", "test", "Missing"}
+        shown = shown.rename(columns={c: f"{group} = {c}" for c in shown.columns if c not in fixed})
+    return shown
+
+
 def table1_section(study: Study) -> Section:
-    """Table 1 by outcome and, when present, by cohort."""
+    """Table 1 by outcome and, when present, by cohort, from the stage's CSV files.
+
+    The table is built from ``table1/table1.csv`` (every cell escaped) and its footnote
+    from ``table1.json``; the stage's HTML page is never read, so nothing in it can run.
+    """
     sec = Section("table1", "Table 1: patient and lesion characteristics")
-    found = False
-    for file, title in (("table1.html", "By outcome"), ("table1_by_cohort.html", "By cohort")):
-        html = study.text("table1", file)
-        if html is not None:
-            found = True
-            sec.add(heading(title))
-            sec.add(fragment(html), content=True)
-    if not found:
-        csv = study.table("table1", "table1.csv")
-        if csv is not None:
-            sec.add(table_html(csv.fillna(""), data_name=None), content=True)
-            found = True
-    if not found:
-        sec.not_run("Table 1", "table1/table1.html", "thyromics table1")
+    for stem, title in (("table1", "By outcome"), ("table1_by_cohort", "By cohort")):
+        frame = study.table("table1", f"{stem}.csv", text=True)
+        if frame is None:
+            continue
+        meta = study.json("table1", f"{stem}.json")
+        meta = meta if isinstance(meta, dict) else {}
+        sec.add(heading(title))
+        sec.add_table(stem, frame, _table1_shown(frame, meta), caption=str(meta.get("footnote", "")))
+    if not sec.tables:
+        sec.not_run("Table 1", "table1/table1.csv", "thyromics table1")
+        if study.path("table1", "table1.html").is_file():
+            sec.add(note("table1/table1.html is not shown: the report builds Table 1 only from "
+                         "table1.csv, never from an HTML file. Rerun `thyromics run` (or "
+                         "`thyromics table1 -o table1/table1.csv`) to write it."))
     return sec
 
 

@@ -9,8 +9,6 @@ import typer
 
 __all__ = ["review", "agreement"]
 
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
 
 def review(
     cases: Path = typer.Argument(..., help="The case manifest (cases.csv)."),
@@ -20,7 +18,8 @@ def review(
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Review folder (default: review/ beside the manifest); the reader's files go to OUT/READER/."),
     root: Optional[Path] = typer.Option(None, "--root", help="Study folder: files outside it are refused (default: the manifest's folder)."),
     label: Optional[int] = typer.Option(None, "--label", help="Lesion value in multi-label masks."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind. Default loopback: only this computer can connect."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind. Default loopback: only this computer can connect; any other address needs the access token printed in the URL."),
+    allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", help="Another name the server is reached by (a DNS alias), for the Host check; repeatable."),
     port: int = typer.Option(8765, "--port", help="Port (0: any free port)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a web browser."),
 ) -> None:
@@ -28,7 +27,7 @@ def review(
     import getpass
 
     from thyromics.errors import ThyromicsError
-    from thyromics.review.server import make_server
+    from thyromics.review.server import is_loopback, make_server
     from thyromics.review.state import ReaderState, check_reader
     from thyromics.review.study import load_study
 
@@ -37,7 +36,7 @@ def review(
         name = reader or check_reader("".join(ch if ch.isalnum() or ch in "_.-" else "_"
                                               for ch in getpass.getuser()) or "reader")
         state = ReaderState(study, out or study.manifest.parent / "review", name)
-        httpd, url = make_server(state, host, port)
+        httpd, url = make_server(state, host, port, allowed_hosts=tuple(allow_host or ()))
     except (ThyromicsError, OSError) as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(2) from e
@@ -46,12 +45,13 @@ def review(
     typer.echo(f"Reviewing {len(study)} cases of {study.manifest} as reader {state.reader!r}; "
                f"{done} already decided (resuming).")
     typer.echo(f"  decisions and corrected masks: {state.folder}")
-    if host in _LOOPBACK:
+    if is_loopback(host):
         typer.echo(f"  bound to {host} (loopback): only this computer can connect.")
     else:
-        typer.secho(f"warning: bound to {host}: anyone who can reach this address can read the "
-                    "images and change the decisions (there are no accounts). Use --host only "
-                    "on a trusted network.", fg="yellow", err=True)
+        typer.secho(f"warning: bound to {host}: anyone who has the address below, token "
+                    "included, can read the images and change the decisions (there are no "
+                    "accounts; the connection is not encrypted). Share it only on a trusted "
+                    "network.", fg="yellow", err=True)
     typer.echo(f"Open {url}   (Ctrl+C stops the server; every decision is already saved)")
     if not no_browser:
         import webbrowser

@@ -16,6 +16,9 @@ Outputs in the folder ``OUT``:
 ``bland_altman_<i>.png`` the volume Bland-Altman plot of comparison ``i``
 ``summary.json``        the key numbers and the features that are not reproducible
 ``provenance.json``     versions, settings, and the hash of every mask file
+
+Text cells that a spreadsheet would run as a formula get a leading ``'`` in every CSV
+(:func:`thyromics.csvsafe.safe_frame`); a ``FILE.csv`` source is read back without it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from thyromics.csvsafe import restore_frame, safe_frame
 from thyromics.errors import CaseError, InputError
 
 __all__ = ["MaskSource", "AgreementResult", "resolve_source", "resolve_sources", "run_agreement"]
@@ -96,7 +100,7 @@ def resolve_source(manifest: Any, spec: str) -> MaskSource:
         path = Path(file).expanduser().resolve()
         if not path.is_file():
             raise InputError(f"mask source {spec}: no such file {path}.")
-        other = pd.read_csv(path, dtype=str, keep_default_na=False)
+        other = restore_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
         if "case_id" not in other.columns or col not in other.columns:
             raise InputError(f"mask source {spec}: {path} needs columns case_id and {col!r}; "
                              f"found {', '.join(other.columns)}.")
@@ -313,21 +317,21 @@ def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
         summary = pd.DataFrame(columns=["comparison"])
     else:
         summary = summarize(per_case)
-        per_case.to_csv(out / "per_case.csv", index=False)
-        summary.to_csv(out / "summary.csv", index=False)
-        group_tests(per_case, group).to_csv(out / "group_tests.csv", index=False)
+        safe_frame(per_case).to_csv(out / "per_case.csv", index=False)
+        safe_frame(summary).to_csv(out / "summary.csv", index=False)
+        safe_frame(group_tests(per_case, group)).to_csv(out / "group_tests.csv", index=False)
         from thyromics.review.figures import agreement_figure, bland_altman_figure
 
         agreement_figure(per_case, out / "agreement.png")
         for i, comp in enumerate(dict.fromkeys(per_case["comparison"]), start=1):
             bland_altman_figure(per_case[per_case["comparison"] == comp], comp,
                                 out / f"bland_altman_{i}.png")
-    pd.DataFrame(errors, columns=["case_id", "source", "stage", "error", "file"]).to_csv(
+    safe_frame(pd.DataFrame(errors, columns=["case_id", "source", "stage", "error", "file"])).to_csv(
         out / "errors.csv", index=False)
     icc_table, bad = None, []
     if preset is not None and len(features) >= 2:
         icc_table = _feature_icc(features, [s.name for s in sources], icc_threshold)
-        atomic_write(out / "feature_icc.csv", lambda p: icc_table.to_csv(p, index=False))
+        atomic_write(out / "feature_icc.csv", lambda p: safe_frame(icc_table).to_csv(p, index=False))
         bad = icc_table.loc[icc_table["reproducible"] == False, "feature"].tolist()  # noqa: E712
     settings_json = settings.to_dict() if settings is not None else None
     atomic_write_json(out / "summary.json", {

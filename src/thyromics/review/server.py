@@ -12,24 +12,39 @@ Standard library only (:class:`http.server.ThreadingHTTPServer`). Routes::
     POST /api/cases/<id>/metrics             {"mask"}: Dice/IoU/HD95 of an edited mask
     POST /api/cases/<id>/decision            {"decision", "reason", "mask"}: write it
 
-Errors are JSON ``{"error": "..."}`` with 400 (malformed request), 403 (a path outside
-the study folder or the static folder, a foreign Host header), 404 (unknown case, route
-or missing file), 413 (body too large), 422 (unreadable file) or 500 (a bug, with its
-message); a failing request never stops the server.
+Errors are JSON ``{"error": "..."}`` with 400 (malformed request, JSON nested too
+deeply), 401 (no or a wrong access token), 403 (a path outside the study folder or the
+static folder, a foreign Host or Origin header, a cross-site request), 404 (unknown
+case, route or missing file), 408 (a body that stopped arriving), 413 (body too large),
+422 (unreadable file) or 500 (a bug, with its message); a failing request never stops
+the server.
+
+Guards, on every address the server is bound to: the ``Host`` header must name the
+server (no DNS rebinding), an ``Origin`` header must be the server's own, and a request
+that the browser marks as coming from another site (``Sec-Fetch-Site``) is refused unless
+it is the user following a link (a top-level ``GET`` navigation). A
+connection that sends nothing for ``read_timeout`` seconds is closed. Bound to any
+address but loopback, every request also needs the per-run token printed in the URL
+(``?token=...``; the page then keeps it in a same-site, HTTP-only cookie).
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import math
+import secrets
+import socket
 import sys
 import traceback
 import warnings
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from thyromics.errors import CaseError, InputError
 from thyromics.review.codec import decode_mask, encode_mask
@@ -37,13 +52,25 @@ from thyromics.review.render import PRESETS, default_preset, slice_png
 from thyromics.review.state import STATUSES, ReaderState
 from thyromics.review.study import ReviewError, is_inside
 
-__all__ = ["ReviewApp", "make_server", "MAX_BODY"]
+__all__ = ["ReviewApp", "make_server", "is_loopback", "MAX_BODY", "READ_TIMEOUT"]
 
 #: Largest accepted request body (a 512 x 512 x 300 mask packs to about 10 MB of base64).
 MAX_BODY = 64 * 1024 * 1024
+#: Seconds a connection may stay silent (idle keep-alive, a half-open socket, a stalled body).
+READ_TIMEOUT = 30.0
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8"}
-_CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'"
+_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.x.x.x``, ``::1``)."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _clean(obj: Any) -> Any:
@@ -158,6 +185,10 @@ class ReviewApp:
 class _Handler(BaseHTTPRequestHandler):
     app: ReviewApp
     allowed_hosts: frozenset[str] = frozenset()
+    token: str | None = None
+    cookie: str = "thyromics-review"
+    timeout: float | None = READ_TIMEOUT  # socket timeout of every read (StreamRequestHandler)
+    _set_cookie = False
     server_version = "thyromics-review"
     protocol_version = "HTTP/1.1"
 
@@ -167,12 +198,17 @@ class _Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ replies
     def _send(self, status: int, body: bytes, ctype: str) -> None:
         self.send_response(status)
+        if self._set_cookie:
+            self.send_header("Set-Cookie", f"{self.cookie}={self.token}; Path=/; HttpOnly; "
+                                           "SameSite=Strict")
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         if ctype.startswith("text/html"):
             self.send_header("Content-Security-Policy", _CSP)
+            self.send_header("X-Frame-Options", "DENY")
+            self.send_header("Referrer-Policy", "no-referrer")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -199,6 +235,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ReviewError(400, f"malformed JSON body: {e}") from e
+        except RecursionError:
+            raise ReviewError(400, "the JSON body is nested too deeply; send the object "
+                                   "{\"decision\", \"reason\", \"mask\"}.") from None
         if not isinstance(body, dict):
             raise ReviewError(400, "the JSON body must be an object.")
         return body
@@ -212,14 +251,40 @@ class _Handler(BaseHTTPRequestHandler):
             raise ReviewError(404, f"no such file: /static/{'/'.join(parts)}")
         self._send(200, target.read_bytes(), _TYPES[target.suffix])
 
-    def _route(self, method: str) -> None:
+    def _guard(self, method: str, query: dict[str, str]) -> None:
+        """Host, Origin and Sec-Fetch-Site checks; the token when one is set."""
         host = self.headers.get("Host", "")
-        if self.allowed_hosts and host not in self.allowed_hosts:
+        if host.lower() not in self.allowed_hosts:
             raise ReviewError(403, f"refused: Host {host!r} is not this server's address.")
+        origin = self.headers.get("Origin")
+        if origin is not None and not (origin.lower().startswith("http://")
+                                       and origin.lower()[7:] in self.allowed_hosts):
+            raise ReviewError(403, f"refused: a request from the page {origin!r}, not from this "
+                                   "server's own page.")
+        site = self.headers.get("Sec-Fetch-Site", "none")
+        link = method == "GET" and self.headers.get("Sec-Fetch-Mode") == "navigate"
+        if site not in ("same-origin", "none") and not link:
+            raise ReviewError(403, f"refused: a {site} request (from another site's page).")
+        if self.token is None:
+            return
+        given = query.get("token") or self.headers.get("X-Review-Token")
+        if given is None:
+            try:
+                morsel = SimpleCookie(self.headers.get("Cookie", "")).get(self.cookie)
+            except CookieError:
+                morsel = None
+            given = morsel.value if morsel is not None else None
+        if given is None or not hmac.compare_digest(given.encode(), self.token.encode()):
+            raise ReviewError(401, "this server needs its access token: open the address it "
+                                   "printed at start (it ends in ?token=...).")
+        self._set_cookie = "token" in query
+
+    def _route(self, method: str) -> None:
         url = urlsplit(self.path)
         raw_parts = [p for p in url.path.split("/") if p]
         parts = [unquote(p) for p in raw_parts]
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        self._guard(method, query)
         if parts and parts[0] != "api" and any(p == ".." or "/" in p or "\\" in p or "\x00" in p
                                                for p in parts):
             raise ReviewError(403, "refused: the path leaves the served folders.")
@@ -252,6 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
         raise ReviewError(404, f"no such route: {method} {url.path}")
 
     def _handle(self, method: str) -> None:
+        self._set_cookie = False
         try:
             self._route(method)
         except ReviewError as e:
@@ -262,6 +328,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, str(e))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except TimeoutError:  # the body stopped arriving: answer once, then hang up
+            self.close_connection = True
+            try:
+                self._error(408, f"the request body stopped arriving for {self.timeout} s; "
+                                 "the connection is closed.")
+            except OSError:
+                pass
         except Exception as e:  # noqa: BLE001 - answer, log, and keep serving
             traceback.print_exc(file=sys.stderr)
             self._error(500, f"internal error ({type(e).__name__}: {e}); the server goes on.")
@@ -281,17 +354,55 @@ class _Handler(BaseHTTPRequestHandler):
     do_DELETE = do_PATCH = do_PUT
 
 
-def make_server(state: ReaderState, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+def _names(host: str, port: int, extra: tuple[str, ...]) -> frozenset[str]:
+    """The ``Host`` header values that name this server."""
+    names = {host, *extra}
+    if is_loopback(host):
+        names.update(_LOOPBACK_NAMES)
+    else:
+        names.update({socket.gethostname(), socket.getfqdn()})
+    if host in ("", "0.0.0.0", "::"):  # every interface: its names and addresses
+        names.update(_LOOPBACK_NAMES)
+        try:
+            names.update(a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None))
+        except OSError:
+            pass
+    shown = {f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names if n}
+    out = {f"{n}:{port}".lower() for n in shown}
+    return frozenset(out | ({n.lower() for n in shown} if port == 80 else set()))
+
+
+def make_server(state: ReaderState, host: str = "127.0.0.1", port: int = 0, *,
+                token: str | None = None, read_timeout: float | None = READ_TIMEOUT,
+                allowed_hosts: tuple[str, ...] = ()) -> tuple[ThreadingHTTPServer, str]:
     """A server for ``state`` bound to ``host:port`` (port 0: a free one), and its URL.
 
     Call ``serve_forever()`` on it (in a thread for tests) and ``shutdown()`` to stop.
+
+    Parameters
+    ----------
+    token : str, optional
+        Access token every request must carry. Default: none on a loopback address, a
+        new random one (``secrets.token_urlsafe``) on any other; it is part of the URL.
+    read_timeout : float or None
+        Seconds a connection may stay silent before it is closed.
+    allowed_hosts : tuple of str
+        More names this server is reached by (e.g. behind a DNS alias), for the Host check.
     """
+    if token is None and not is_loopback(host):
+        token = secrets.token_urlsafe(24)
     app = ReviewApp(state)
-    httpd = ThreadingHTTPServer((host, port), type("ReviewHandler", (_Handler,), {"app": app}))
+    handler = type("ReviewHandler", (_Handler,), {"app": app, "token": token,
+                                                  "timeout": read_timeout})
+    server_class = ThreadingHTTPServer
+    if ":" in host:  # an IPv6 address
+        server_class = type("ReviewServer6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+    httpd = server_class((host, port), handler)
     httpd.daemon_threads = True
     real_port = httpd.server_address[1]
-    shown = f"[{host}]" if ":" in host else host
-    if host in ("127.0.0.1", "localhost", "::1"):
-        names = {f"127.0.0.1:{real_port}", f"localhost:{real_port}", f"[::1]:{real_port}"}
-        httpd.RequestHandlerClass.allowed_hosts = frozenset(names)  # type: ignore[attr-defined]
-    return httpd, f"http://{shown}:{real_port}/"
+    handler.allowed_hosts = _names(host, real_port, tuple(allowed_hosts))
+    handler.cookie = f"thyromics-review-{real_port}"
+    shown = socket.gethostname() if host in ("", "0.0.0.0", "::") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    query = f"?token={quote(token)}" if token else ""
+    return httpd, f"http://{shown}:{real_port}/{query}"

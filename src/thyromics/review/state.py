@@ -2,8 +2,11 @@
 
 Layout of a reader's folder (``<review folder>/<reader>/``)::
 
-    decisions.csv      one row per decision, appended and flushed to disk at once
-    masks/<case>.<ext> corrected masks, in the proposed mask's format and geometry
+    decisions.csv      one row per decision, appended and synced to disk (fsync) at once
+    decisions.torn.txt an interrupted last line of decisions.csv, moved here on start
+    masks/<case>.<ext> corrected masks, in the proposed mask's format and geometry; <case>
+                       is :func:`~thyromics.review.study.case_file_name` (``x/1`` ->
+                       ``x%2F1``, ``x_1`` -> ``x_1``): one file per case, id readable back
     cases.csv          the reader's manifest: case_id, image, proposed, reference,
                        decision, reviewed_mask (the final mask: the saved correction,
                        or the proposed mask when accepted; empty when rejected or not
@@ -13,17 +16,24 @@ A case's status is its latest decision (``to review`` when it has none), so rest
 the server on the same folder resumes where the reader stopped. Two readers write to two
 folders and never touch each other's files; the proposed masks are never written.
 
+A crash can leave the last line of ``decisions.csv`` cut short; on start that line is
+moved to ``decisions.torn.txt`` (with a warning) so that the next decision starts a line
+of its own. A row that an older version glued onto such a line is read back from it.
+
 ``decisions.csv`` columns: ``time`` (UTC, ISO 8601), ``case_id``, ``reader``,
 ``decision`` (accepted / corrected / rejected), ``reason``, ``mask`` (the saved file,
 relative to the reader's folder), ``changed_voxels`` (final vs proposed),
 ``dice_vs_proposed``, ``dice_before`` (proposed vs reference), ``dice_after``,
 ``iou_after``, ``hd95_after`` (final vs reference; empty without a reference or when
-rejected).
+rejected). Text cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+``@`` ...) are written with a leading ``'`` in both CSV files
+(:func:`thyromics.csvsafe.safe_cell`) and read back without it.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import re
@@ -34,8 +44,9 @@ from typing import Any
 
 import numpy as np
 
+from thyromics.csvsafe import restore_cell, safe_row
 from thyromics.errors import InputError, ThyromicsWarning
-from thyromics.review.study import ReviewError, ReviewStudy, safe_name
+from thyromics.review.study import ReviewError, ReviewStudy, case_file_name, is_inside
 
 __all__ = ["ReaderState", "LOG_COLUMNS", "DECISIONS", "STATUSES", "check_reader"]
 
@@ -46,6 +57,7 @@ DECISIONS = {"accept": "accepted", "correct": "corrected", "reject": "rejected"}
 STATUSES = ("to review", "accepted", "corrected", "rejected")
 _READER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _RASTER = (".png", ".gif", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)$")
 
 
 def check_reader(name: str) -> str:
@@ -59,6 +71,38 @@ def check_reader(name: str) -> str:
 def _ext(path: Path) -> str:
     name = path.name.lower()
     return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a new file's name durable too (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _decision(row: list[str]) -> dict[str, str] | None:
+    """The log row as a dict, or None when it is not a whole decision row."""
+    if len(row) != len(LOG_COLUMNS) or row[3] not in DECISIONS.values() or not _TIME.match(row[0]):
+        return None
+    return {c: restore_cell(v) for c, v in zip(LOG_COLUMNS, row)}
+
+
+def _glued(row: list[str]) -> dict[str, str] | None:
+    """The whole row that an older version appended onto a cut-short line, if any.
+
+    Such a line parses as the cut-short fields, one field ending in the new row's time,
+    then the new row's other fields.
+    """
+    k = len(row) - len(LOG_COLUMNS) + 1
+    ts = _TIME.search(row[k - 1]) if k >= 1 else None
+    return _decision([ts.group(0), *row[k:]]) if ts else None
 
 
 def _num(value: float | None) -> str:
@@ -102,29 +146,67 @@ class ReaderState:
         self.folder = Path(review_dir).expanduser().resolve() / reader
         self.masks_dir = self.folder / "masks"
         self.log_path = self.folder / "decisions.csv"
+        self.torn_path = self.folder / "decisions.torn.txt"
         self.manifest_path = self.folder / "cases.csv"
         self._lock = threading.Lock()
         self.latest: dict[str, dict[str, str]] = {}
         self.folder.mkdir(parents=True, exist_ok=True)
+        stems: dict[str, list[str]] = {}
+        for cid in study.cases:
+            stems.setdefault(case_file_name(cid).casefold(), []).append(cid)
+        #: Ids that differ from another only in case: their upper-case letters are escaped.
+        self._fold = {c for ids in stems.values() if len(ids) > 1 for c in ids}
         self._load()
 
     # ------------------------------------------------------------------ reading
     def _load(self) -> None:
         if not self.log_path.exists():
             return
-        with open(self.log_path, newline="", encoding="utf-8") as f:
+        self._repair_tail()
+        with open(self.log_path, newline="", encoding="utf-8", errors="replace") as f:
             rows = list(csv.reader(f))
-        if not rows or tuple(rows[0]) != LOG_COLUMNS:
+        if not rows:
+            return  # empty: a crash before the header was written; a new log begins
+        if tuple(rows[0]) != LOG_COLUMNS:
             raise InputError(f"{self.log_path} is not a thyromics decision log (expected the "
                              f"header {', '.join(LOG_COLUMNS)}). Use another --out folder.")
         for n, row in enumerate(rows[1:], start=2):
-            if len(row) != len(LOG_COLUMNS) or row[3] not in DECISIONS.values():
-                warnings.warn(f"{self.log_path} line {n} is incomplete and was skipped "
-                              "(an interrupted write?)", ThyromicsWarning, stacklevel=2)
+            rec = _decision(row)
+            if rec is None and (rec := _glued(row)) is not None:
+                warnings.warn(f"{self.log_path} row {n}: a decision on {rec['case_id']!r} was "
+                              "written onto an incomplete line (an interrupted write); it was "
+                              "read back and the cut-short part skipped.", ThyromicsWarning,
+                              stacklevel=3)
+            elif rec is None:
+                warnings.warn(f"{self.log_path} row {n} is incomplete and was skipped "
+                              "(an interrupted write?)", ThyromicsWarning, stacklevel=3)
                 continue
-            rec = dict(zip(LOG_COLUMNS, row))
             if rec["case_id"] in self.study.cases:
                 self.latest[rec["case_id"]] = rec
+
+    def _repair_tail(self) -> None:
+        """Give a cut-short last line its end, or move it to :attr:`torn_path`."""
+        data = self.log_path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return
+        if data.endswith(b"\r"):  # rows end in CRLF: only the LF was lost
+            with open(self.log_path, "ab") as f:
+                f.write(b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            return
+        cut = data.rfind(b"\n") + 1
+        with open(self.torn_path, "ab") as f:
+            f.write(data[cut:] + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        with open(self.log_path, "r+b") as f:
+            f.truncate(cut)
+            os.fsync(f.fileno())
+        _fsync_dir(self.folder)
+        warnings.warn(f"{self.log_path}: the last line is incomplete (an interrupted write) and "
+                      f"was moved to {self.torn_path}; every complete decision is kept, that "
+                      "one case shows its earlier status.", ThyromicsWarning, stacklevel=4)
 
     def status(self, case_id: str) -> str:
         """``to review``, ``accepted``, ``corrected`` or ``rejected``."""
@@ -144,14 +226,14 @@ class ReaderState:
         ext = _ext(case.proposed) if case.proposed is not None else ".nii.gz"
         if case.proposed is None or case.proposed.is_dir() or ext in ("", ".dcm", ".mhd", ".nhdr"):
             ext = ".nii.gz"  # a DICOM series or a two-file format: saved as one NIfTI file
-        return self.masks_dir / f"{safe_name(case_id)}{ext}"
+        return self.masks_dir / f"{case_file_name(case_id, fold_case=case_id in self._fold)}{ext}"
 
     def current_mask(self, case_id: str) -> tuple[np.ndarray, str]:
         """The mask to show: the saved correction if the latest decision is one, else the proposal."""
         rec = self.latest.get(case_id)
         if rec and rec["decision"] == "corrected" and rec["mask"]:
             path = self.folder / rec["mask"]
-            if path.exists():
+            if path.exists() and is_inside(path, self.folder):
                 from thyromics.io import read_mask
 
                 return read_mask(path, label=self.study.label).array, "saved"
@@ -230,14 +312,18 @@ class ReaderState:
             row = {"time": now_iso(), "case_id": case_id, "reader": self.reader,
                    "decision": DECISIONS[decision], "reason": reason, "mask": saved}
             row.update(_metrics(final, proposed, reference, proposed_img.spacing))
-            new = not self.log_path.exists()
+            new = not self.log_path.exists() or self.log_path.stat().st_size == 0
+            text = io.StringIO()
+            w = csv.writer(text)
+            if new:
+                w.writerow(LOG_COLUMNS)
+            w.writerow(safe_row(row[c] for c in LOG_COLUMNS))
             with open(self.log_path, "a", newline="", encoding="utf-8") as f:
-                w = csv.writer(f)
-                if new:
-                    w.writerow(LOG_COLUMNS)
-                w.writerow([row[c] for c in LOG_COLUMNS])
+                f.write(text.getvalue())  # one write: a crash cuts at most this row
                 f.flush()
                 os.fsync(f.fileno())
+            if new:
+                _fsync_dir(self.folder)
             self.latest[case_id] = row
             self._write_manifest()
         return row
@@ -256,8 +342,8 @@ class ReaderState:
                         final = str(self.folder / rec["mask"])
                     elif rec and rec["decision"] == "accepted":
                         final = str(case.proposed)
-                    w.writerow([cid, case.image, case.proposed or "", case.reference or "",
-                                rec["decision"] if rec else "", final])
+                    w.writerow(safe_row([cid, case.image, case.proposed or "", case.reference or "",
+                                         rec["decision"] if rec else "", final]))
 
         atomic_write(self.manifest_path, write)
 

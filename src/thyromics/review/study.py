@@ -13,22 +13,25 @@ review tool reads must lie inside it, so the server never serves a file from els
 from __future__ import annotations
 
 import difflib
+import hashlib
 import math
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from thyromics.errors import CaseError, InputError, ThyromicsError
 
 if TYPE_CHECKING:  # pragma: no cover
     from thyromics.io.image import Image
 
-__all__ = ["ReviewCase", "ReviewStudy", "ReviewError", "load_study", "safe_name", "is_inside"]
+__all__ = ["ReviewCase", "ReviewStudy", "ReviewError", "load_study", "case_file_name",
+           "case_id_from_file_name", "is_inside"]
 
-_SAFE = re.compile(r"[^A-Za-z0-9._()\-]+")
+_KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.()")
+_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10))})
 
 
 class ReviewError(ThyromicsError):
@@ -43,10 +46,36 @@ class ReviewError(ThyromicsError):
         super().__init__(message)
 
 
-def safe_name(case_id: str) -> str:
-    """A file-name-safe form of a case id (``139_1(2)`` stays as it is; ``a/b`` -> ``a_b``)."""
-    name = _SAFE.sub("_", case_id).strip("._") or "case"
-    return name[:150]
+def case_file_name(case_id: str, *, fold_case: bool = False) -> str:
+    """The file-name stem of a case's saved mask: unique and reversible.
+
+    Letters, digits and ``_ - ( )`` stay as they are; every other character (and ``.`` at
+    either end, ``%`` and ``~``) becomes ``%XX`` per UTF-8 byte, so ``x/1`` gives ``x%2F1``
+    and ``x_1`` stays ``x_1``; :func:`case_id_from_file_name` reads the id back. With
+    ``fold_case`` upper-case letters are escaped too, for ids that differ only in case
+    (``A1`` -> ``%411``), which a case-insensitive disk (Windows, macOS) would merge. A
+    Windows device name (``CON``, ``NUL``, ``COM1`` ...) has its first letter escaped. A
+    stem longer than 150 characters is cut to 120 and ends in ``~`` and 16 hex digits
+    of the id's SHA-256: still unique; the decision log maps it back to the id.
+    """
+    out = []
+    for i, ch in enumerate(case_id):
+        keep = ch in _KEEP and not (ch == "." and i in (0, len(case_id) - 1))
+        if keep and not (fold_case and ch.isupper()):
+            out.append(ch)
+        else:
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+    if case_id.split(".")[0].upper() in _DEVICES:
+        out[0] = f"%{ord(case_id[0]):02X}"
+    name = "".join(out)
+    if len(name) > 150:
+        name = name[:120] + "~" + hashlib.sha256(case_id.encode("utf-8")).hexdigest()[:16]
+    return name
+
+
+def case_id_from_file_name(stem: str) -> str | None:
+    """The case id of a :func:`case_file_name` stem; None for a shortened (``~``) one."""
+    return None if "~" in stem else unquote(stem)
 
 
 def is_inside(path: Path, root: Path) -> bool:

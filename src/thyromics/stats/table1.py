@@ -90,9 +90,18 @@ class Table1:
         return _render.footnote(self)
 
     def to_csv(self, path: str | Path) -> Path:
-        """Write :attr:`frame` as CSV (UTF-8) and return the path."""
+        """Write :attr:`frame` as CSV (UTF-8) and return the path.
+
+        Beside it, ``<name>.json`` holds what the CSV cannot: ``footnote``, ``notes`` and
+        ``settings`` (the study report shows the table from these two files).
+        """
+        import json
+        from dataclasses import asdict
+
         path = Path(path)
         self.frame.to_csv(path, index=False)
+        meta = {"footnote": self.footnote(), "notes": list(self.notes), "settings": asdict(self.settings)}
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return path
 
     def to_markdown(self) -> str:

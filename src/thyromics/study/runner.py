@@ -70,14 +70,22 @@ def run_study(cfg: StudyConfig, out: str | Path, *, log: Log = print,
         A context manager factory ``progress(total, what)`` yielding ``tick(case_id, ok)``
         (e.g. :func:`thyromics.progress.case_progress`).
     """
+    from thyromics.provenance import check_writable, output_lock
+
+    paths = StudyPaths(Path(out))
+    check_writable(paths.out, "the study folder")
+    with output_lock(paths.out / "study"):
+        return _run_locked(cfg, paths, log=log, progress=progress)
+
+
+def _run_locked(cfg: StudyConfig, paths: StudyPaths, *, log: Log,
+                progress: Callable | None) -> StudyPaths:
     from thyromics.features.extract import extract_cohort
     from thyromics.features.presets import get_preset
     from thyromics.features.settings import ExtractionSettings
     from thyromics.io.manifest import read_manifest
     from thyromics.parallel import default_jobs
 
-    paths = StudyPaths(Path(out))
-    paths.out.mkdir(parents=True, exist_ok=True)
     started = now_iso()
     manifest = read_manifest(cfg.cases, check_files=False)
     manifest_hash = path_sha256(cfg.cases)
