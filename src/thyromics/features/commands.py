@@ -24,6 +24,7 @@ def extract(
     frame: Optional[int] = typer.Option(None, "--frame", help="Frame to use in multi-frame files (GIF, TIFF, DICOM), 0-based."),
     series_uid: Optional[str] = typer.Option(None, "--series-uid", help="SeriesInstanceUID to use in DICOM folders holding several series."),
     ith: bool = typer.Option(False, "--ith", help="Add the heterogeneity block (sub-regions, iTED, ITHscores; tens of seconds per lesion)."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="Feature engine: pyradiomics (the reference; default) or native (compiled kernels, PyRadiomics' values within 1e-9, several times faster)."),
 ) -> None:
     """Extract radiomics features for every case; failures go to an errors table."""
     from thyromics.errors import ThyromicsError
@@ -37,6 +38,8 @@ def extract(
         settings = ExtractionSettings.from_params_file(params) if params else get_preset(preset)
         if label is not None:
             settings = settings.replace(label=label)
+        if engine is not None:
+            settings = settings.replace(engine=engine)
         from thyromics.io.manifest import read_manifest
 
         manifest = read_manifest(cases, check_files=False)

@@ -1,7 +1,9 @@
-"""Radiomics features of one case: PyRadiomics underneath, fixed columns on top.
+"""Radiomics features of one case: PyRadiomics (or the native engine), fixed columns on top.
 
 :func:`extract_features` runs one PyRadiomics ``RadiomicsFeatureExtractor.execute`` call
-for all image types and feature classes of the settings, adds the fractal and moment
+for all image types and feature classes of the settings (or, with
+``settings.engine == "native"``, :func:`thyromics.features.native.extract_native`, which
+gives PyRadiomics' values from compiled kernels), adds the fractal and moment
 features when asked, and returns the values in the fixed column order of
 :func:`expected_columns`. Every case therefore has the same columns: an image type that
 PyRadiomics skips on a case (e.g. a LoG sigma too wide for a thin lesion's image, which
@@ -30,7 +32,7 @@ from thyromics.features.moments import MOMENT_FEATURES, moment_invariants
 from thyromics.features.settings import ExtractionSettings
 from thyromics.io.image import Image
 
-__all__ = ["FeatureResult", "extract_features", "expected_columns", "image_type_names"]
+__all__ = ["FeatureResult", "expected_columns", "extract_features", "image_type_names"]
 
 FRACTAL_COLUMN = "original_fractal_BoxCountingDimension"
 MOMENT_COLUMNS = tuple(f"original_moment_{n}" for n in MOMENT_FEATURES)
@@ -71,7 +73,7 @@ def _effective_classes(settings: ExtractionSettings, ndim: int) -> list[str]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _class_features(cls_name: str, subset: tuple[str, ...] | None) -> tuple[str, ...]:
     from radiomics import getFeatureClasses
 
@@ -303,37 +305,62 @@ def extract_features(image: Image, mask: Image, settings: ExtractionSettings, *,
 
     columns = expected_columns(settings, ndim)
     params = _params_for(settings, ndim)
-    extractor = _extractor(json.dumps(params, sort_keys=True))
     # the mask was checked to lie on the image grid (within the geometry tolerance): from
     # here on it carries the image's geometry exactly, so PyRadiomics' own check agrees
     prep = prepare(image, image.with_array(lesion.astype(np.uint8)), settings, case_id=case_id,
                    warn=warn)
-    sitk_image, sitk_mask = prep.image.to_sitk(), prep.mask.to_sitk()
-    with _captured_radiomics_log() as log:
-        try:
-            raw = extractor.execute(sitk_image, sitk_mask, label=1)
-        except (ValueError, RuntimeError, IndexError, TypeError) as e:
-            raise CaseError(f"PyRadiomics failed: {e}", case_id=case_id,
-                            file=image.source or None, stage="extract") from e
     values: dict[str, float] = {}
     diagnostics: dict[str, Any] = {}
-    for k, v in raw.items():
-        if k.startswith("diagnostics_"):
-            if _KEEP_DIAGNOSTICS.match(k):
-                diagnostics[k] = _plain(v)
-        else:
-            values[k] = float(v)
+    missing: dict[str, str] = {}
+    if settings.engine == "native":
+        messages = _native(prep, params, case_id, image, values, diagnostics, missing)
+    else:
+        extractor = _extractor(json.dumps(params, sort_keys=True))
+        sitk_image, sitk_mask = prep.image.to_sitk(), prep.mask.to_sitk()
+        with _captured_radiomics_log() as log:
+            try:
+                raw = extractor.execute(sitk_image, sitk_mask, label=1)
+            except (ValueError, RuntimeError, IndexError, TypeError) as e:
+                raise CaseError(f"PyRadiomics failed: {e}", case_id=case_id,
+                                file=image.source or None, stage="extract") from e
+        messages = log.messages
+        for k, v in raw.items():
+            if k.startswith("diagnostics_"):
+                if _KEEP_DIAGNOSTICS.match(k):
+                    diagnostics[k] = _plain(v)
+            else:
+                values[k] = float(v)
     diagnostics.update(thyromics_label_used=label_used, thyromics_ndim=ndim,
-                       thyromics_lesion_voxels=int(lesion.sum()))
+                       thyromics_lesion_voxels=int(lesion.sum()),
+                       thyromics_engine=settings.engine)
     if prep.grid is not None:
         diagnostics.update(thyromics_resampling_grid=prep.grid,
                            thyromics_resampled_size=list(prep.image.size),
                            thyromics_resampling_notes=list(prep.notes),
                            thyromics_resampling_clipped_voxels=prep.n_clipped)
-    missing: dict[str, str] = {}
     if settings.fractal or settings.moments:
         _extras(prep, settings, values, missing)
-    return _assemble(columns, values, diagnostics, missing, log.messages)
+    who = "the native engine (PyRadiomics' formula)" if settings.engine == "native" else "PyRadiomics"
+    return _assemble(columns, values, diagnostics, missing, messages, who)
+
+
+def _native(prep: Prepared, params: dict[str, Any], case_id: str | None, image: Image,
+            values: dict[str, float], diagnostics: dict[str, Any],
+            missing: dict[str, str]) -> list[str]:
+    """The native engine's values on the prepared case; PyRadiomics' warnings returned."""
+    from thyromics.features.native import extract_native
+
+    with _captured_radiomics_log() as log:  # the filters are PyRadiomics' own: so are warnings
+        try:
+            res = extract_native(prep.image, np.asarray(prep.mask.array) == 1, params)
+        except ValueError as e:
+            raise CaseError(f"feature extraction failed (native engine): {e}", case_id=case_id,
+                            file=image.source or None, stage="extract") from e
+    values.update(res.values)
+    missing.update(res.missing)
+    diagnostics.update(thyromics_bounding_box=list(res.bounding_box),
+                       thyromics_roi_voxels=res.n_voxels)
+    return log.messages
 
 
 def _plain(v: Any) -> Any:
@@ -373,7 +400,8 @@ def _extras(prep: Prepared, settings: ExtractionSettings, values: dict[str, floa
 
 
 def _assemble(columns: list[str], values: dict[str, float], diagnostics: dict[str, Any],
-              missing: dict[str, str], messages: list[str]) -> FeatureResult:
+              missing: dict[str, str], messages: list[str],
+              who: str = "PyRadiomics") -> FeatureResult:
     out: dict[str, float] = {}
     absent: list[str] = []
     for c in columns:
@@ -384,7 +412,7 @@ def _assemble(columns: list[str], values: dict[str, float], diagnostics: dict[st
         else:
             out[c] = v
             if np.isnan(v) and c not in missing:
-                missing[c] = "PyRadiomics returned NaN" + _related(messages, c.split("_")[1])
+                missing[c] = f"{who} returned NaN" + _related(messages, c.split("_")[1])
     for c, v in values.items():  # anything PyRadiomics gave beyond the expected list
         if c not in out:
             out[c] = v

@@ -19,7 +19,7 @@ import numpy as np
 
 from .settings import MAP_FEATURES
 
-__all__ = ["FIRSTORDER_ORDER", "firstorder_maps"]
+__all__ = ["FIRSTORDER_ORDER", "firstorder_maps", "firstorder_values"]
 
 FIRSTORDER_ORDER = MAP_FEATURES["firstorder"]  # column order of the kernel's output
 
@@ -37,6 +37,86 @@ def _percentile(s: np.ndarray, n: int, q: float) -> float:
     if t >= 0.5:
         return b - d * (1.0 - t)
     return a + d * t
+
+
+@numba.njit(cache=True)
+def firstorder_values(s: np.ndarray, n: int, hist: np.ndarray, ng: int, voxel_volume: float,
+                      shift: float, out: np.ndarray) -> None:
+    """The 18 features (:data:`FIRSTORDER_ORDER`) of the ``n`` sorted intensities ``s`` with
+    the level histogram ``hist[1:ng + 1]`` into ``out``, then the standard deviation
+    (PyRadiomics' deprecated ``StandardDeviation``) into ``out[18]`` when it has room."""
+    eps = np.spacing(1.0)
+    mean = 0.0
+    energy = 0.0
+    for k in range(n):
+        mean += s[k]
+        energy += (s[k] + shift) ** 2
+    mean /= n
+    m2 = 0.0
+    m3 = 0.0
+    m4 = 0.0
+    mad = 0.0
+    for k in range(n):
+        d = s[k] - mean
+        m2 += d * d
+        m3 += d * d * d
+        m4 += d * d * d * d
+        mad += abs(d)
+    m2 /= n
+    m3 /= n
+    m4 /= n
+    mad /= n
+    p10 = _percentile(s, n, 10.0)
+    p90 = _percentile(s, n, 90.0)
+    p25 = _percentile(s, n, 25.0)
+    p75 = _percentile(s, n, 75.0)
+    if n % 2 == 1:
+        med = s[n // 2]
+    else:
+        med = (s[n // 2 - 1] + s[n // 2]) / 2.0
+    # robust MAD on P10 <= X <= P90
+    rm = 0.0
+    rn = 0
+    for k in range(n):
+        if s[k] >= p10 and s[k] <= p90:
+            rm += s[k]
+            rn += 1
+    rmad = np.nan
+    if rn > 0:
+        rm /= rn
+        rmad = 0.0
+        for k in range(n):
+            if s[k] >= p10 and s[k] <= p90:
+                rmad += abs(s[k] - rm)
+        rmad /= rn
+    ent = 0.0
+    uni = 0.0
+    for g in range(1, ng + 1):
+        if hist[g] > 0:
+            p = hist[g] / n
+            ent -= p * np.log2(p + eps)
+            uni += p * p
+    m2d = m2 if m2 != 0.0 else 1.0
+    out[0] = energy
+    out[1] = energy * voxel_volume
+    out[2] = ent
+    out[3] = s[0]
+    out[4] = p10
+    out[5] = p90
+    out[6] = s[n - 1]
+    out[7] = mean
+    out[8] = med
+    out[9] = p75 - p25
+    out[10] = s[n - 1] - s[0]
+    out[11] = mad
+    out[12] = rmad
+    out[13] = np.sqrt(energy / n)
+    out[14] = m3 / m2d ** 1.5
+    out[15] = m4 / m2d ** 2.0
+    out[16] = m2
+    out[17] = uni
+    if out.shape[0] > 18:
+        out[18] = np.sqrt(m2)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -69,7 +149,6 @@ def firstorder_maps(vals: np.ndarray, disc: np.ndarray, coords: np.ndarray,
     nvox = coords.shape[0]
     out = np.empty((nvox, 18), dtype=np.float64)
     kmax = (2 * radius[0] + 1) * (2 * radius[1] + 1) * (2 * radius[2] + 1)
-    eps = np.spacing(1.0)
     sz, sy, sx = disc.shape
     for v in numba.prange(nvox):
         buf = np.empty(kmax, dtype=np.float64)
@@ -84,74 +163,5 @@ def firstorder_maps(vals: np.ndarray, disc: np.ndarray, coords: np.ndarray,
                         buf[n] = vals[z, y, x]
                         hist[g] += 1.0
                         n += 1
-        s = np.sort(buf[:n])
-        mean = 0.0
-        energy = 0.0
-        for k in range(n):
-            mean += s[k]
-            energy += (s[k] + shift) ** 2
-        mean /= n
-        m2 = 0.0
-        m3 = 0.0
-        m4 = 0.0
-        mad = 0.0
-        for k in range(n):
-            d = s[k] - mean
-            m2 += d * d
-            m3 += d * d * d
-            m4 += d * d * d * d
-            mad += abs(d)
-        m2 /= n
-        m3 /= n
-        m4 /= n
-        mad /= n
-        p10 = _percentile(s, n, 10.0)
-        p90 = _percentile(s, n, 90.0)
-        p25 = _percentile(s, n, 25.0)
-        p75 = _percentile(s, n, 75.0)
-        if n % 2 == 1:
-            med = s[n // 2]
-        else:
-            med = (s[n // 2 - 1] + s[n // 2]) / 2.0
-        # robust MAD on P10 <= X <= P90
-        rm = 0.0
-        rn = 0
-        for k in range(n):
-            if s[k] >= p10 and s[k] <= p90:
-                rm += s[k]
-                rn += 1
-        rmad = np.nan
-        if rn > 0:
-            rm /= rn
-            rmad = 0.0
-            for k in range(n):
-                if s[k] >= p10 and s[k] <= p90:
-                    rmad += abs(s[k] - rm)
-            rmad /= rn
-        ent = 0.0
-        uni = 0.0
-        for g in range(1, ng + 1):
-            if hist[g] > 0:
-                p = hist[g] / n
-                ent -= p * np.log2(p + eps)
-                uni += p * p
-        m2d = m2 if m2 != 0.0 else 1.0
-        out[v, 0] = energy
-        out[v, 1] = energy * voxel_volume
-        out[v, 2] = ent
-        out[v, 3] = s[0]
-        out[v, 4] = p10
-        out[v, 5] = p90
-        out[v, 6] = s[n - 1]
-        out[v, 7] = mean
-        out[v, 8] = med
-        out[v, 9] = p75 - p25
-        out[v, 10] = s[n - 1] - s[0]
-        out[v, 11] = mad
-        out[v, 12] = rmad
-        out[v, 13] = np.sqrt(energy / n)
-        out[v, 14] = m3 / m2d ** 1.5
-        out[v, 15] = m4 / m2d ** 2.0
-        out[v, 16] = m2
-        out[v, 17] = uni
+        firstorder_values(np.sort(buf[:n]), n, hist, ng, voxel_volume, shift, out[v])
     return out

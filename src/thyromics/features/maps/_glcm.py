@@ -11,9 +11,9 @@ PyRadiomics' ``RadiomicsGLCM``; JointAverage is returned per angle so that the c
 can apply PyRadiomics' plain mean. Formulas: Haralick et al. 1973 and the PyRadiomics
 documentation (``i``, ``j`` are grey-level values, ``Ng`` the largest level in the ROI).
 
-MCC is the square root of the second-largest eigenvalue of
-``Q(i, j) = sum_k p(i,k) p(j,k) / (p_x(i) p_y(k))``, computed from the symmetric
-similar matrix ``D^(1/2) Q D^(-1/2)`` with ``eigvalsh`` (same eigenvalues).
+MCC is the square root of the second-largest eigenvalue of PyRadiomics'
+``Q(i, j) = sum_k p(i,k) p(j,k) / (p_x(i) p_y(k) + eps)``, without a general eigen-solver
+(see :func:`glcm_mcc`).
 """
 
 from __future__ import annotations
@@ -24,16 +24,134 @@ import numpy as np
 from ._box import box_levels, kernel_box
 from .settings import MAP_FEATURES
 
-__all__ = ["GLCM_ORDER", "glcm_maps"]
+__all__ = ["GLCM_ORDER", "angle_features", "glcm_mcc", "glcm_maps"]
 
 GLCM_ORDER = MAP_FEATURES["glcm"]  # column order of the kernel's output
 _NF = 24
 
 
 @numba.njit(cache=True)
-def _angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int,
-                    f: np.ndarray) -> None:
-    """Features of one normalised symmetric matrix ``P[:m, :m]`` into ``f``."""
+def glcm_mcc(P: np.ndarray, px: np.ndarray, py: np.ndarray, m: int, ng_levels: int,
+             symmetric: bool) -> float:
+    """Maximal correlation coefficient of one normalised matrix ``P[:m, :m]``.
+
+    PyRadiomics takes ``sqrt`` of the second-largest eigenvalue of
+    ``Q(i, j) = sum_k P(i,k) P(j,k) / (p_x(i) p_y(k) + eps)`` from a general (non-symmetric)
+    eigen-solver. Without ``eps``, ``Q0 = Dx^-1 P Dy^-1 P^T`` is similar to the symmetric
+    ``S = B B^T`` with ``B = Dx^-1/2 P Dy^-1/2`` (``Q0 = Dx^-1/2 S Dx^1/2``), so its
+    eigenvalues are the squared singular values of ``B``; for a symmetric GLCM ``B`` is
+    itself symmetric and they are the squared eigenvalues of ``B`` (``eigh``). The ``eps``
+    term is then added exactly to first order: with ``u`` the unit eigenvector of ``S``,
+    the left and right eigenvectors of ``Q0`` are ``Dx^1/2 u`` and ``Dx^-1/2 u`` and
+    ``d lambda = -sum_k [sum_i sqrt(p_x(i)) u_i P(i,k) c(i,k)] [sum_j P(j,k) u_j / sqrt(p_x(j))]``,
+    ``c(i,k) = eps / (p_x(i) p_y(k) (p_x(i) p_y(k) + eps))`` (relative size
+    ``eps / (p_x p_y)``, so the neglected second order is below 1e-15).
+
+    Returns 1 for a single grey level in the ROI (``ng_levels < 2``), 0 when fewer than two
+    levels take part in this matrix or the eigenvalue is not positive (PyRadiomics: the real
+    part of the square root of a negative number); at most 1 (rounding of a second
+    eigenvalue equal to the first).
+    """
+    if ng_levels < 2:
+        return 1.0
+    eps = np.spacing(1.0)
+    ri = np.empty(m, dtype=np.int64)
+    ci = np.empty(m, dtype=np.int64)
+    mr = 0
+    mc = 0
+    for i in range(m):
+        if px[i] > 0:
+            ri[mr] = i
+            mr += 1
+        if py[i] > 0:
+            ci[mc] = i
+            mc += 1
+    if mr < 2 or mc < 2:
+        return 0.0
+    B = np.empty((mr, mc))
+    cmax = 0.0
+    for a in range(mr):
+        pa = px[ri[a]]
+        for b in range(mc):
+            pb = py[ci[b]]
+            p = P[ri[a], ci[b]]
+            B[a, b] = p / np.sqrt(pa * pb)
+            if p > 0:
+                c = eps / (pa * pb)
+                if c > cmax:
+                    cmax = c
+    u = np.empty(mr)
+    if symmetric and mr == mc:
+        w = np.linalg.eigvalsh(B)
+        # eigenvalues of S are w^2: skip the largest (1), take the second largest
+        first = 0
+        for k in range(1, mr):
+            if w[k] * w[k] > w[first] * w[first]:
+                first = k
+        second = 0 if first != 0 else 1
+        for k in range(mr):
+            if k != first and w[k] * w[k] > w[second] * w[second]:
+                second = k
+        mu = w[second]
+        lam = mu * mu
+        # |d lambda| <= cmax (E <= cmax Q0 elementwise, ||S|| = 1): skip the eps term when it
+        # moves MCC = sqrt(lambda) by less than 1e-13 relative
+        if lam <= 0 or cmax / (2.0 * lam) < 1e-13:
+            return min(np.sqrt(lam), 1.0) if lam > 0 else 0.0
+        # the eigenvector of mu by inverse iteration (it only scales a first-order term)
+        shifted = B.copy()
+        off = 1e-9 * max(abs(mu), 1e-3)
+        for a in range(mr):
+            shifted[a, a] -= mu + off
+            u[a] = 1.0 + 0.01 * a
+        u = np.linalg.solve(shifted, u)  # one step: the shift is within 1e-9 of mu
+        norm = np.sqrt(np.sum(u * u))
+        if np.isfinite(norm) and norm > 0:
+            u /= norm
+        else:  # (nearly) singular shift: take the eigenvector from eigh
+            w2, V = np.linalg.eigh(B)
+            best = 0
+            for k in range(mr):
+                if abs(w2[k] - mu) < abs(w2[best] - mu):
+                    best = k
+            for a in range(mr):
+                u[a] = V[a, best]
+    else:
+        U, sv, _ = np.linalg.svd(B, full_matrices=False)
+        if sv.shape[0] < 2:
+            return 0.0
+        lam = sv[1] * sv[1]
+        for a in range(mr):
+            u[a] = U[a, 1]
+    if cmax > 1e-15:  # the eps of PyRadiomics' denominator, to first order
+        delta = 0.0
+        for b in range(mc):
+            k = ci[b]
+            pk = py[k]
+            left = 0.0
+            right = 0.0
+            for a in range(mr):
+                i = ri[a]
+                p = P[i, k]
+                if p == 0:
+                    continue
+                q = px[i] * pk
+                left += np.sqrt(px[i]) * u[a] * p * (eps / (q * (q + eps)))
+                right += p * u[a] / np.sqrt(px[i])
+            delta += left * right
+        lam -= delta
+    return min(np.sqrt(lam), 1.0) if lam > 0 else 0.0
+
+
+@numba.njit(cache=True)
+def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int,
+                   symmetric: bool, f: np.ndarray) -> None:
+    """The 24 features (:data:`GLCM_ORDER`) of one normalised matrix ``P[:m, :m]`` into ``f``.
+
+    ``g`` holds the grey-level values of the ``m`` rows, ``ng`` is the largest level in the
+    ROI and ``ng_levels`` the number of levels in the ROI (PyRadiomics' ``Ng`` and matrix
+    size); ``symmetric`` says the matrix was symmetrised (see :func:`glcm_mcc`).
+    """
     eps = np.spacing(1.0)
     px = np.zeros(m)
     py = np.zeros(m)
@@ -125,30 +243,7 @@ def _angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: in
         sa += k * padd[k]
         se -= padd[k] * np.log2(padd[k] + eps)
     ss = sx2
-    # MCC
-    if ng_levels < 2:
-        mcc = 1.0
-    else:
-        idx = np.empty(m, dtype=np.int64)
-        mm = 0
-        for i in range(m):
-            if px[i] > 0:
-                idx[mm] = i
-                mm += 1
-        if mm < 2:
-            mcc = 0.0
-        else:
-            S = np.zeros((mm, mm))
-            for a in range(mm):
-                for b in range(mm):
-                    acc = 0.0
-                    for k in range(mm):
-                        kk = idx[k]
-                        acc += P[idx[a], kk] * P[idx[b], kk] / py[kk]
-                    S[a, b] = acc / np.sqrt(px[idx[a]] * px[idx[b]])
-            ev = np.linalg.eigvalsh(S)
-            second = ev[mm - 2]
-            mcc = np.sqrt(second) if second > 0 else 0.0
+    mcc = glcm_mcc(P, px, py, m, ng_levels, symmetric)
     f[0] = ac
     f[1] = ux
     f[2] = cp
@@ -236,7 +331,7 @@ def glcm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
                 uxs[v, a] = np.nan
                 continue
             Pa /= s
-            _angle_features(Pa, gs, m, ng, ng_levels, f)
+            angle_features(Pa, gs, m, ng, ng_levels, True, f)
             uxs[v, a] = f[1]
             for k in range(_NF):
                 if not np.isnan(f[k]):

@@ -20,7 +20,7 @@ import numpy as np
 from ._box import kernel_box, matrix_features
 from .settings import MAP_FEATURES
 
-__all__ = ["GLDM_ORDER", "NGTDM_ORDER", "gldm_maps", "ngtdm_maps"]
+__all__ = ["GLDM_ORDER", "NGTDM_ORDER", "gldm_box", "gldm_maps", "ngtdm_box", "ngtdm_maps"]
 
 GLDM_ORDER = MAP_FEATURES["gldm"]  # column order of the kernel's output
 NGTDM_ORDER = MAP_FEATURES["ngtdm"]  # column order of the kernel's output
@@ -31,44 +31,119 @@ NGTDM_ORDER = MAP_FEATURES["ngtdm"]  # column order of the kernel's output
 _GLDM_FROM_MATRIX = np.array([0, 1, 2, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15])
 
 
-@numba.njit(cache=True, parallel=True)
-def gldm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
-              offsets: np.ndarray, ng: int, alpha: int) -> np.ndarray:
-    """GLDM features (N, 14) in :data:`GLDM_ORDER`; ``offsets`` are bidirectional.
+@numba.njit(cache=True)
+def gldm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1: int,
+             offsets: np.ndarray, ng: int, alpha: int, out: np.ndarray) -> None:
+    """GLDM features (14, :data:`GLDM_ORDER`) of the box ``[z0, z1] x [y0, y1] x [x0, x1]``.
 
     The dependence matrix has rows = levels 1..ng and column ``k`` = dependence size
     ``k`` (1 + the number of dependent neighbours), so its features are the run-length
     formulas of :func:`matrix_features` with sizes in place of run lengths.
     """
-    nvox = coords.shape[0]
     no = offsets.shape[0]
-    out = np.empty((nvox, 14))
     levels = np.arange(1, ng + 1).astype(np.float64)
-    for v in numba.prange(nvox):
-        P = np.zeros((ng, no + 2))
-        f = np.empty(16)
-        z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
-        for z in range(z0, z1 + 1):
-            for y in range(y0, y1 + 1):
-                for x in range(x0, x1 + 1):
-                    gi = disc[z, y, x]
-                    if gi == 0:
+    P = np.zeros((ng, no + 2))
+    f = np.empty(16)
+    for z in range(z0, z1 + 1):
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                gi = disc[z, y, x]
+                if gi == 0:
+                    continue
+                dep = 0
+                for a in range(no):
+                    qz = z + offsets[a, 0]
+                    qy = y + offsets[a, 1]
+                    qx = x + offsets[a, 2]
+                    if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
                         continue
-                    dep = 0
-                    for a in range(no):
-                        qz = z + offsets[a, 0]
-                        qy = y + offsets[a, 1]
-                        qx = x + offsets[a, 2]
-                        if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
-                            continue
-                        gj = disc[qz, qy, qx]
-                        if gj > 0 and abs(gi - gj) <= alpha:
-                            dep += 1
-                    P[gi - 1, dep + 1] += 1.0
-        matrix_features(P, levels, ng, no + 1, f)  # the centre voxel is valid: never empty
+                    gj = disc[qz, qy, qx]
+                    if gj > 0 and abs(gi - gj) <= alpha:
+                        dep += 1
+                P[gi - 1, dep + 1] += 1.0
+    if matrix_features(P, levels, ng, no + 1, f) == 0:
         for k in range(14):
-            out[v, k] = f[_GLDM_FROM_MATRIX[k]]
+            out[k] = np.nan
+        return
+    for k in range(14):
+        out[k] = f[_GLDM_FROM_MATRIX[k]]
+
+
+@numba.njit(cache=True, parallel=True)
+def gldm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
+              offsets: np.ndarray, ng: int, alpha: int) -> np.ndarray:
+    """GLDM features (N, 14) in :data:`GLDM_ORDER`; ``offsets`` are bidirectional
+    (see :func:`gldm_box`)."""
+    nvox = coords.shape[0]
+    out = np.empty((nvox, 14))
+    for v in numba.prange(nvox):
+        z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
+        gldm_box(disc, z0, z1, y0, y1, x0, x1, offsets, ng, alpha, out[v])  # never empty
     return out
+
+
+@numba.njit(cache=True)
+def ngtdm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1: int,
+              offsets: np.ndarray, ng: int, out: np.ndarray) -> None:
+    """NGTDM features (5, :data:`NGTDM_ORDER`) of the box ``[z0, z1] x [y0, y1] x [x0, x1]``."""
+    no = offsets.shape[0]
+    n = np.zeros(ng + 1)
+    s = np.zeros(ng + 1)
+    for z in range(z0, z1 + 1):
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                gi = disc[z, y, x]
+                if gi == 0:
+                    continue
+                cnt = 0.0
+                tot = 0.0
+                for a in range(no):
+                    qz = z + offsets[a, 0]
+                    qy = y + offsets[a, 1]
+                    qx = x + offsets[a, 2]
+                    if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
+                        continue
+                    gj = disc[qz, qy, qx]
+                    if gj > 0:
+                        cnt += 1.0
+                        tot += gj
+                d = 0.0 if cnt == 0 else abs(gi - tot / cnt)
+                n[gi] += 1.0
+                s[gi] += d
+    nvp = n.sum()
+    lv = np.empty(ng + 1, dtype=np.int64)
+    ngp = 0
+    for i in range(1, ng + 1):
+        if n[i] > 0:
+            lv[ngp] = i
+            ngp += 1
+    ps = 0.0
+    ssum = 0.0
+    for k in range(ngp):
+        i = lv[k]
+        ps += n[i] / nvp * s[i]
+        ssum += s[i]
+    coarse = 1.0 / ps if ps != 0 else 1e6
+    con = 0.0
+    absd = 0.0
+    comp = 0.0
+    stre = 0.0
+    for a in range(ngp):
+        i = lv[a]
+        pi = n[i] / nvp
+        for b in range(ngp):
+            j = lv[b]
+            pj = n[j] / nvp
+            con += pi * pj * (i - j) ** 2
+            absd += abs(i * pi - j * pj)
+            comp += abs(i - j) * (pi * s[i] + pj * s[j]) / (pi + pj)
+            stre += (pi + pj) * (i - j) ** 2
+    div = ngp * (ngp - 1)
+    out[0] = coarse
+    out[1] = con * ssum / nvp / div if div != 0 else 0.0
+    out[2] = ps / absd if absd != 0 else 0.0
+    out[3] = comp / nvp
+    out[4] = stre / ssum if ssum != 0 else 0.0
 
 
 @numba.njit(cache=True, parallel=True)
@@ -76,65 +151,8 @@ def ngtdm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
                offsets: np.ndarray, ng: int) -> np.ndarray:
     """NGTDM features (N, 5) in :data:`NGTDM_ORDER`; ``offsets`` are bidirectional."""
     nvox = coords.shape[0]
-    no = offsets.shape[0]
     out = np.empty((nvox, 5))
     for v in numba.prange(nvox):
-        n = np.zeros(ng + 1)
-        s = np.zeros(ng + 1)
         z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
-        for z in range(z0, z1 + 1):
-            for y in range(y0, y1 + 1):
-                for x in range(x0, x1 + 1):
-                    gi = disc[z, y, x]
-                    if gi == 0:
-                        continue
-                    cnt = 0.0
-                    tot = 0.0
-                    for a in range(no):
-                        qz = z + offsets[a, 0]
-                        qy = y + offsets[a, 1]
-                        qx = x + offsets[a, 2]
-                        if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
-                            continue
-                        gj = disc[qz, qy, qx]
-                        if gj > 0:
-                            cnt += 1.0
-                            tot += gj
-                    d = 0.0 if cnt == 0 else abs(gi - tot / cnt)
-                    n[gi] += 1.0
-                    s[gi] += d
-        nvp = n.sum()
-        lv = np.empty(ng + 1, dtype=np.int64)
-        ngp = 0
-        for i in range(1, ng + 1):
-            if n[i] > 0:
-                lv[ngp] = i
-                ngp += 1
-        ps = 0.0
-        ssum = 0.0
-        for k in range(ngp):
-            i = lv[k]
-            ps += n[i] / nvp * s[i]
-            ssum += s[i]
-        coarse = 1.0 / ps if ps != 0 else 1e6
-        con = 0.0
-        absd = 0.0
-        comp = 0.0
-        stre = 0.0
-        for a in range(ngp):
-            i = lv[a]
-            pi = n[i] / nvp
-            for b in range(ngp):
-                j = lv[b]
-                pj = n[j] / nvp
-                con += pi * pj * (i - j) ** 2
-                absd += abs(i * pi - j * pj)
-                comp += abs(i - j) * (pi * s[i] + pj * s[j]) / (pi + pj)
-                stre += (pi + pj) * (i - j) ** 2
-        div = ngp * (ngp - 1)
-        out[v, 0] = coarse
-        out[v, 1] = con * ssum / nvp / div if div != 0 else 0.0
-        out[v, 2] = ps / absd if absd != 0 else 0.0
-        out[v, 3] = comp / nvp
-        out[v, 4] = stre / ssum if ssum != 0 else 0.0
+        ngtdm_box(disc, z0, z1, y0, y1, x0, x1, offsets, ng, out[v])
     return out

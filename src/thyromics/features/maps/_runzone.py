@@ -29,11 +29,88 @@ import numpy as np
 from ._box import box_levels, kernel_box, matrix_features
 from .settings import MAP_FEATURES
 
-__all__ = ["GLRLM_ORDER", "GLSZM_ORDER", "glrlm_maps", "glszm_maps"]
+__all__ = ["GLRLM_ORDER", "GLSZM_ORDER", "glrlm_box", "glrlm_maps", "glszm_box",
+           "glszm_maps"]
 
 GLRLM_ORDER = MAP_FEATURES["glrlm"]  # column order of the kernel's output
 GLSZM_ORDER = MAP_FEATURES["glszm"]  # column order of the kernel's output
 _NF = 16
+
+
+@numba.njit(cache=True)
+def glrlm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1: int,
+              lut: np.ndarray, gs: np.ndarray, m: int, nl: int, angles: np.ndarray,
+              weights: np.ndarray, out: np.ndarray) -> None:
+    """GLRLM features (16, :data:`GLRLM_ORDER`) of the box ``[z0, z1] x [y0, y1] x [x0, x1]``.
+
+    ``lut[level]`` is the row of a level among the ``m`` levels ``gs``; ``nl`` the longest
+    possible run. Without ``weights`` (empty) every feature is the mean over the non-empty
+    angles (NaN when there is none); with one weight per angle the weighted sum of the
+    angles' matrices gives one matrix (PyRadiomics ``weightingNorm``).
+    """
+    na = angles.shape[0]
+    P = np.zeros((m, nl + 1))
+    W = np.zeros((m, nl + 1))
+    weighted = weights.shape[0] > 0
+    acc = np.zeros(_NF)
+    f = np.empty(_NF)
+    cnt = 0
+    for a in range(na):
+        dz, dy, dx = angles[a, 0], angles[a, 1], angles[a, 2]
+        P[:, :] = 0.0
+        multi = False
+        for z in range(z0, z1 + 1):
+            for y in range(y0, y1 + 1):
+                for x in range(x0, x1 + 1):
+                    pz = z - dz
+                    py = y - dy
+                    px = x - dx
+                    if z0 <= pz <= z1 and y0 <= py <= y1 and x0 <= px <= x1:
+                        continue  # not where a line enters the box
+                    qz, qy, qx = z, y, x
+                    run_gl = 0
+                    rl = 0
+                    elements = 0
+                    while z0 <= qz <= z1 and y0 <= qy <= y1 and x0 <= qx <= x1:
+                        gl = disc[qz, qy, qx]
+                        if gl > 0:
+                            elements += 1
+                            if gl == run_gl:
+                                rl += 1
+                            else:
+                                if run_gl > 0:
+                                    P[lut[run_gl], rl] += 1.0
+                                run_gl = gl
+                                rl = 1
+                        elif run_gl > 0:
+                            P[lut[run_gl], rl] += 1.0
+                            run_gl = 0
+                        qz += dz
+                        qy += dy
+                        qx += dx
+                    if run_gl > 0:
+                        P[lut[run_gl], rl] += 1.0
+                    if elements > 1:
+                        multi = True
+        if not multi:
+            continue  # PyRadiomics empties this angle (only single-voxel lines)
+        if weighted:
+            W += weights[a] * P
+            continue
+        if matrix_features(P, gs, m, nl, f) > 0:
+            for k in range(_NF):
+                acc[k] += f[k]
+            cnt += 1
+    if weighted:
+        if matrix_features(W, gs, m, nl, f) > 0:
+            for k in range(_NF):
+                out[k] = f[k]
+        else:
+            for k in range(_NF):
+                out[k] = np.nan
+        return
+    for k in range(_NF):
+        out[k] = acc[k] / cnt if cnt > 0 else np.nan
 
 
 @numba.njit(cache=True, parallel=True)
@@ -55,64 +132,86 @@ def glrlm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
         Largest grey level.
     """
     nvox = coords.shape[0]
-    na = angles.shape[0]
     out = np.empty((nvox, _NF))
+    no_weights = np.empty(0)
     for v in numba.prange(nvox):
         z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
         lut, gs, m = box_levels(disc, z0, z1, y0, y1, x0, x1, ng)
         nl = max(z1 - z0, y1 - y0, x1 - x0) + 1  # longest possible run
-        P = np.zeros((m, nl + 1))
-        acc = np.zeros(_NF)
-        f = np.empty(_NF)
-        cnt = 0
-        for a in range(na):
-            dz, dy, dx = angles[a, 0], angles[a, 1], angles[a, 2]
-            P[:, :] = 0.0
-            multi = False
-            for z in range(z0, z1 + 1):
-                for y in range(y0, y1 + 1):
-                    for x in range(x0, x1 + 1):
-                        pz = z - dz
-                        py = y - dy
-                        px = x - dx
-                        if z0 <= pz <= z1 and y0 <= py <= y1 and x0 <= px <= x1:
-                            continue  # not where a line enters the box
-                        qz, qy, qx = z, y, x
-                        run_gl = 0
-                        rl = 0
-                        elements = 0
-                        while z0 <= qz <= z1 and y0 <= qy <= y1 and x0 <= qx <= x1:
-                            gl = disc[qz, qy, qx]
-                            if gl > 0:
-                                elements += 1
-                                if gl == run_gl:
-                                    rl += 1
-                                else:
-                                    if run_gl > 0:
-                                        P[lut[run_gl], rl] += 1.0
-                                    run_gl = gl
-                                    rl = 1
-                            elif run_gl > 0:
-                                P[lut[run_gl], rl] += 1.0
-                                run_gl = 0
-                            qz += dz
-                            qy += dy
-                            qx += dx
-                        if run_gl > 0:
-                            P[lut[run_gl], rl] += 1.0
-                        if elements > 1:
-                            multi = True
-            if not multi:
-                continue  # PyRadiomics empties this angle (only single-voxel lines)
-            if matrix_features(P, gs, m, nl, f) > 0:
-                for k in range(_NF):
-                    acc[k] += f[k]
-                cnt += 1
-        for k in range(_NF):
-            out[v, k] = acc[k] / cnt if cnt > 0 else np.nan
-        for k in range(m):
-            lut[int(gs[k])] = -1
+        glrlm_box(disc, z0, z1, y0, y1, x0, x1, lut, gs, m, nl, angles, no_weights, out[v])
     return out
+
+
+@numba.njit(cache=True)
+def glszm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1: int,
+              offsets: np.ndarray, ng: int, out: np.ndarray) -> None:
+    """GLSZM features (16, :data:`GLSZM_ORDER`) of the box ``[z0, z1] x [y0, y1] x [x0, x1]``;
+    ``offsets`` are the bidirectional distance-1 angles (the connectivity)."""
+    no = offsets.shape[0]
+    by = y1 - y0 + 1
+    bx = x1 - x0 + 1
+    nbox = (z1 - z0 + 1) * by * bx
+    seen = np.zeros(nbox, dtype=np.bool_)
+    stack = np.empty(nbox, dtype=np.int64)
+    zlev = np.empty(nbox, dtype=np.int64)
+    zsize = np.empty(nbox, dtype=np.int64)
+    nzones = 0
+    for z in range(z0, z1 + 1):
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                gl = disc[z, y, x]
+                li = ((z - z0) * by + (y - y0)) * bx + (x - x0)
+                if gl == 0 or seen[li]:
+                    continue
+                seen[li] = True
+                stack[0] = li
+                top = 1
+                size = 0
+                while top > 0:
+                    top -= 1
+                    k = stack[top]
+                    size += 1
+                    kz = k // (by * bx) + z0
+                    ky = (k // bx) % by + y0
+                    kx = k % bx + x0
+                    for a in range(no):
+                        qz = kz + offsets[a, 0]
+                        qy = ky + offsets[a, 1]
+                        qx = kx + offsets[a, 2]
+                        if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
+                            continue
+                        lq = ((qz - z0) * by + (qy - y0)) * bx + (qx - x0)
+                        if not seen[lq] and disc[qz, qy, qx] == gl:
+                            seen[lq] = True
+                            stack[top] = lq
+                            top += 1
+                zlev[nzones] = gl
+                zsize[nzones] = size
+                nzones += 1
+    # compact matrix: rows = levels present (ascending), columns = zone sizes
+    lut = np.full(ng + 1, -1, dtype=np.int64)
+    maxs = 0
+    for k in range(nzones):
+        lut[zlev[k]] = 0
+        if zsize[k] > maxs:
+            maxs = zsize[k]
+    gs = np.empty(nzones)
+    m = 0
+    for gl in range(1, ng + 1):
+        if lut[gl] == 0:
+            lut[gl] = m
+            gs[m] = gl
+            m += 1
+    P = np.zeros((m, maxs + 1))
+    for k in range(nzones):
+        P[lut[zlev[k]], zsize[k]] += 1.0
+    f = np.empty(_NF)
+    if matrix_features(P, gs, m, maxs, f) > 0:
+        for k in range(_NF):
+            out[k] = f[k]
+    else:
+        for k in range(_NF):
+            out[k] = np.nan
 
 
 @numba.njit(cache=True, parallel=True)
@@ -121,72 +220,8 @@ def glszm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
     """GLSZM features (N, 16) in :data:`GLSZM_ORDER`; ``offsets`` are the bidirectional
     distance-1 angles (the connectivity)."""
     nvox = coords.shape[0]
-    no = offsets.shape[0]
     out = np.empty((nvox, _NF))
     for v in numba.prange(nvox):
         z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
-        by = y1 - y0 + 1
-        bx = x1 - x0 + 1
-        nbox = (z1 - z0 + 1) * by * bx
-        seen = np.zeros(nbox, dtype=np.bool_)
-        stack = np.empty(nbox, dtype=np.int64)
-        zlev = np.empty(nbox, dtype=np.int64)
-        zsize = np.empty(nbox, dtype=np.int64)
-        nzones = 0
-        for z in range(z0, z1 + 1):
-            for y in range(y0, y1 + 1):
-                for x in range(x0, x1 + 1):
-                    gl = disc[z, y, x]
-                    li = ((z - z0) * by + (y - y0)) * bx + (x - x0)
-                    if gl == 0 or seen[li]:
-                        continue
-                    seen[li] = True
-                    stack[0] = li
-                    top = 1
-                    size = 0
-                    while top > 0:
-                        top -= 1
-                        k = stack[top]
-                        size += 1
-                        kz = k // (by * bx) + z0
-                        ky = (k // bx) % by + y0
-                        kx = k % bx + x0
-                        for a in range(no):
-                            qz = kz + offsets[a, 0]
-                            qy = ky + offsets[a, 1]
-                            qx = kx + offsets[a, 2]
-                            if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
-                                continue
-                            lq = ((qz - z0) * by + (qy - y0)) * bx + (qx - x0)
-                            if not seen[lq] and disc[qz, qy, qx] == gl:
-                                seen[lq] = True
-                                stack[top] = lq
-                                top += 1
-                    zlev[nzones] = gl
-                    zsize[nzones] = size
-                    nzones += 1
-        # compact matrix: rows = levels present (ascending), columns = zone sizes
-        lut = np.full(ng + 1, -1, dtype=np.int64)
-        maxs = 0
-        for k in range(nzones):
-            lut[zlev[k]] = 0
-            if zsize[k] > maxs:
-                maxs = zsize[k]
-        gs = np.empty(nzones)
-        m = 0
-        for gl in range(1, ng + 1):
-            if lut[gl] == 0:
-                lut[gl] = m
-                gs[m] = gl
-                m += 1
-        P = np.zeros((m, maxs + 1))
-        for k in range(nzones):
-            P[lut[zlev[k]], zsize[k]] += 1.0
-        f = np.empty(_NF)
-        if matrix_features(P, gs, m, maxs, f) > 0:
-            for k in range(_NF):
-                out[v, k] = f[k]
-        else:
-            for k in range(_NF):
-                out[v, k] = np.nan
+        glszm_box(disc, z0, z1, y0, y1, x0, x1, offsets, ng, out[v])
     return out

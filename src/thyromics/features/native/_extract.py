@@ -1,0 +1,351 @@
+"""The native engine's extraction of one case, step for step as PyRadiomics' ``execute``.
+
+PyRadiomics (3.1, segment-based) does, on the image and mask it is given:
+
+1. with ``preCrop``, crop both to the lesion's bounding box plus ``padDistance``;
+2. check the mask (bounding box, ``minimumROIDimensions``, ``minimumROISize``);
+3. with ``resegmentRange``, resegment the mask on the image's intensities and check again
+   (the bounding box is the resegmented one from here on, also for shape);
+4. shape (3D, or shape2D for a 2D image / forced 2D) on the mask cropped to the box;
+5. for every image type, the filter on the whole (pre-cropped) image, then every other
+   class on the image and mask cropped to the box, each class discretising the ROI anew.
+
+The native engine does the same steps, with PyRadiomics' own filter functions (so the
+filtered images are PyRadiomics' to the bit), its bin edges, and one compiled pass per
+image (:func:`~thyromics.features.native._kernels.image_pass`) instead of one Python class
+per family. Settings and the image type's custom arguments are the parameter dictionary
+:func:`thyromics.features.engine._params_for` hands PyRadiomics.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from thyromics.features.maps.engine import generate_angles
+from thyromics.features.maps.settings import MAP_FEATURES
+from thyromics.features.native._kernels import FAMILY_BITS, LAYOUT, image_pass
+from thyromics.features.native._shape import shape2d_features, shape_features
+
+__all__ = ["DEPRECATED", "NATIVE_NAMES", "NativeResult", "extract_native"]
+
+#: Feature names of each column block of the compiled pass.
+NATIVE_NAMES: dict[str, tuple[str, ...]] = {
+    "firstorder": (*MAP_FEATURES["firstorder"], "StandardDeviation"),
+    **{c: MAP_FEATURES[c] for c in ("glcm", "glrlm", "glszm", "gldm", "ngtdm")}}
+#: Deprecated PyRadiomics features that PyRadiomics computes no value for, and why.
+DEPRECATED: dict[str, str] = {
+    "glcm_Dissimilarity": "equal to glcm DifferenceAverage",
+    "glcm_Homogeneity1": "equal to glcm Id", "glcm_Homogeneity2": "equal to glcm Idm",
+    "glcm_SumVariance": "equal to glcm ClusterTendency",
+    "gldm_GrayLevelNonUniformityNormalized": "equal to firstorder Uniformity",
+    "gldm_DependencePercentage": "always 1",
+}
+
+
+@dataclass
+class NativeResult:
+    """Values (``<image type>_<class>_<feature>``) and the reasons of absent ones."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    bounding_box: tuple[int, ...] = ()
+    n_voxels: int = 0
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    import scipy.linalg.cython_lapack  # noqa: F401 - the LAPACK numba's kernels call
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """BLAS/LAPACK on one thread while a case runs.
+
+    The kernels call LAPACK on small matrices (one per GLCM angle); OpenBLAS' threads then
+    only wait on each other, and on a loaded machine a 123-level matrix took 30 times
+    longer with 2 threads than with one. Cases run in parallel processes instead.
+    """
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
+
+
+def _bbox(roi: np.ndarray) -> tuple[slice, ...]:
+    idx = np.nonzero(roi)
+    return tuple(slice(int(a.min()), int(a.max()) + 1) for a in idx)
+
+
+def _check(roi: np.ndarray, s: dict[str, Any]) -> tuple[slice, ...]:
+    """PyRadiomics' ``checkMask``: ValueError with its message when the ROI is unusable."""
+    if not roi.any():
+        raise ValueError(f"Label ({s.get('label', 1)}) not present in mask")
+    box = _bbox(roi)
+    ndims = sum((b.stop - b.start) > 1 for b in box)
+    min_dims = s.get("minimumROIDimensions", 2)
+    if ndims == 0:
+        raise ValueError("mask only contains 1 segmented voxel! Cannot extract features for a "
+                         "single voxel.")
+    if ndims < min_dims:
+        raise ValueError(f"mask has too few dimensions (number of dimensions {ndims}, minimum "
+                         f"required {min_dims})")
+    min_size = s.get("minimumROISize")
+    if min_size is not None and int(roi.sum()) <= min_size:
+        raise ValueError(f"Size of the ROI is too small (minimum size: {min_size:g}, ROI size: "
+                         f"{int(roi.sum())}")
+    return box
+
+
+def _resegment(arr: np.ndarray, roi: np.ndarray, s: dict[str, Any]) -> np.ndarray:
+    """PyRadiomics' ``resegmentMask`` on arrays."""
+    rng = s["resegmentRange"]
+    mode = s.get("resegmentMode", "absolute")
+    if mode == "absolute":
+        thresholds = sorted(rng)
+    elif mode == "relative":
+        top = np.max(arr[roi])
+        thresholds = [top * t for t in sorted(rng)]
+    else:  # sigma
+        mean, sd = np.mean(arr[roi]), np.std(arr[roi])
+        thresholds = [mean + sd * t for t in sorted(rng)]
+    out = roi.copy()
+    out[out] = arr[out] >= thresholds[0]
+    if len(thresholds) == 2:
+        out[out] = arr[out] <= thresholds[1]
+    kept = int(out.sum())
+    if kept <= 1:
+        raise ValueError(f"Resegmentation excluded too many voxels with label "
+                         f"{s.get('label', 1)} (retained {kept} voxel(s))! Cannot extract "
+                         "features")
+    return out
+
+
+def bin_levels(x: np.ndarray, s: dict[str, Any]) -> np.ndarray:
+    """Grey levels of the ROI values ``x`` with PyRadiomics' bin edges (``getBinEdges``).
+
+    Fixed width ``W``: edges ``k W`` from ``min - (min mod W)`` up to ``max + 2 W``
+    (half-open bins, ``numpy.digitize``); fixed count: ``numpy.histogram``'s edges with the
+    top one raised by 1. The arithmetic runs in the image's own dtype, as PyRadiomics'.
+    """
+    count = s.get("binCount")
+    if count is not None:
+        edges = np.histogram(x, count)[1]
+        edges[-1] += 1
+    else:
+        width = s.get("binWidth", 25)
+        minimum, maximum = x.min(), x.max()
+        low = minimum - (minimum % width)
+        edges = np.arange(low, maximum + 2 * width, width)
+        if len(edges) == 1:
+            edges = [edges[0] - .5, edges[0] + .5]
+    return np.digitize(x, edges)
+
+
+def _weights(angles: np.ndarray, spacing_zyx: np.ndarray, norm: str | None, glcm: bool) -> np.ndarray:
+    if norm is None:
+        return np.empty(0)
+    w = np.empty(len(angles))
+    for k, a in enumerate(angles):
+        d = np.abs(a) * spacing_zyx
+        if norm == "infinity":
+            w[k] = np.exp(-max(d) ** 2) if glcm else max(d)
+        elif norm == "euclidean":
+            w[k] = np.exp(-np.sum(d ** 2)) if glcm else np.sqrt(np.sum(d ** 2))
+        elif norm == "manhattan":
+            w[k] = np.exp(-np.sum(d) ** 2) if glcm else np.sum(d)
+        else:  # no_weighting: the angles are still merged into one matrix
+            w[k] = 1
+    return w
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Angles and weights of one crop (they depend on its size only)."""
+
+    glcm: np.ndarray
+    glcm_w: np.ndarray
+    rl: np.ndarray
+    rl_w: np.ndarray
+    zones: np.ndarray
+    neighbours: np.ndarray
+
+
+def _geometry(shape: tuple[int, ...], spacing_zyx: np.ndarray, s: dict[str, Any],
+              f2d: int) -> _Geometry:
+    dist = tuple(int(d) for d in s.get("distances", [1]))
+    return _geometry_cached(tuple(shape), tuple(float(x) for x in spacing_zyx), dist,
+                            s.get("weightingNorm"), f2d)
+
+
+@functools.lru_cache(maxsize=256)
+def _geometry_cached(shape: tuple[int, ...], spacing: tuple[float, ...],
+                     dist: tuple[int, ...], norm: str | None, f2d: int) -> _Geometry:
+    # angles only exclude moves longer than the crop: a crop of at least 2 * max(dist) + 1
+    # voxels per axis has them all, whatever its size
+    dmax = max(dist)
+    shape = tuple(min(n, 2 * dmax + 1) for n in shape)
+    sp = np.array(spacing)
+    glcm = generate_angles(shape, dist, f2d, bidirectional=False)
+    rl = generate_angles(shape, (1,), f2d, bidirectional=False)
+    return _Geometry(glcm, _weights(glcm, sp, norm, True), rl, _weights(rl, sp, norm, False),
+                     generate_angles(shape, (1,), f2d, bidirectional=True),
+                     generate_angles(shape, dist, f2d, bidirectional=True))
+
+
+def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[str, Any],
+                    families: int, voxel_volume: float) -> np.ndarray:
+    x = arr[roi]
+    levels = bin_levels(x, s)
+    disc = np.zeros(arr.shape, dtype=np.int32)
+    disc[roi] = levels
+    gs = np.unique(levels)
+    ng = int(gs[-1])
+    lut = np.full(ng + 1, -1, dtype=np.int64)
+    lut[gs] = np.arange(len(gs))
+    return image_pass(np.asarray(arr, dtype=np.float64), disc, lut, gs.astype(np.float64),
+                      len(gs), ng, families, geo.glcm, geo.glcm_w,
+                      bool(s.get("symmetricalGLCM", True)), geo.rl, geo.rl_w, geo.zones,
+                      geo.neighbours, int(s.get("gldm_a", 0)), voxel_volume,
+                      float(s.get("voxelArrayShift", 0)))
+
+
+_DEPRECATED_SHAPE = {"shape": ("Compactness1", "Compactness2", "SphericalDisproportion"),
+                     "shape2D": ("SphericalDisproportion",)}
+
+
+def _keep(values: dict[str, float], cls: str, computed: dict[str, float],
+          wanted: list[str] | None) -> None:
+    """The enabled features of a shape class (all non-deprecated ones when not named)."""
+    names = wanted or [k for k in computed if k not in _DEPRECATED_SHAPE[cls]]
+    for k in names:
+        values[f"original_{cls}_{k}"] = float(computed[k])
+
+
+def _shape(values: dict[str, float], arr_roi: np.ndarray, box: tuple[slice, ...],
+           spacing_zyx: np.ndarray, classes: dict[str, Any], s: dict[str, Any],
+           ndim: int, missing: dict[str, str]) -> None:
+    crop = arr_roi[box]
+    if "shape" in classes:
+        if ndim == 3:
+            _keep(values, "shape", shape_features(crop, spacing_zyx), classes["shape"])
+        else:
+            missing["original_shape"] = "3D shape needs a 3D image (shape2D is used in 2D)"
+    if "shape2D" in classes:
+        if ndim == 2:
+            _keep(values, "shape2D", shape2d_features(crop, spacing_zyx), classes["shape2D"])
+            return
+        dim = s.get("force2Ddimension", 0)
+        size_xyz = [b.stop - b.start for b in reversed(box)]
+        if not s.get("force2D", False):
+            missing["original_shape2D"] = "shape2D on a volume needs force2D"
+        elif not size_xyz[dim] > 1:  # PyRadiomics indexes the (x, y, z) size here
+            missing["original_shape2D"] = ("PyRadiomics computes no 2D shape for this lesion: "
+                                           f"size {size_xyz[dim]} along axis {dim}")
+        else:
+            if crop.shape[dim] > 1:
+                raise ValueError(f"Size of the mask in dimension {dim} is more than 1, cannot "
+                                 "compute 2D shape")
+            axes = [a for a in range(3) if a != dim]
+            _keep(values, "shape2D", shape2d_features(np.squeeze(crop, axis=dim),
+                                                      spacing_zyx[axes]), classes["shape2D"])
+
+
+def extract_native(image: Any, roi: np.ndarray, params: dict[str, Any]) -> NativeResult:
+    """All features of one case, as ``RadiomicsFeatureExtractor(params).execute`` gives them.
+
+    Parameters
+    ----------
+    image : Image
+        The prepared image (:func:`thyromics.features._prepare.prepare`).
+    roi : bool array
+        The lesion on the image's grid.
+    params : dict
+        The PyRadiomics parameter dictionary (``imageType``, ``featureClass``,
+        ``setting``; label 1, no normalisation or resampling left to do).
+
+    Returns
+    -------
+    NativeResult
+
+    Raises
+    ------
+    ValueError
+        With PyRadiomics' message, where PyRadiomics raises one (mask checks,
+        resegmentation that leaves one voxel, shape2D of a thick lesion).
+    """
+    with single_threaded_blas():
+        return _extract(image, roi, params)
+
+
+def _extract(image: Any, roi: np.ndarray, params: dict[str, Any]) -> NativeResult:
+    import SimpleITK as sitk
+    from radiomics import imageoperations as ops
+
+    s = params["setting"]
+    classes = params["featureClass"]
+    ndim = image.ndim
+    arr = np.asarray(image.array)
+    spacing_zyx = np.array(image.spacing[::-1], dtype=np.float64)
+    sitk_image = image.to_sitk()
+    if s.get("preCrop", False):
+        pad = int(s.get("padDistance", 0))
+        box = _check(roi, s)
+        crop = tuple(slice(max(b.start - pad, 0), min(b.stop + pad, n))
+                     for b, n in zip(box, arr.shape))
+        arr, roi = arr[crop], roi[crop]
+        sitk_image = sitk_image[tuple(reversed(crop))]  # keeps the physical geometry
+    box = _check(roi, s)
+    shape_roi = roi
+    if s.get("resegmentRange") is not None:
+        roi = _resegment(arr, roi, s)
+        box = _check(roi, s)
+        if s.get("resegmentShape", False):
+            shape_roi = roi
+    out = NativeResult(bounding_box=tuple(v for b in box for v in (b.start, b.stop - 1)),
+                       n_voxels=int(roi.sum()))
+    _shape(out.values, shape_roi, box, spacing_zyx, classes, s, ndim, out.missing)
+
+    texture = [c for c in classes if not c.startswith("shape")]
+    if not texture:
+        return out
+    families = 0
+    for c in texture:
+        families |= FAMILY_BITS[c]
+    roi_c = roi[box]
+    if ndim == 2:
+        roi_c = roi_c[None]
+        f2d = 0
+    else:
+        f2d = int(s.get("force2Ddimension", 0)) if s.get("force2D", False) else -1
+    geo = _geometry(roi_c.shape, spacing_zyx if ndim == 3 else np.r_[1.0, spacing_zyx], s, f2d)
+    voxel_volume = float(np.multiply.reduce(sitk_image.GetSpacing()))
+    mask_sitk = sitk.GetImageFromArray(roi.astype(np.uint8))
+    mask_sitk.CopyInformation(sitk_image)
+    for image_type, custom in params["imageType"].items():
+        args = {**s, **(custom or {})}
+        for filtered, name, _ in getattr(ops, f"get{image_type}Image")(sitk_image, mask_sitk,
+                                                                       **args):
+            a = sitk.GetArrayFromImage(filtered)[box]
+            if ndim == 2:
+                a = a[None]
+            res = _image_features(a, roi_c, geo, s, families, voxel_volume)
+            for family, start, n in LAYOUT:
+                if family not in texture:
+                    continue
+                names = NATIVE_NAMES[family]
+                wanted = classes[family] or [f for f in names if f != "StandardDeviation"]
+                for feat in wanted:
+                    key = f"{family}_{feat}"
+                    if key in DEPRECATED:
+                        out.missing[f"{name}_{key}"] = ("deprecated in PyRadiomics, which "
+                                                        f"computes no value ({DEPRECATED[key]})")
+                        continue
+                    out.values[f"{name}_{key}"] = float(res[start + names.index(feat)])
+    return out

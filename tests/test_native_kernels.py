@@ -1,0 +1,125 @@
+"""Native engine: hand-counted matrices, the MCC without a general eigen-solver, the
+``--engine`` switch from the command line to the table, and a LIDC sample on all 1,316
+CT columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_native_property import _compare as _compare_engines
+from typer.testing import CliRunner
+
+from thyromics.errors import InputError
+from thyromics.features.engine import extract_features
+from thyromics.features.extract import read_features
+from thyromics.features.maps._glcm import glcm_mcc
+from thyromics.features.presets import get_preset
+from thyromics.features.settings import ExtractionSettings
+from thyromics.io.image import Image
+
+
+def _native(arr, mask, **kw):
+    s = ExtractionSettings(engine="native", min_roi_dimensions=1, **kw)
+    arr, mask = np.asarray(arr, float), np.asarray(mask, np.uint8)
+    sp = (1.0,) * arr.ndim
+    return extract_features(Image(arr, sp), Image(mask, sp), s).values
+
+
+def test_glcm_hand_counted_2x2():
+    # levels [[1, 2], [1, 2]] (bin width 1 from 1): the four 2D angles see
+    # (0, 1): 1-2 twice -> P = [[0, .5], [.5, 0]]; (1, 0): 1-1, 2-2 -> [[.5, 0], [0, .5]];
+    # (1, 1): 1-2 once and (1, -1): 2-1 once -> [[0, .5], [.5, 0]]
+    v = _native([[1.0, 2.0], [1.0, 2.0]], [[1, 1], [1, 1]], bin_width=1.0,
+                feature_classes=("glcm",))
+    assert v["original_glcm_Contrast"] == pytest.approx(3 / 4, rel=1e-15)
+    assert v["original_glcm_JointEnergy"] == pytest.approx(0.5, rel=1e-15)
+    assert v["original_glcm_JointAverage"] == pytest.approx(1.5, rel=1e-15)
+    assert v["original_glcm_DifferenceAverage"] == pytest.approx(3 / 4, rel=1e-15)
+    assert v["original_glcm_Idm"] == pytest.approx((1 / 4) * 1 + (3 / 4) * 0.5, rel=1e-15)
+    # MCC: every matrix has two levels and a second eigenvalue of Q equal to 1
+    assert v["original_glcm_MCC"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_run_zone_dependence_hand_counted_1d_line():
+    # one row 1 1 2 2 2 (2D image 1 x 5): runs (1, 2), (2, 3) along x; zones the same;
+    # nothing along the other angles (one row), so they are dropped
+    v = _native([[1.0, 1.0, 2.0, 2.0, 2.0]], [[1] * 5], bin_width=1.0,
+                feature_classes=("glrlm", "glszm", "gldm", "ngtdm"))
+    assert v["original_glrlm_ShortRunEmphasis"] == pytest.approx((1 / 4 + 1 / 9) / 2)
+    assert v["original_glrlm_RunPercentage"] == pytest.approx(2 / 5)
+    assert v["original_glszm_LargeAreaEmphasis"] == pytest.approx((4 + 9) / 2)
+    # dependence (alpha 0): voxels with 1, 1, 1, 2, 1 equal neighbours -> sizes 2, 2, 2, 3, 2
+    assert v["original_gldm_LargeDependenceEmphasis"] == pytest.approx((4 * 4 + 9) / 5)
+    # NGTDM: s_1 = |1 - 1| + |1 - 1.5| = .5, s_2 = |2 - 1.5| + 0 + 0 = .5; p = (.4, .6)
+    assert v["original_ngtdm_Coarseness"] == pytest.approx(1 / (0.4 * 0.5 + 0.6 * 0.5))
+
+
+def _pyradiomics_mcc(P: np.ndarray) -> float:
+    px, py, eps = P.sum(1), P.sum(0), np.spacing(1)
+    Q = np.zeros_like(P)
+    for k in range(P.shape[0]):
+        Q += np.outer(P[:, k], P[:, k]) / (px * py[k] + eps)[:, None]
+    ev = np.sort(np.linalg.eigvals(Q))
+    return float(np.sqrt(ev[-2]).real)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_mcc_equals_the_general_eigen_solver(seed: int, symmetric: bool):
+    rng = np.random.default_rng(seed)
+    n = 3 + 7 * seed
+    counts = rng.poisson(3.0, (n, n)).astype(float)
+    counts[rng.random((n, n)) < 0.3] = 0
+    if symmetric:
+        counts = counts + counts.T
+    counts[0, :] = counts[:, 0] = 0  # a level of the ROI that this angle never sees
+    counts[1, 1] += 1  # one rare pair: a large eps / (p_x p_y) term
+    P = counts / counts.sum()
+    ours = glcm_mcc(P, P.sum(1), P.sum(0), n, n, symmetric)
+    assert ours == pytest.approx(_pyradiomics_mcc(P), rel=1e-10)
+
+
+def test_mcc_flat_and_independent():
+    assert glcm_mcc(np.ones((1, 1)), np.ones(1), np.ones(1), 1, 1, True) == 1.0
+    p = np.array([0.3, 0.7])
+    P = np.outer(p, p)  # independent rows: Q has rank 1, the second eigenvalue is 0
+    assert glcm_mcc(P, p, p, 2, 2, True) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_engine_setting_is_checked():
+    with pytest.raises(InputError, match="engine"):
+        get_preset("ct").replace(engine="fast")
+    assert get_preset("ct").engine == "pyradiomics"
+    assert get_preset("ct").replace(engine="native").to_dict()["engine"] == "native"
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_lidc_sample_all_ct_columns(lidc_dir, tmp_path):
+    """``thyromics extract --engine native`` on LIDC: the 1,316 columns of the ct preset
+    equal the PyRadiomics engine's within 1e-9, case by case."""
+    from thyromics.cli import app
+    from thyromics.io import load_case
+    from thyromics.io.manifest import read_manifest
+
+    frame = pd.read_csv(lidc_dir / "cases.csv").iloc[[0, 7, 40]]
+    for col in ("image", "mask"):
+        frame[col] = [str(lidc_dir / p) for p in frame[col]]
+    manifest = tmp_path / "cases.csv"
+    frame.to_csv(manifest, index=False)
+    res = CliRunner().invoke(app, ["extract", str(manifest), "--preset", "ct", "--engine",
+                                   "native", "-o", str(tmp_path / "f.parquet"), "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    table, prov = read_features(tmp_path / "f.parquet")
+    assert prov["settings"]["engine"] == "native"
+    settings = get_preset("ct")
+    for i, case in enumerate(read_manifest(manifest).cases):
+        image, mask = load_case(case)
+        ref = extract_features(image, mask, settings)
+        nat = extract_features(image, mask, settings.replace(engine="native"))
+        assert len(ref.values) == 1316
+        assert not _compare_engines(ref, nat)
+        row = table.iloc[i]
+        for c, v in nat.values.items():
+            assert row[c] == v or (np.isnan(v) and np.isnan(row[c])), c
