@@ -25,7 +25,8 @@ _spec.loader.exec_module(refs)
 
 REF = refs.reference()
 SCORE_KEYS = {"n", "n_pos", "auc", "auc_ci", "auc_ci_method", "threshold", "sensitivity", "specificity",
-              "ppv", "npv", "accuracy", "f1", "brier", "calibration_intercept", "calibration_slope"}
+              "ppv", "npv", "accuracy", "f1", "brier", "calibration_in_the_large", "val_prob_intercept",
+              "calibration_slope"}
 COMPARISON_KEYS = {"a", "b", "method", "paired", "auc_diff", "auc_diff_ci", "z", "p"}
 
 
@@ -58,7 +59,7 @@ def test_structure_and_numbers_match_r():
         np.testing.assert_allclose(b["npv"]["ci"], r[key]["at_cutpointr"]["npv"], atol=1e-6)
         cal = r[f"calibration_{name}"]
         assert b["brier"] == pytest.approx(cal["brier"], abs=1e-9)
-        assert b["calibration_intercept"] == pytest.approx(cal["citl"], abs=1e-6)
+        assert b["calibration_in_the_large"] == pytest.approx(cal["citl"], abs=1e-6)
         assert b["calibration_slope"] == pytest.approx(cal["slope_glm"], abs=1e-6)
     (c,) = out["comparisons"]
     assert COMPARISON_KEYS <= set(c) and (c["a"], c["b"], c["paired"]) == ("pa", "pb", True)

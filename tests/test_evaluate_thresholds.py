@@ -33,7 +33,7 @@ def test_youden_matches_cutpointr(case):
     name, d, ref = case
     for s in ("a", "b"):
         r = ref[s]["youden_cutpointr"]
-        assert youden(d.y, d[s]) == pytest.approx(r["cutpoint"], rel=1e-9), (name, s)
+        assert youden(d.y, d[s], ties="median", warn=False) == pytest.approx(r["cutpoint"], rel=1e-9), (name, s)
 
 
 def test_youden_midpoint_matches_proc(case):
@@ -41,7 +41,8 @@ def test_youden_midpoint_matches_proc(case):
     for s in ("a", "b"):
         r = np.atleast_1d(ref[s]["youden_proc"]["threshold"]).astype(float)
         # pROC returns every tied best threshold; we return their median
-        assert youden(d.y, d[s], convention="midpoint") == pytest.approx(float(np.median(r)), rel=1e-9)
+        assert youden(d.y, d[s], convention="midpoint", ties="median",
+                      warn=False) == pytest.approx(float(np.median(r)), rel=1e-9)
 
 
 def test_metrics_at_cutpointr_threshold_match_r(case):
@@ -111,9 +112,10 @@ def test_sensitivity_and_specificity_targets_hand():
     assert for_sensitivity(y, s, 0.75) == 6
     assert for_specificity(y, s, 1.0) == 6       # just above the highest control
     assert for_specificity(y, s, 0.75) == 4
-    assert youden(y, s) == 5                     # J = 0.75 at 6 and at 4: median of the ties
+    assert youden(y, s, ties="median") == 5      # J = 0.75 at 6 and at 4: median of the ties (J 0.5)
+    assert youden(y, s) == 6                     # default: the middle tied optimum (of two, the higher)
     y2, s2 = [0, 1, 0, 1], [1, 2, 3, 4]          # J ties at 4 (0.5) and 2 (0.5): median 3
-    assert youden(y2, s2) == pytest.approx(3.0)
+    assert youden(y2, s2, ties="median") == pytest.approx(3.0)
 
 
 def test_choose_threshold_rules():

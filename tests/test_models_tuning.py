@@ -126,7 +126,7 @@ def test_cli_optuna_and_calibration(tmp_path) -> None:
     assert r.exit_code == 0, r.output
     comp = pd.read_csv(tmp_path / "out" / "comparison.csv")
     assert set(comp.model) == {"lr", "xgboost"}
-    assert (comp.auc > 0.6).all()
+    assert (comp.auc_pooled.fillna(comp.auc) > 0.6).all()  # cv "auc" is the mean of 3 fold AUCs
     r = CliRunner().invoke(app, ["model", str(tmp_path / "f.csv"), "--tuner", "bayes",
                                  "-o", str(tmp_path / "x")])
     assert r.exit_code != 0 and "grid" in r.output

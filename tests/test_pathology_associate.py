@@ -36,7 +36,7 @@ def test_planted_effect_found_with_sign_and_fdr():
     g = res["groups"].set_index("feature")
     hit = g.loc["area_ith"]
     assert hit["q"] < 0.01 and hit["significant"] and hit["diff"] < 0 and hit["rank_biserial"] < 0
-    assert hit["effect_d"] < -0.8 and hit["test"] == "Mann-Whitney U"
+    assert hit["effect_d"] < -0.8 and hit["test"].startswith("Mann-Whitney U")  # "(exact)" for small groups
     assert g.filter(like="noise_", axis=0)["significant"].sum() <= 1
     prot = g.loc["SUCLG1"]
     assert prot["kind"] == "ordinal" and prot["q"] < 0.01 and prot["trend_z"] < 0 and prot["p_trend"] < 0.01

@@ -10,30 +10,30 @@ import pytest
 import tifffile
 from PIL import Image
 from scipy.io import savemat
-from skimage import data
 from typer.testing import CliRunner
 
 from thyromics.cli import app
+from thyromics.pathology.synthetic import synthetic_he
 
 runner = CliRunner()
 
 
-def _ok(args):
+def _ok(args, code=0):
     res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == code, res.output
     return res.output
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     d = tmp_path_factory.mktemp("slides")
-    ihc = data.immunohistochemistry()
     rows = []
-    for i, (y, x) in enumerate([(0, 0), (0, 300), (300, 0), (300, 300), (150, 150)]):
-        Image.fromarray(ihc[y:y + 200, x:x + 200]).save(d / f"s{i}.png")
+    for i in range(5):
+        img, _ = synthetic_he(200, 200, mpp=0.5, n_nuclei=25, seed=i)
+        Image.fromarray(img).save(d / f"s{i}.png")
         rows.append({"slide_id": f"s{i}", "patient_id": f"p{i}", "path": f"s{i}.png", "mpp": "0.5"})
     big = np.full((260, 420, 3), 246, np.uint8)
-    big[20:220, 200:400] = ihc[100:300, 200:400]
+    big[20:220, 200:400] = synthetic_he(200, 200, mpp=0.5, n_nuclei=25, seed=9)[0]
     kw = dict(photometric="rgb", tile=(64, 64), resolution=(2e4, 2e4), resolutionunit="CENTIMETER")
     with tifffile.TiffWriter(d / "w.tif") as tw:
         tw.write(big, subifds=1, **kw)
@@ -46,18 +46,21 @@ def cohort(tmp_path_factory):
 
 def test_slides_to_features_to_associations(cohort, tmp_path):
     slides, out = cohort / "slides.csv", tmp_path / "out"
-    o = _ok(["pathology", "tiles", slides, "-o", out, "--tile-size", 128, "--overlap", 24, "--min-tissue", 0.3])
-    assert "6 of 7 slides succeeded" in o
+    o = _ok(["pathology", "tiles", slides, "-o", out, "--tile-size", 128, "--overlap", 24, "--min-tissue", 0.3],
+            code=3)  # one slide failed: a partial failure
+    assert "6 of 7 slides succeeded" in o and "partial failure" in o
     err = pd.read_csv(out / "tiles.errors.csv")
     assert err["slide_id"].tolist() == ["bad"] and "not found" in err["error"][0]
     tiles = pd.read_csv(out / "tiles.csv")
     assert set(tiles["slide_id"]) == {"s0", "s1", "s2", "s3", "s4", "w"}
     assert tiles.loc[tiles.slide_id == "w", "mpp"].eq(0.5).all()  # read from the TIFF
-    _ok(["pathology", "normalise", slides, "-o", out, "--method", "macenko", "--reference-tiles", 3])
+    o = _ok(["pathology", "normalise", slides, "-o", out, "--method", "macenko", "--reference-tiles", 3], code=3)
+    assert "failed bad [normalise]: skipped: the slide failed at `tiles` (slide file not found" in o
     ref = json.loads((out / "stain_reference.json").read_text())
     assert ref["method"] == "macenko" and len(ref["source"]) == 3
-    _ok(["pathology", "nuclei", slides, "-o", out])
-    o = _ok(["pathology", "features", slides, "-o", out])
+    _ok(["pathology", "nuclei", slides, "-o", out], code=3)
+    o = _ok(["pathology", "features", slides, "-o", out], code=3)
+    assert "failed bad [features]: skipped: the slide failed at `nuclei`" in o
     nuc = pd.read_parquet(out / "nuclei_features.parquet")
     assert len(nuc) > 50 and set(nuc["slide_id"]) == {"s0", "s1", "s2", "s3", "s4", "w"}
     assert nuc[["patient_id", "slide_id", "tile_id", "nucleus"]].duplicated().sum() == 0
@@ -67,7 +70,7 @@ def test_slides_to_features_to_associations(cohort, tmp_path):
     prov = json.loads((out / "features.provenance.json").read_text())
     assert prov["units"]["s0"] == "micrometre" and prov["ith_types"] == [0]
     # a rerun reuses every slide
-    assert "(6 from cache)" in _ok(["pathology", "features", slides, "-o", out])
+    assert "(6 from cache)" in _ok(["pathology", "features", slides, "-o", out], code=3)
 
     imaging = pd.DataFrame({"patient_id": [f"p{i}" for i in range(6)],
                             "risk": [0.9, 0.8, 0.7, 0.2, 0.1, 0.3]})
@@ -97,11 +100,11 @@ def test_external_hovernet_mat_per_tile(cohort, tmp_path):
     _ok(["pathology", "tiles", slides, "-o", out, "--tile-size", 128, "--overlap", 24, "--min-tissue", 0])
     tiles = pd.read_csv(out / "tiles.csv")
     (tmp_path / "hovernet").mkdir()
-    # one typed 8 x 8 square nucleus per tile, at the same level-0 place (x, y 76..84):
-    # inside the overlap of the tiles starting at 0 and 72, seen by four tiles
+    # one typed 8 x 8 square nucleus per tile, at the same level-0 place (x, y 108..116):
+    # inside the overlap of the tiles starting at 0 and 104 (step 128 - 24), seen by four tiles
     for _, t in tiles.iterrows():
         inst = np.zeros((t["height"], t["width"]), np.int32)
-        r0, c0 = 76 - t["y0"], 76 - t["x0"]
+        r0, c0 = 108 - t["y0"], 108 - t["x0"]
         if 0 <= r0 and r0 + 8 <= t["height"] and 0 <= c0 and c0 + 8 <= t["width"]:
             inst[r0:r0 + 8, c0:c0 + 8] = 1
         savemat(tmp_path / "hovernet" / f"{t['tile_id']}.mat", {"inst_map": inst, "inst_type": np.array([[2]])})
@@ -112,4 +115,4 @@ def test_external_hovernet_mat_per_tile(cohort, tmp_path):
     nuc = pd.read_parquet(out / "nuclei_features.parquet")
     assert len(nuc) == 1  # seen by several overlapping tiles, counted once
     assert nuc["type"].iloc[0] == 2 and nuc["area"].iloc[0] == pytest.approx(64 * 0.25)
-    assert (nuc["centroid_x"].iloc[0], nuc["centroid_y"].iloc[0]) == pytest.approx((79.5, 79.5))
+    assert (nuc["centroid_x"].iloc[0], nuc["centroid_y"].iloc[0]) == pytest.approx((111.5, 111.5))

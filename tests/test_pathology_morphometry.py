@@ -174,7 +174,7 @@ def test_owned_nuclei_counted_once_across_overlapping_tiles():
             centres.append((cx2, cy2))
             slide_inst[(yy - cy2) ** 2 + (xx - cx2) ** 2 <= 6 ** 2] = len(centres)
     rgb = np.where(slide_inst[..., None] > 0, 80, 220).astype(np.uint8).repeat(3, 2)
-    slide = Slide(None, mpp=None, objective=None, dimensions=[(w, h)], downsamples=[1.0],
+    slide = Slide(None, mpp=0.5, objective=None, dimensions=[(w, h)], downsamples=[1.0],
                   reader=lambda x, y, lv, ww, hh: rgb[y:y + hh, x:x + ww])
     tiles, n_grid = tile_grid(slide, TileSettings(tile_size=128, overlap=32, min_tissue=0),
                               np.ones((h, w), bool), 1.0)

@@ -58,7 +58,9 @@ def test_tissue_tiles_at_a_coarser_resolution(tmp_path, slide_image):
     tiles, n_grid = tile_grid(s, settings, mask, scale)
     assert 0 < len(tiles) < n_grid
     for t in tiles:
-        assert t.scale == 2.0 and t.mpp == 1.0 and (t.width, t.height) == (128, 128)
+        assert t.scale == 2.0 and t.mpp == 1.0
+        assert (t.w0, t.h0) == (min(256, 1280 - t.x0), min(256, 768 - t.y0))  # the last ones are partial
+        assert (t.width, t.height) == (t.w0 // 2, t.h0 // 2)
         assert truth[t.y0:t.y0 + t.h0, t.x0:t.x0 + t.w0].mean() > 0.35
     t = tiles[0]
     img = read_tile(s, t)  # read from level 1 (downsample 2), no resampling needed
@@ -68,15 +70,22 @@ def test_tissue_tiles_at_a_coarser_resolution(tmp_path, slide_image):
 
 
 def test_owned_regions_partition_the_slide():
-    for length, size, step in [(1000, 256, 224), (256, 256, 224), (100, 256, 224), (1001, 300, 250)]:
+    for length, size, step in [(1000, 256, 224), (256, 256, 224), (100, 256, 224), (1001, 300, 250),
+                               (1001, 256, 248)]:
         starts = _starts(length, size, step)
         owned = _owned(starts, size, length)
-        assert starts[0] == 0 and starts[-1] + min(size, length) == length
+        assert starts[0] == 0 and starts[-1] + size >= length and starts[-1] < length  # covered, no empty tile
+        assert all(b - a == step for a, b in zip(starts, starts[1:]))  # every overlap is size - step
+        if len(starts) > 1:
+            assert length - starts[-1] > size - step  # a partial last tile is wider than the overlap
         assert owned[0][0] == 0 and owned[-1][1] == length
         for (a0, a1), (b0, b1), s in zip(owned, owned[1:], starts[1:]):
             assert a1 == b0 and s <= b0 <= s + size  # contiguous, midline inside the overlap
         for (o0, o1), s in zip(owned, starts):
-            assert s <= o0 < o1 <= s + min(size, length)  # a tile owns only what it shows
+            assert s <= o0 < o1 <= min(s + size, length)  # a tile owns only what it shows
+    # 1001 px in tiles of 256 every 248: the old grid put a last tile flush at 745, overlapping
+    # its neighbour at 744 by 255 of 256 px; now it starts at 992 and is 9 px wide
+    assert _starts(1001, 256, 248) == [0, 248, 496, 744, 992]
 
 
 def test_manifest_errors(tmp_path):

@@ -12,7 +12,7 @@ import pandas as pd
 from thyromics.report.build import build_report
 from thyromics.stats.table1 import table1
 
-from test_report_build import make_study  # noqa: E402  (same tests folder)
+from report_study import copy_study, report_study  # noqa: F401  (fixture)
 
 ATTACK = "<svg/onload=alert(1)>"
 
@@ -26,12 +26,12 @@ def _section(html: str, sid: str) -> str:
     return html[start:html.index("</section>", start)]
 
 
-def test_table1_html_on_disk_never_reaches_the_report(tmp_path):
-    root = make_study(tmp_path / "OUT")
+def test_table1_html_on_disk_never_reaches_the_report(report_study, tmp_path):  # noqa: F811
+    root = copy_study(report_study, tmp_path / "OUT")
     (root / "table1" / "table1.html").write_text(f"<table><tr><td>{ATTACK}</td></tr></table>")
     frame = pd.read_csv(root / "table1" / "table1.csv", dtype=str, keep_default_na=False)
     frame.loc[1, "variable"] = ATTACK  # a variable or a group named like markup: shown as text
-    frame = frame.rename(columns={"1": ATTACK})
+    frame = frame.rename(columns={frame.columns[2]: ATTACK})
     frame.to_csv(root / "table1" / "table1.csv", index=False)
     html = build_report(root).read_text()
     assert "<svg" not in html and "onload=alert(1)>" not in html
@@ -47,8 +47,8 @@ def test_only_an_html_table1_is_not_shown(tmp_path):
     assert "<svg" not in html and "alert(" not in html
 
 
-def test_script_policy_allows_exactly_the_report_scripts(tmp_path):
-    html = build_report(make_study(tmp_path / "OUT")).read_text()
+def test_script_policy_allows_exactly_the_report_scripts(report_study):  # noqa: F811
+    html = (report_study / "report.html").read_text()  # as `thyromics run` wrote it
     csp = _csp(html)
     script_src = re.search(r"script-src ([^;]*)", csp).group(1).split()
     assert "'unsafe-inline'" not in csp.split("style-src")[0] + " ".join(script_src)
@@ -75,8 +75,8 @@ def test_real_table1_from_the_stage_keeps_its_strings_and_footnote(tmp_path, fix
     assert "Shapiro-Wilk" in sec  # the footnote
 
 
-def test_report_data_csvs_neutralise_formulas_not_numbers(tmp_path):
-    root = make_study(tmp_path / "OUT")
+def test_report_data_csvs_neutralise_formulas_not_numbers(report_study, tmp_path):  # noqa: F811
+    root = copy_study(report_study, tmp_path / "OUT")
     errors = root / "features" / "features.errors.csv"
     frame = pd.read_csv(errors)
     frame.loc[0, "error"] = '=HYPERLINK("http://evil.example","x")'
@@ -87,5 +87,7 @@ def test_report_data_csvs_neutralise_formulas_not_numbers(tmp_path):
     text = (data / "excluded_cases.csv").read_text()
     assert "'=HYPERLINK" in text and "'@SUM(1)" in text
     assert not re.search(r"(^|,)[=@]", text, re.M)
-    delong = (data / "delong_radiomics.csv").read_text()
-    assert ",-0.02," in delong and "'-" not in delong  # numbers stay numbers
+    delong = pd.read_csv(root / "models" / "radiomics" / "delong.csv")
+    negative = next(v for v in delong[["auc_diff", "ci_low", "z"]].to_numpy().ravel() if v < 0)
+    text = (data / "delong_radiomics.csv").read_text()
+    assert repr(float(negative)) in text and "'-" not in text  # numbers stay numbers

@@ -57,7 +57,7 @@ def test_table1_command_lidc(lidc_dir, real_ref, tmp_path):
     counts = np.array(r["Calcification"]["counts"])
     row = t[(t["variable"] == "Calcification") & (t["level"] == "Solid")].iloc[0]
     i = r["Calcification"]["levels"].index("Solid")
-    assert row["0"].split()[0] == str(counts[i, 0]) and row["1"].split()[0] == str(counts[i, 1])
+    assert row["label = 0"].split()[0] == str(counts[i, 0]) and row["label = 1"].split()[0] == str(counts[i, 1])
 
 
 def test_table1_api_lidc_ddti_pvalues_match_r(lidc_dir, ddti_dir, real_ref):

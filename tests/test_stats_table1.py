@@ -15,7 +15,7 @@ import pytest
 
 from thyromics.errors import InputError
 from thyromics.stats import _htest
-from thyromics.stats.table1 import detect_categorical, format_p, table1
+from thyromics.stats.table1 import detect_categorical, format_p, read_table1_csv, table1
 
 CONT = ["age", "size_mm", "psa"]
 CAT = ["sex", "stage", "rare"]
@@ -166,7 +166,7 @@ def _check_table(t, ref_block, stratum=None):
         assert row["test"] == name, row["variable"]
         tol = dict(abs=0.006) if "Monte" in name else dict(rel=RTOL)
         assert row["p"] == pytest.approx(p_r, **tol), row["variable"]
-        pcol = "p" if stratum is None else f"{stratum} | p"
+        pcol = "p" if stratum is None else f"cohort = {stratum} | p"
         printed = t.frame.loc[(t.frame["variable"] == row["variable"])
                               & t.frame["level"].isin(["", "mean ± SD", "median [IQR]"]), pcol]
         if "Monte" not in name:
@@ -191,7 +191,8 @@ def test_table1_by_cohort_matches_r(data, ref):
         assert rows["normal"].astype(bool).tolist() == [normal] * 3
     for c in cohorts:
         _check_table(t, ref[f"outcome_in_{c}"], stratum=c)
-    assert [c for c in t.frame.columns if c.endswith("| 1")] == [f"{c} | 1" for c in cohorts]
+    assert [c for c in t.frame.columns if c.endswith("| outcome = 1")] == \
+        [f"cohort = {c} | outcome = 1" for c in cohorts]
 
 
 def test_table1_descriptives_match_r(data, ref):
@@ -200,17 +201,17 @@ def test_table1_descriptives_match_r(data, ref):
     f = t.frame.set_index(["variable", "level"])
     r = ref["outcome"]["age"]
     for i, g in enumerate(["0", "1"]):
-        assert f.loc[("age", "mean ± SD"), g] == f"{r['mean'][i]:.2f} ± {r['sd'][i]:.2f}"
+        assert f.loc[("age", "mean ± SD"), f"outcome = {g}"] == f"{r['mean'][i]:.2f} ± {r['sd'][i]:.2f}"
     r = ref["outcome"]["psa"]
     for i, g in enumerate(["0", "1"]):
-        assert f.loc[("psa", "median [IQR]"), g] == \
+        assert f.loc[("psa", "median [IQR]"), f"outcome = {g}"] == \
             f"{r['median'][i]:.2f} [{r['q1'][i]:.2f}, {r['q3'][i]:.2f}]"
     r = ref["outcome"]["stage"]
     counts = np.array(r["counts"])
     for j, g in enumerate(r["groups"]):
         for i, lv in enumerate(r["levels"]):
             k = counts[i, j]
-            assert f.loc[("stage", lv), g] == f"{k} ({100 * k / counts[:, j].sum():.2f})"
+            assert f.loc[("stage", lv), f"outcome = {g}"] == f"{k} ({100 * k / counts[:, j].sum():.2f})"
     assert f.loc[("stage", ""), "Missing"] == str(int(data["stage"].isna().sum()))
     assert f.loc[("n", ""), "Overall"] == str(len(data))
     # the user's choice is honoured: psa by Mann-Whitney, age by a t-test
@@ -235,11 +236,12 @@ def test_tableone_agrees_where_it_applies(data):
     tab = to.tableone.droplevel(0, axis=1)
     f = t.frame.set_index(["variable", "level"])
     for g in ["Overall", "A", "B", "C"]:
+        c = g if g == "Overall" else f"grade3 = {g}"
         assert tab.loc[("age, mean (SD)", ""), g] == \
-            f.loc[("age", "mean ± SD"), g].replace(" ± ", " (") + ")"
+            f.loc[("age", "mean ± SD"), c].replace(" ± ", " (") + ")"
         assert tab.loc[("psa, median [Q1,Q3]", ""), g] == \
-            f.loc[("psa", "median [IQR]"), g].replace(", ", ",")
-        assert tab.loc[("sex, n (%)", "F"), g] == f.loc[("sex", "F"), g]
+            f.loc[("psa", "median [IQR]"), c].replace(", ", ",")
+        assert tab.loc[("sex, n (%)", "F"), g] == f.loc[("sex", "F"), c]
 
 
 # ----------------------------------------------------------------- rules and errors
@@ -277,8 +279,8 @@ def test_outputs(data, tmp_path):
         assert name.split(" (")[0].split()[0] in t.footnote()
     md = t.to_markdown()
     assert md.splitlines()[0].startswith("| variable | level |")
-    back = pd.read_csv(t.to_csv(tmp_path / "t1.csv"), dtype=str, keep_default_na=False)
-    assert back.equals(t.frame.astype(str))
+    back, foot = read_table1_csv(t.to_csv(tmp_path / "t1.csv"))
+    assert back.equals(t.frame.astype(str)) and " ".join(foot) == t.footnote()
     assert t.write(tmp_path / "t1.md").read_text().startswith("| variable")
     assert "<html>" in t.write(tmp_path / "t1.html").read_text()
 

@@ -20,6 +20,19 @@ def test_cohort_is_seeded_and_well_formed(tmp_path):
     assert all((tmp_path / "a" / p).exists() for p in a["image"])
 
 
+def test_planted_signal_is_in_the_images():
+    """Higher latent aggressiveness: more heterogeneous CT lesions, darker ultrasound nodules."""
+    rng = np.random.default_rng(1)
+    ct_sd, us_mean = {}, {}
+    for z in (-1.0, 1.0, 3.0):
+        ct = [ct_lesion(z, rng) for _ in range(6)]
+        ct_sd[z] = np.mean([img[m > 0].std() for img, m, _ in ct])
+        us = [us_lesion(z, rng) for _ in range(6)]
+        us_mean[z] = np.mean([img[m > 0].mean() for img, m in us])
+    assert ct_sd[-1.0] < ct_sd[1.0] < ct_sd[3.0]
+    assert us_mean[-1.0] > us_mean[1.0] > us_mean[3.0]
+
+
 def test_classes_differ_in_texture():
     rng = np.random.default_rng(0)
     sd = {0: [], 1: []}

@@ -27,6 +27,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("demo", "thyromics.study.commands", "demo"),
     ("extract", "thyromics.features.commands", "extract"),
     ("validate", "thyromics.io.commands", "validate"),
+    ("manifest", "thyromics.io.commands", "manifest"),
     ("table1", "thyromics.stats.commands", "table1"),
     ("logistic", "thyromics.stats.commands", "logistic"),
     ("evaluate", "thyromics.evaluate.commands", "evaluate"),
@@ -38,6 +39,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("associate", "thyromics.pathology.commands", "associate"),
     ("review", "thyromics.review.commands", "review"),
     ("agreement", "thyromics.review.commands", "agreement"),
+    ("robustness", "thyromics.robustness.commands", "robustness"),
 ]
 
 # Sub-applications (``thyromics dl train`` ...): (name, module, attribute).

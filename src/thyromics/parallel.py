@@ -176,6 +176,9 @@ def _outcome(key: Any, fut: Any) -> TaskOutcome:
 
 
 def _run_dask(func: Callable, items: list, scheduler: str) -> Iterator[TaskOutcome]:
+    from thyromics._extras import require
+
+    require("dask", "--scheduler (a Dask cluster)")
     from distributed import Client, as_completed
 
     from thyromics.errors import InputError

@@ -20,6 +20,20 @@ dl_app = typer.Typer(help="Deep-learning lesion classifiers: train, predict, emb
 segment_app = typer.Typer(help="Lesion segmentation networks: train, predict.", no_args_is_help=True)
 
 
+@dl_app.callback()
+@segment_app.callback()
+def _needs_deep_extra() -> None:
+    """Every deep-learning command needs the 'deep' extra (torch, MONAI)."""
+    from thyromics._extras import require
+    from thyromics.errors import InputError
+
+    try:
+        require("deep", "thyromics dl / segment")
+    except InputError as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(2) from e
+
+
 def _floats(text: Optional[str], n: int, what: str) -> Optional[tuple[float, ...]]:
     if text is None:
         return None
@@ -193,11 +207,13 @@ def segment_predict(
     manifest: Path = typer.Argument(..., help="Case manifest (masks, if given, are the reference)."),
     out: Path = typer.Option(Path("segmentations"), "--out", "-o", help="Output folder (masks/ + table)."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
+    mask_format: str = typer.Option("auto", "--mask-format", help="auto: masks in the image's format, DICOM SEG for DICOM series; seg: DICOM SEG for every DICOM image."),
 ) -> None:
     """Segment every case; write masks in the input's format and a Dice/IoU/HD95 table."""
     from thyromics.deep.segment import predict_segmentation
 
-    df, errors = predict_segmentation(model_dir, manifest, out, device=device, progress=progress)
+    df, errors = predict_segmentation(model_dir, manifest, out, device=device, progress=progress,
+                                      mask_format=mask_format)
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "segmentation.csv", index=False)
     _report_errors(errors, out)

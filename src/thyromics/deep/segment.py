@@ -290,17 +290,24 @@ def agreement(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -> di
 
 
 def predict_segmentation(model_dir: str | Path, manifest: str | Path, out_dir: str | Path, *,
-                         device: str = "auto", progress: bool = True) -> tuple[Any, list[tuple[str, str]]]:
+                         device: str = "auto", progress: bool = True,
+                         mask_format: str = "auto") -> tuple[Any, list[tuple[str, str]]]:
     """Segment every case of a manifest; write masks and a per-case table.
 
     Masks go to ``out_dir/masks/<case_id><image suffix>`` in the image's format and
-    geometry (picture formats as 0/255 PNG). Returns a DataFrame with ``case_id,
+    geometry (picture formats as 0/255 PNG). With ``mask_format="auto"`` a DICOM series
+    image gets a DICOM SEG (``<case_id>.dcm``, segment "lesion", algorithm type
+    AUTOMATIC, referencing every slice: :func:`thyromics.io.dicom_seg.write_seg`), so
+    it opens in 3D Slicer, OHIF and PACS; ``mask_format="seg"`` writes SEG for DICOM
+    file images too. Returns a DataFrame with ``case_id,
     mask_path, n_lesions, dice, iou, hd95`` (metrics NaN when the manifest row has no
     readable reference mask) and the skipped ``(case_id, reason)`` pairs.
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
+    if mask_format not in ("auto", "seg"):
+        raise InputError(f"mask_format must be 'auto' or 'seg', got {mask_format!r}.")
     model, settings = load_segmenter(model_dir, device)
     out_dir = Path(out_dir)
     rows, errors = [], []
@@ -313,7 +320,15 @@ def predict_segmentation(model_dir: str | Path, manifest: str | Path, out_dir: s
             name = case.image.name
             suffix = ".nii.gz" if name.lower().endswith(".nii.gz") else case.image.suffix
             safe = "".join(ch if ch.isalnum() or ch in "-_.()" else "_" for ch in case.case_id)
-            path = write_mask_like(mask, image, out_dir / "masks" / f"{safe}{suffix}")
+            if Path(case.image).is_dir() or mask_format == "seg":
+                from thyromics.io.dicom_seg import write_seg
+
+                path = write_seg(image.with_array((mask > 0).astype(np.uint8)), case.image,
+                                 out_dir / "masks" / f"{safe}.dcm",
+                                 algorithm=f"thyromics segment {Path(model_dir).name}",
+                                 series_description="thyromics segmentation")
+            else:
+                path = write_mask_like(mask, image, out_dir / "masks" / f"{safe}{suffix}")
             row = {"case_id": case.case_id, "mask_path": str(path), "n_lesions": n}
             if ref is not None:
                 row |= agreement(mask, ref.array, image.spacing)

@@ -34,14 +34,16 @@ def result_tables(result: dict[str, Any]) -> list[Table]:
             ("n (positives)", lambda b: f"{b['n']} ({b['n_pos']})"),
             ("AUC", lambda b: f"{_fmt(b['auc'])} ({_fmt(b['auc_ci'][0])}-{_fmt(b['auc_ci'][1])})"),
             ("threshold", lambda b: ("none: all negative" if b["threshold"] is None
-                                     else f"{b['threshold']:.4g}") + f" ({b['threshold_rule']})"),
+                                     else f"{b['threshold']:.4g}") + f" ({b['threshold_rule']}; "
+                                    f"positive when {b.get('positive_when', 'score >= threshold')})"),
         ]
         rows += [(label, (lambda key: lambda b: _ci(b[key]))(key)) for label, key in (
             ("sensitivity", "sensitivity"), ("specificity", "specificity"), ("PPV", "ppv"), ("NPV", "npv"),
             ("accuracy", "accuracy"), ("F1", "f1"))]
         rows += [("Brier", lambda b: _fmt(b.get("brier"))),
-                 ("calibration intercept", lambda b: _fmt(b.get("calibration_intercept"))),
-                 ("calibration slope", lambda b: _fmt(b.get("calibration_slope")))]
+                 ("calibration-in-the-large", lambda b: _fmt(b.get("calibration_in_the_large"))),
+                 ("Intercept (rms val.prob)", lambda b: _fmt(b.get("val_prob_intercept"))),
+                 ("Slope (rms val.prob)", lambda b: _fmt(b.get("calibration_slope")))]
         for label, get in rows:
             t.add_row(label, *[get(b) for b in scores.values()])
         return t
@@ -72,7 +74,7 @@ def result_notes(result: dict[str, Any]) -> list[str]:
             notes.append(f"left out {result[key]} row(s) of {where} with no {result['truth']!r} "
                          f"value ({key} in the JSON)")
     for name, b in result["scores"].items():
-        for key in ("auc_ci_note", "threshold_note"):
+        for key in ("auc_ci_note", "direction_note", "threshold_note"):
             if b.get(key):
                 notes.append(f"{name}: {b[key]}")
     return notes

@@ -4,21 +4,27 @@ All statistics need probabilities in [0, 1]; a score on another scale (a diamete
 logit, a rating) has no calibration and raises :class:`~thyromics.errors.InputError`.
 
 * **Brier score** ``mean((p - y)^2)`` (Brier 1950), as ``rms::val.prob`` "Brier".
-* **Calibration intercept** (calibration-in-the-large): ``a`` in
+* **Calibration-in-the-large** (``calibration_in_the_large``): ``a`` in
   ``logit P(y=1) = a + 1 * logit(p)``, a logistic model with ``logit(p)`` as offset
-  (Van Calster et al. 2016, J Clin Epidemiol 74:167). 0 is perfect; ``a > 0`` means
-  the predictions are too low on average. Same as R
-  ``glm(y ~ 1, offset = qlogis(p), family = binomial)``.
-* **Calibration slope** ``b`` in ``logit P(y=1) = a' + b logit(p)`` (Cox 1958); 1 is
-  perfect, ``b < 1`` means predictions too extreme (overfitting). ``rms::val.prob``
-  reports this fit as "Intercept" (``a'``, returned here as
-  ``recalibration_intercept``) and "Slope" (``b``). As in val.prob, predictions of
-  exactly 0 or 1 (infinite logit) are left out of the two logistic fits.
+  (Van Calster et al. 2016, J Clin Epidemiol 74:167; Steyerberg, Clinical Prediction
+  Models, 2nd ed., ch. 15). 0 is perfect; ``a > 0`` means the predictions are too low on
+  average. Same as R ``glm(y ~ 1, offset = qlogis(p), family = binomial)``. It is *not*
+  one of the numbers of ``rms::val.prob``.
+* **Intercept and Slope, as rms::val.prob names them** (``val_prob_intercept``,
+  ``calibration_slope``): ``a'`` and ``b`` in the logistic recalibration model
+  ``logit P(y=1) = a' + b logit(p)`` (Cox 1958); the slope is 1 when perfect, ``b < 1``
+  means predictions too extreme (overfitting). The intercept of this model is *not*
+  calibration-in-the-large (it depends on the slope). As in val.prob, predictions of
+  exactly 0 or 1 (infinite logit) are left out of the logistic fits.
 * **Hosmer-Lemeshow** test (Hosmer & Lemeshow 1980): ``g`` groups cut at the
   quantiles of ``p`` (R ``quantile`` type 7; duplicate breaks dropped; intervals
   ``(a, b]``, the first closed), ``chi2 = sum over groups and both outcomes of
-  (O - E)^2 / E``, ``df = groups - 2``; as ``ResourceSelection::hoslem.test``, except
-  that df counts the groups actually formed (equal unless ties merge groups).
+  (O - E)^2 / E``. Degrees of freedom: ``groups - 2`` on the development data (the
+  model was fitted on these cases; ``ResourceSelection::hoslem.test``), ``groups`` on
+  validation data (predictions of cases the model was not fitted on: out-of-fold,
+  internal or external cohorts; Hosmer, Lemeshow & Sturdivant, Applied Logistic
+  Regression, 3rd ed., 2013, section 5.2.2). ``groups`` counts the groups actually formed
+  (fewer than ``g`` when ties merge quantiles).
 * **Reliability curve**: the same bins (``strategy="quantile"``) or ``n_bins`` equal
   widths on [0, 1] (``strategy="uniform"``): per bin the count, mean predicted
   probability, observed event rate and its Wilson 95% CI.
@@ -125,12 +131,17 @@ def _bins(p: NDArray[np.float64], n_bins: int, strategy: str) -> tuple[NDArray[n
     return idx, edges
 
 
-def hosmer_lemeshow(y_true: ArrayLike, prob: ArrayLike, *, g: int = 10) -> dict[str, float]:
+def hosmer_lemeshow(y_true: ArrayLike, prob: ArrayLike, *, g: int = 10,
+                    sample: Literal["development", "validation"] = "development") -> dict[str, float]:
     """Hosmer-Lemeshow goodness-of-fit test on ``g`` quantile groups.
 
-    Returns ``{"chi2", "df", "p", "groups"}``; empty groups are dropped and ``df`` is
-    the number of groups formed minus 2 (NaN p with a warning when fewer than 3).
+    Returns ``{"chi2", "df", "p", "groups", "sample"}``; empty groups are dropped.
+    ``df`` is the number of groups formed minus 2 for ``sample="development"`` (the
+    model was fitted on these cases) and the number of groups for ``"validation"``
+    (out-of-fold or external predictions); NaN p with a warning when ``df < 1``.
     """
+    if sample not in ("development", "validation"):
+        raise InputError(f"sample must be 'development' or 'validation', found {sample!r}.")
     y = as_binary(y_true).astype(float)
     p = as_probabilities(prob, n=y.size)
     idx, _ = _bins(p, g, "quantile")
@@ -143,15 +154,17 @@ def hosmer_lemeshow(y_true: ArrayLike, prob: ArrayLike, *, g: int = 10) -> dict[
         with np.errstate(divide="ignore", invalid="ignore"):
             chi2 += (o1 - e1) ** 2 / e1 + (o0 - e0) ** 2 / e0
         groups += 1
-    df = groups - 2
+    df = groups - 2 if sample == "development" else groups
     if df < 1 or not np.isfinite(chi2):
         warn_undefined(f"Hosmer-Lemeshow test undefined ({groups} group(s), chi2={chi2!r}); p is NaN.")
-        return {"chi2": float(chi2), "df": df, "p": float("nan"), "groups": groups}
-    return {"chi2": float(chi2), "df": df, "p": float(chi2_dist.sf(chi2, df)), "groups": groups}
+        return {"chi2": float(chi2), "df": df, "p": float("nan"), "groups": groups, "sample": sample}
+    return {"chi2": float(chi2), "df": df, "p": float(chi2_dist.sf(chi2, df)), "groups": groups,
+            "sample": sample}
 
 
 def calibration(y_true: ArrayLike, prob: ArrayLike, *, n_bins: int = 10,
-                strategy: Literal["quantile", "uniform"] = "quantile", alpha: float = 0.05) -> dict:
+                strategy: Literal["quantile", "uniform"] = "quantile", alpha: float = 0.05,
+                sample: Literal["development", "validation"] = "development") -> dict:
     """All calibration statistics of predicted probabilities.
 
     Parameters
@@ -166,18 +179,23 @@ def calibration(y_true: ArrayLike, prob: ArrayLike, *, n_bins: int = 10,
         Binning of the reliability curve (the HL test always uses quantile groups).
     alpha : float
         1 - confidence level of the observed-rate CIs of the curve.
+    sample : {"development", "validation"}
+        Whether the model was fitted on these cases (Hosmer-Lemeshow df = groups - 2)
+        or not (df = groups).
 
     Returns
     -------
     dict
-        ``brier``, ``intercept`` (calibration-in-the-large), ``slope``,
-        ``recalibration_intercept``, ``hosmer_lemeshow`` ({chi2, df, p, groups}) and
+        ``brier``, ``intercept`` (calibration-in-the-large; also as
+        ``calibration_in_the_large``), ``slope`` (val.prob "Slope"),
+        ``recalibration_intercept`` (val.prob "Intercept"; also as
+        ``val_prob_intercept``), ``hosmer_lemeshow`` ({chi2, df, p, groups, sample}) and
         ``bins``: list of {lower, upper, n, mean_predicted, observed, observed_ci}.
     """
     y = as_binary(y_true)
     p = as_probabilities(prob, n=y.size)
     fits = calibration_intercept_slope(y, p)
-    hl = hosmer_lemeshow(y, p, g=n_bins)
+    hl = hosmer_lemeshow(y, p, g=n_bins, sample=sample)
     idx, edges = _bins(p, n_bins, strategy)
     bins = []
     for k in range(edges.size - 1):
@@ -189,5 +207,7 @@ def calibration(y_true: ArrayLike, prob: ArrayLike, *, n_bins: int = 10,
         bins.append({"lower": float(edges[k]), "upper": float(edges[k + 1]), "n": n,
                      "mean_predicted": float(p[sel].mean()), "observed": x / n,
                      "observed_ci": list(wilson_ci(x, n, alpha=alpha))})
-    return {"brier": float(np.mean((p - y) ** 2)), **fits, "hosmer_lemeshow": hl,
+    return {"brier": float(np.mean((p - y) ** 2)), **fits,
+            "calibration_in_the_large": fits["intercept"],
+            "val_prob_intercept": fits["recalibration_intercept"], "hosmer_lemeshow": hl,
             "bins": bins, "strategy": strategy}

@@ -16,7 +16,13 @@ __all__ = ["evaluate"]
 def evaluate(
     pred: Path = typer.Argument(..., help="Predictions table (CSV/TSV/Parquet), one row per case."),
     truth: str = typer.Option(..., "--truth", help="Binary outcome column (0/1)."),
-    score: list[str] = typer.Option(..., "--score", help="Score column (repeat for several; higher = positive)."),
+    score: list[str] = typer.Option(..., "--score", help="Score column (repeat for several)."),
+    direction: str = typer.Option("higher", "--direction",
+                                  help="higher (higher score = positive; warns when AUC < 0.5), lower "
+                                       "(lower = positive), or auto (pROC's rule, with a warning)."),
+    validation: bool = typer.Option(False, "--validation/--development",
+                                    help="The predictions are of cases the model was not fitted on "
+                                         "(Hosmer-Lemeshow df = groups, not groups - 2)."),
     threshold: str = typer.Option("youden", "--threshold",
                                   help="youden | a number | sensitivity=0.9 | specificity=0.9."),
     threshold_from: Optional[Path] = typer.Option(  # noqa: UP007 - typer needs Optional
@@ -39,7 +45,9 @@ def evaluate(
 
     try:
         result = evaluate_file(pred, truth=truth, scores=list(score), threshold=threshold,
-                               threshold_from=threshold_from, subgroup=subgroup, bootstrap=bootstrap, seed=seed)
+                               threshold_from=threshold_from, subgroup=subgroup, bootstrap=bootstrap, seed=seed,
+                               direction=direction,
+                               calibration_sample="validation" if validation else "development")
     except ThyromicsError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(code=2) from e

@@ -32,7 +32,7 @@ from scipy.stats import norm
 
 from thyromics.evaluate._checks import as_binary, as_scores, warn_undefined
 
-__all__ = ["METRICS", "wilson_ci", "confusion_counts", "metrics_at_threshold"]
+__all__ = ["METRICS", "wilson_ci", "confusion_counts", "metrics_at_threshold", "metrics_from_counts"]
 
 #: Metric names returned by :func:`metrics_at_threshold`, in display order.
 METRICS: tuple[str, ...] = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
@@ -70,7 +70,7 @@ def _f1_bootstrap(c: dict[str, int], alpha: float, n_boot: int, seed: int) -> tu
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     freq = np.array([c["tp"], c["fp"], c["fn"], c["tn"]], dtype=float) / n
-    draws = rng.multinomial(n, freq, size=n_boot)
+    draws = rng.multinomial(int(round(n)), freq, size=n_boot)
     den = 2 * draws[:, 0] + draws[:, 1] + draws[:, 2]
     ok = den > 0
     f1 = 2 * draws[ok, 0] / den[ok]
@@ -102,6 +102,18 @@ def metrics_at_threshold(y_true: ArrayLike, score: ArrayLike, threshold: float, 
         ``n = 2 TP + FP + FN``), plus ``"counts": {"tp", "fp", "tn", "fn"}``.
     """
     c = confusion_counts(y_true, score, threshold)
+    return metrics_from_counts(c, alpha=alpha, n_boot=n_boot, seed=seed, at=f"threshold {threshold!r}")
+
+
+def metrics_from_counts(c: dict[str, float], *, alpha: float = 0.05, n_boot: int = 2000,
+                        seed: int = 0, at: str = "these predictions") -> dict[str, dict]:
+    """The metrics of :func:`metrics_at_threshold` from confusion counts.
+
+    ``c`` holds ``tp, fp, tn, fn``. They are usually integers; cross-validation repeated
+    ``R`` times passes the confusion matrix averaged over the repeats (each case counted
+    once), whose cells may be fractional: the Wilson interval is then computed with the
+    averaged numerator and denominator, i.e. as if each case had been predicted once.
+    """
     tp, fp, tn, fn = c["tp"], c["fp"], c["tn"], c["fn"]
     fractions = {
         "accuracy": (tp + tn, tp + tn + fp + fn),
@@ -113,15 +125,15 @@ def metrics_at_threshold(y_true: ArrayLike, score: ArrayLike, threshold: float, 
     out: dict[str, dict] = {}
     for name, (x, n) in fractions.items():
         if n == 0:
-            warn_undefined(f"{name} is undefined at threshold {threshold!r}: its denominator is 0.")
+            warn_undefined(f"{name} is undefined at {at}: its denominator is 0.")
         value = x / n if n else float("nan")
         lo, hi = wilson_ci(x, n, alpha=alpha)
         out[name] = {"value": value, "ci": [lo, hi], "method": _WILSON, "x": x, "n": n}
     den = 2 * tp + fp + fn
     if den == 0:
-        warn_undefined(f"f1 is undefined at threshold {threshold!r}: no positives and no predicted positives.")
+        warn_undefined(f"f1 is undefined at {at}: no positives and no predicted positives.")
     lo, hi = _f1_bootstrap(c, alpha, n_boot, seed)
     out["f1"] = {"value": 2 * tp / den if den else float("nan"), "ci": [lo, hi],
                  "method": f"bootstrap_percentile(n_boot={n_boot}, seed={seed})", "x": 2 * tp, "n": den}
-    out["counts"] = c
+    out["counts"] = dict(c)
     return out

@@ -37,6 +37,7 @@ from thyromics.evaluate._checks import as_binary, as_scores, need_both_classes, 
 __all__ = [
     "AUCResult",
     "CONSTANT_SCORE",
+    "SEPARATED",
     "ComparisonResult",
     "Direction",
     "auc",
@@ -85,6 +86,27 @@ class AUCResult:
 
 CONSTANT_SCORE = ("the score is constant: every case ties with every control, so the AUC is "
                   "0.5 by ties alone and has no confidence interval")
+
+
+SEPARATED = ("the score separates the classes perfectly (every case above every control, or "
+             "below): the AUC is {auc:g} and its DeLong variance is 0, so a confidence interval "
+             "is not estimable from these data (a zero-width interval would claim certainty)")
+
+
+def _separated(y: NDArray[np.int8], s: NDArray[np.float64], method: str, alpha: float,
+               n_boot: int | None = None) -> AUCResult | None:
+    """The not-estimable-CI result of a perfectly separating score (with a warning), else None."""
+    pos, neg = s[y == 1], s[y == 0]
+    if pos.min() > neg.max():
+        a = 1.0
+    elif pos.max() < neg.min():
+        a = 0.0
+    else:
+        return None
+    note = SEPARATED.format(auc=a)
+    warn_undefined(f"{note}; CI reported as NaN.")
+    nan = float("nan")
+    return AUCResult(a, nan, nan, 0.0, method, alpha, n_boot, note=note)
 
 
 def _constant(s: NDArray[np.float64], method: str, alpha: float,
@@ -201,10 +223,14 @@ def delong_ci(y_true: ArrayLike, score: ArrayLike, *, alpha: float = 0.05,
     bounds clipped to [0, 1], as ``pROC::ci.auc(method = "delong")``. With a single
     case or control the SE is undefined: SE and bounds are NaN with an
     :class:`~thyromics.evaluate._checks.UndefinedMetricWarning`. A constant score has
-    AUC 0.5 and no CI (NaN, :data:`CONSTANT_SCORE` in ``note``), not a zero-width one.
+    AUC 0.5 and no CI (NaN, :data:`CONSTANT_SCORE` in ``note``), not a zero-width one;
+    a perfectly separating score has AUC 1 (or 0) and no CI either (NaN, :data:`SEPARATED`
+    in ``note``, SE 0, with a warning): pROC would print the zero-width ``1-1``.
     """
     y, s = _prepare(y_true, score, direction, "DeLong AUC CI")
     if (res := _constant(s, "delong", alpha)) is not None:
+        return res
+    if (res := _separated(y, s, "delong", alpha)) is not None:
         return res
     aucs, cov = delong_covariance(y, s)
     a, var = float(aucs[0]), float(cov[0, 0])
@@ -242,6 +268,8 @@ def bootstrap_auc_ci(y_true: ArrayLike, score: ArrayLike, *, n_boot: int = 2000,
     if n_boot < 1:
         raise InputError(f"n_boot must be a positive integer, found {n_boot}.")
     if (res := _constant(s, "bootstrap", alpha, n_boot)) is not None:
+        return res
+    if (res := _separated(y, s, "bootstrap", alpha, n_boot)) is not None:
         return res
     rng = np.random.default_rng(seed)
     pos, neg = s[y == 1], s[y == 0]

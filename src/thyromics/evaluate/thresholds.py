@@ -13,24 +13,44 @@ the cases with ``score >= c`` are positive. pROC's ``coords(best.method = "youde
 reports the same split as the midpoint between ``c`` and the next lower observed
 score (``-Inf`` when ``c`` is the lowest score); ask for that with
 ``convention="midpoint"``.
+
+Tied optima. When several cut-points reach the maximum J (within ``tol``), cutpointr
+(``break_ties = median``) and pROC return the *median of the tied cut-points*, which
+need not be optimal itself: with optima at 0.9 and 0.3 and worse cut-points between, the
+median 0.6 can have J = 0.33 where the maximum is 0.67. thyromics' default
+(``ties="middle"``) takes the middle one *of the tied optimal cut-points* (in score
+order; of two middle ones, the higher), so the threshold always reaches the maximum J.
+A :class:`TiedCutpointWarning` names the tied cut-points, as cutpointr warns "Multiple
+optimal cutpoints found". ``ties="median"`` gives cutpointr's number.
 """
 
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.evaluate._checks import as_binary, as_scores, need_both_classes, warn_undefined
 
-__all__ = ["ThresholdRule", "youden", "for_sensitivity", "for_specificity", "choose_threshold",
+__all__ = ["ThresholdRule", "TiedCutpointWarning", "youden", "youden_ties", "for_sensitivity", "for_specificity", "choose_threshold",
            "constrained", "candidate_cutpoints", "RULES"]
 
 ThresholdRule = str | float | Mapping[str, float]
+
+class TiedCutpointWarning(ThyromicsWarning):
+    """Several cut-points reach the same optimum (Youden's J); one of them was taken."""
+
+
+#: How ties between optimal Youden cut-points are broken (``ties=``), in words.
+TIE_RULES = {
+    "middle": "of the tied optimal cut-points, the middle one in score order (of two, the higher)",
+    "median": "median of the tied optimal cut-points (cutpointr break_ties = median; may not be optimal)",
+}
 
 #: Named rules accepted by :func:`choose_threshold` (dict keys or the string "youden").
 RULES: tuple[str, ...] = ("youden", "sensitivity", "specificity", "constrained")
@@ -94,8 +114,18 @@ def constrained(y_true: ArrayLike, score: ArrayLike, *, min_sensitivity: float =
     return float(cuts[int(np.argmax(value))])  # argmax: first = highest cut-point on ties
 
 
+def youden_ties(y_true: ArrayLike, score: ArrayLike, *, tol: float = 1e-6
+                ) -> tuple[NDArray[np.float64], float]:
+    """The cut-points reaching the maximum Youden's J (within ``tol``), decreasing, and J."""
+    cuts, sens, spec = candidate_cutpoints(y_true, score)
+    j = sens + spec - 1.0
+    best = np.flatnonzero(j >= j.max() - tol)
+    return cuts[best], float(j.max())
+
+
 def youden(y_true: ArrayLike, score: ArrayLike, *, tol: float = 1e-6,
-           convention: Literal["cutpointr", "midpoint"] = "cutpointr") -> float:
+           convention: Literal["cutpointr", "midpoint"] = "cutpointr",
+           ties: Literal["middle", "median"] = "middle", warn: bool = True) -> float:
     """Cut-point maximising Youden's J = sensitivity + specificity - 1.
 
     Parameters
@@ -104,31 +134,47 @@ def youden(y_true: ArrayLike, score: ArrayLike, *, tol: float = 1e-6,
         Binary labels (1 = positive) and scores on any scale (higher = positive).
     tol : float
         Cut-points whose J is within ``tol`` of the maximum are tied (cutpointr's
-        ``tol_metric = 1e-6``); ties are broken by their median (cutpointr's default
-        ``break_ties = median``), which may fall between observed scores.
+        ``tol_metric = 1e-6``).
     convention : {"cutpointr", "midpoint"}
         ``"cutpointr"`` (default) returns the observed score ``c`` with positives
         ``score >= c`` (= ``cutpointr(..., method = maximize_metric, metric = youden)``).
         ``"midpoint"`` returns the midpoint between each tied ``c`` and the next lower
-        observed score before taking the median (= ``pROC::coords(best.method =
-        "youden")``; the lowest score gives ``-inf``).
+        observed score (= ``pROC::coords(best.method = "youden")``; the lowest score
+        gives ``-inf``).
+    ties : {"middle", "median"}
+        Tied optima: ``"middle"`` (default) the middle tied optimal cut-point, which is
+        optimal; ``"median"`` their median (cutpointr's ``break_ties = median``), which
+        may fall on a worse split (see the module notes).
+    warn : bool
+        Emit a :class:`TiedCutpointWarning` when optima are tied.
 
     Returns
     -------
     float
         The threshold on the score's scale.
     """
-    cuts, sens, spec = candidate_cutpoints(y_true, score)
-    j = sens + spec - 1.0
-    best = np.flatnonzero(j >= j.max() - tol)
-    chosen = cuts[best]
+    if ties not in TIE_RULES:
+        raise InputError(f"ties must be one of {sorted(TIE_RULES)}, found {ties!r}.")
+    if convention not in ("cutpointr", "midpoint"):
+        raise InputError(f"convention must be 'cutpointr' or 'midpoint', found {convention!r}.")
+    cuts_all, _, _ = candidate_cutpoints(y_true, score)
+    chosen, jmax = youden_ties(y_true, score, tol=tol)
     if convention == "midpoint":
-        lower = np.r_[cuts[1:], -np.inf][best]
+        pos = np.searchsorted(-cuts_all, -chosen)  # positions of the tied cuts (decreasing)
+        lower = np.r_[cuts_all[1:], -np.inf][pos]
         with np.errstate(invalid="ignore"):
             chosen = np.where(np.isinf(lower), -np.inf, (chosen + lower) / 2.0)
-    elif convention != "cutpointr":
-        raise InputError(f"convention must be 'cutpointr' or 'midpoint', found {convention!r}.")
-    return float(np.median(chosen))
+    if chosen.size == 1:
+        return float(chosen[0])
+    median = float(np.median(chosen))
+    middle = float(chosen[(chosen.size - 1) // 2])  # decreasing order: of two middle ones, the higher
+    value = middle if ties == "middle" else median
+    if warn:
+        shown = ", ".join(f"{c:.6g}" for c in chosen[:8]) + (" ..." if chosen.size > 8 else "")
+        warnings.warn(f"Multiple optimal cut-points found: {chosen.size} reach Youden's J = "
+                      f"{jmax:.4g} ({shown}); using {value:.6g} ({TIE_RULES[ties]}).",
+                      TiedCutpointWarning, stacklevel=2)
+    return value
 
 
 def for_sensitivity(y_true: ArrayLike, score: ArrayLike, target: float) -> float:

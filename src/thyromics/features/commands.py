@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,18 +12,21 @@ __all__ = ["extract"]
 def extract(
     cases: Path = typer.Argument(..., help="The case manifest (cases.csv: case_id, image, mask, ...)."),
     preset: str = typer.Option("ct", "--preset", help="Settings preset: ct, us, seed000_ct, seed002_us, seed003_ct ..."),
-    params: Optional[Path] = typer.Option(None, "--params", help="A standard PyRadiomics parameter file (YAML/JSON) instead of a preset."),
+    params: Path | None = typer.Option(None, "--params", help="A standard PyRadiomics parameter file (YAML/JSON) instead of a preset."),
     output: Path = typer.Option(Path("features.parquet"), "-o", "--output", help="Feature table (Parquet); errors and provenance are written beside it."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Local worker processes (0 = all usable cores)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT) to run on a cluster instead."),
-    cache: Optional[Path] = typer.Option(None, "--cache", help="Per-case cache folder (default: .thyromics_cache beside the output)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT) to run on a cluster instead."),
+    cache: Path | None = typer.Option(None, "--cache", help="Per-case cache folder (default: .thyromics_cache beside the output)."),
     csv: bool = typer.Option(False, "--csv", help="Also write the table as CSV."),
-    label: Optional[int] = typer.Option(None, "--label", help="Mask label value of the lesion in multi-label masks."),
+    label: int | None = typer.Option(None, "--label", help="Mask label value of the lesion in multi-label masks."),
     geometry_tolerance: float = typer.Option(1e-3, "--geometry-tolerance", help="Largest allowed image/mask difference in spacing, origin and direction."),
-    frame: Optional[int] = typer.Option(None, "--frame", help="Frame to use in multi-frame files (GIF, TIFF, DICOM), 0-based."),
-    series_uid: Optional[str] = typer.Option(None, "--series-uid", help="SeriesInstanceUID to use in DICOM folders holding several series."),
+    frame: int | None = typer.Option(None, "--frame", help="Frame to use in multi-frame files (GIF, TIFF, DICOM), 0-based."),
+    series_uid: str | None = typer.Option(None, "--series-uid", help="SeriesInstanceUID to use in DICOM folders holding several series."),
     ith: bool = typer.Option(False, "--ith", help="Add the heterogeneity block (sub-regions, iTED, ITHscores; tens of seconds per lesion)."),
-    engine: Optional[str] = typer.Option(None, "--engine", help="Feature engine: pyradiomics (the reference; default) or native (compiled kernels, PyRadiomics' values within 1e-9, several times faster)."),
+    engine: str | None = typer.Option(None, "--engine", help="Feature engine: pyradiomics (the reference; default) or native (compiled kernels, PyRadiomics' values within 1e-9, several times faster)."),
+    roi: str | None = typer.Option(None, "--roi", help="RTSTRUCT structure / DICOM SEG or Slicer segment name (case-insensitive) for rows whose 'roi' cell is empty."),
+    lesions: str | None = typer.Option(None, "--lesions", help="One row per lesion of each mask: 'components' (connected components) or 'labels' (each label value)."),
+    min_lesion_voxels: int = typer.Option(1, "--min-lesion-voxels", help="With --lesions: smaller lesions are left out (counted in the provenance)."),
 ) -> None:
     """Extract radiomics features for every case; failures go to an errors table."""
     from thyromics.errors import ThyromicsError
@@ -46,6 +48,10 @@ def extract(
     except ThyromicsError as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(2) from e
+    if lesions is not None and lesions not in ("components", "labels"):
+        typer.secho(f"error: --lesions must be 'components' or 'labels', got {lesions!r}.",
+                    fg="red", err=True)
+        raise typer.Exit(2)
     n_jobs = jobs or default_jobs()
     where = f"Dask cluster {scheduler}" if scheduler else f"{n_jobs} local process(es)"
     typer.echo(f"Extracting {len(manifest.cases)} cases ({settings.name if hasattr(settings, 'name') else preset}) on {where} ...")
@@ -53,7 +59,8 @@ def extract(
         summary = extract_cohort(manifest, settings, output, jobs=n_jobs, scheduler=scheduler,
                                  cache_dir=cache, write_csv=csv,
                                  geometry_tolerance=geometry_tolerance, ith=ith, frame=frame,
-                                 series_uid=series_uid,
+                                 series_uid=series_uid, roi=roi, lesions=lesions,
+                                 min_lesion_voxels=min_lesion_voxels,
                                  on_progress=tick)
     typer.echo(f"{summary.n_ok} of {summary.n_cases} cases succeeded ({summary.n_cached} from cache), "
                f"{summary.n_failed} failed; {summary.n_features} feature columns; "

@@ -29,10 +29,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from thyromics.io.manifest import Case, Manifest
 
 __all__ = ["CaseTask", "ExtractionSummary", "extract_cohort", "extract_case_record",
-           "read_features", "errors_path_for", "ID_COLUMNS", "PROVENANCE_KEY"]
+           "read_features", "errors_path_for", "ID_COLUMNS", "LESION_ID_COLUMNS",
+           "PROVENANCE_KEY"]
 
 #: Identifier columns that lead every feature table.
 ID_COLUMNS = ("case_id", "patient_id", "label", "split")
+#: Identifier columns after those in a table with one row per lesion (``lesions=``):
+#: the manifest case the lesion came from, and the lesion's id within it.
+LESION_ID_COLUMNS = ("parent_case_id", "lesion_id")
 #: Parquet schema-metadata key under which the provenance JSON is stored.
 PROVENANCE_KEY = b"thyromics"
 #: Bump when a change of code changes cached values.
@@ -52,6 +56,14 @@ class CaseTask:
     ith: bool = False
     frame: int | None = None
     series_uid: str | None = None
+    #: A :class:`thyromics.robustness.perturb.Perturbation` applied to the image and mask
+    #: after reading (``apply`` and ``to_dict``), or None.
+    perturbation: Any = None
+    #: Structure / segment name of RTSTRUCT, SEG and Slicer masks (manifest ``roi``).
+    roi: str | None = None
+    #: ``"components"`` or ``"labels"``: one row per lesion (:mod:`thyromics.io.lesions`).
+    lesions: str | None = None
+    min_lesion_voxels: int = 1
 
 
 @dataclass(frozen=True)
@@ -80,10 +92,17 @@ def _provenance_path_for(output: Path) -> Path:
 
 
 def _cache_key(task: CaseTask, image_hash: str, mask_hash: str) -> str:
-    return settings_hash({"v": CACHE_VERSION, "image": image_hash, "mask": mask_hash,
-                          "settings": task.settings.to_dict(),
-                          "tolerance": task.geometry_tolerance, "ith": task.ith,
-                          "frame": task.frame, "series": task.series_uid})
+    key = {"v": CACHE_VERSION, "image": image_hash, "mask": mask_hash,
+           "settings": task.settings.to_dict(),
+           "tolerance": task.geometry_tolerance, "ith": task.ith,
+           "frame": task.frame, "series": task.series_uid}
+    if task.perturbation is not None:  # unperturbed keys stay as they were
+        key["perturbation"] = task.perturbation.to_dict()
+    if task.roi is not None:  # keys of cases without these options stay as they were
+        key["roi"] = task.roi
+    if task.lesions is not None:
+        key["lesions"] = [task.lesions, task.min_lesion_voxels]
+    return settings_hash(key)
 
 
 def extract_case_record(task: CaseTask) -> dict:
@@ -92,7 +111,6 @@ def extract_case_record(task: CaseTask) -> dict:
     Returns a JSON-able record with ``values``, ``missing``, ``diagnostics``, the input
     hashes and timing. Raises :class:`CaseError` naming the case on any failure.
     """
-    from thyromics.features.engine import extract_features
     from thyromics.io import load_case
     from thyromics.io.manifest import Case
 
@@ -112,32 +130,94 @@ def extract_case_record(task: CaseTask) -> dict:
             return {**record, "case_id": task.case_id, "cached": True}
 
     case = Case(case_id=task.case_id, image=Path(task.image), mask=Path(task.mask), row=0,
-                patient_id=task.case_id, label=None, split=None, clinical={})
+                patient_id=task.case_id, label=None, split=None, clinical={}, roi=task.roi,
+                series_uid=task.series_uid)
+    if task.lesions is not None:
+        return _lesions_record(task, case, cached, image_hash, mask_hash, t0)
     image, mask = load_case(case, label=getattr(task.settings, "label", None),
                             geometry_tolerance=task.geometry_tolerance, frame=task.frame,
                             series_uid=task.series_uid)
-    try:
-        result = extract_features(image, mask, task.settings, case_id=task.case_id, warn=False)
-    except CaseError:
-        raise
-    except Exception as e:  # an unexpected library failure still names the case
-        raise CaseError(f"{type(e).__name__}: {e}", case_id=task.case_id,
-                        file=task.image, stage="extract") from e
-    values, missing = dict(result.values), dict(result.missing)
-    if task.ith:
-        values.update(_ith_values(image, mask, task.case_id, missing))
+    perturbed = None
+    if task.perturbation is not None:
+        image, mask, perturbed = _perturb(task, image, mask)
+    result, values, missing = _extract_one(task, image, mask, task.case_id, "")
     notes = list(result.diagnostics.get("thyromics_resampling_notes", []))
     record = {"case_id": task.case_id, "values": values,
               "missing": missing, "diagnostics": _jsonable(result.diagnostics),
               "notes": notes, "ndim": image.ndim, "image_sha256": image_hash,
               "mask_sha256": mask_hash, "seconds": round(time.perf_counter() - t0, 4),
               "cached": False}
+    if perturbed is not None:
+        record["perturbation"] = perturbed
     if cached is not None:
         try:
             atomic_write_json(cached, {k: v for k, v in record.items() if k != "case_id"})
         except OSError as e:  # the values stand; only the rerun will recompute them
             record["cache_error"] = f"could not write the cache file {cached}: {e.strerror or e}"
     return record
+
+
+def _extract_one(task: CaseTask, image, mask, who: str, prefix: str):
+    """``(result, values, missing)`` of one mask; a library failure names the case."""
+    from thyromics.features.engine import extract_features
+
+    try:
+        result = extract_features(image, mask, task.settings, case_id=who, warn=False)
+    except CaseError:
+        raise
+    except Exception as e:  # an unexpected library failure still names the case
+        raise CaseError(f"{prefix}{type(e).__name__}: {e}", case_id=task.case_id,
+                        file=task.image, stage="extract") from e
+    values, missing = dict(result.values), dict(result.missing)
+    if task.ith:
+        values.update(_ith_values(image, mask, who, missing))
+    return result, values, missing
+
+
+def _lesions_record(task: CaseTask, case, cached: Path | None, image_hash: str,
+                    mask_hash: str, t0: float) -> dict:
+    """One case split into lesions (:func:`thyromics.io.lesions.load_lesions`), each extracted.
+
+    The record holds ``lesions``: one ``{lesion_id, n_voxels, values, missing}`` per
+    lesion, and ``lesion_info`` (components found, dropped as too small).
+    """
+    from thyromics.io.lesions import load_lesions
+
+    image, lesions, info = load_lesions(
+        case, task.lesions, min_voxels=task.min_lesion_voxels,
+        label=getattr(task.settings, "label", None), geometry_tolerance=task.geometry_tolerance,
+        frame=task.frame, series_uid=task.series_uid)
+    rows, notes, diagnostics = [], [], {}
+    for lesion_id, mask in lesions:
+        result, values, missing = _extract_one(task, image, mask,
+                                               f"{task.case_id} lesion {lesion_id}",
+                                               f"lesion {lesion_id}: ")
+        notes += list(result.diagnostics.get("thyromics_resampling_notes", []))
+        diagnostics = diagnostics or _jsonable(result.diagnostics)
+        rows.append({"lesion_id": lesion_id, "n_voxels": int(mask.array.sum()),
+                     "values": values, "missing": missing})
+    record = {"case_id": task.case_id, "values": {}, "missing": {}, "lesions": rows,
+              "lesion_info": info, "diagnostics": diagnostics, "notes": notes,
+              "ndim": image.ndim, "image_sha256": image_hash, "mask_sha256": mask_hash,
+              "seconds": round(time.perf_counter() - t0, 4), "cached": False}
+    if cached is not None:
+        try:
+            atomic_write_json(cached, {k: v for k, v in record.items() if k != "case_id"})
+        except OSError as e:  # the values stand; only the rerun will recompute them
+            record["cache_error"] = f"could not write the cache file {cached}: {e.strerror or e}"
+    return record
+
+
+def _perturb(task: CaseTask, image, mask):
+    """The task's perturbation applied; a failure names the case (stage ``perturb``)."""
+    try:
+        return task.perturbation.apply(image, mask, case_id=task.case_id,
+                                       label=getattr(task.settings, "label", None))
+    except CaseError:
+        raise
+    except Exception as e:  # an unexpected failure still names the case
+        raise CaseError(f"{type(e).__name__}: {e}", case_id=task.case_id, file=task.image,
+                        stage="perturb") from e
 
 
 def _read_cached(path: Path) -> dict | None:
@@ -169,7 +249,9 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
                    cache_dir: str | Path | None = None, write_csv: bool = False,
                    geometry_tolerance: float = 1e-3, ith: bool = False,
                    frame: int | None = None, series_uid: str | None = None,
-                   on_progress: Callable[[str, bool], None] | None = None) -> ExtractionSummary:
+                   on_progress: Callable[[str, bool], None] | None = None,
+                   perturbation: Any = None, roi: str | None = None,
+                   lesions: str | None = None, min_lesion_voxels: int = 1) -> ExtractionSummary:
     """Extract features for every case of a manifest into one table.
 
     Parameters
@@ -195,6 +277,20 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
         (see :func:`thyromics.io.read_image`).
     on_progress : callable, optional
         Called as ``on_progress(case_id, ok)`` after each case.
+    roi : str, optional
+        Structure / segment name of RTSTRUCT, SEG and Slicer masks, for rows whose
+        ``roi`` cell is empty (see :func:`thyromics.io.read_mask`).
+    lesions : {"components", "labels"}, optional
+        One table row per lesion of each mask (:mod:`thyromics.io.lesions`): ``case_id``
+        becomes ``<case_id>_L<lesion_id>``, with ``parent_case_id`` and ``lesion_id``
+        columns; ``patient_id`` and the clinical columns are the case's, so every split
+        still groups a patient's lesions together.
+    min_lesion_voxels : int
+        With ``lesions``: smaller lesions are left out (counted in the provenance).
+    perturbation : Perturbation, optional
+        Applied to every case's image and mask before extraction
+        (:class:`thyromics.robustness.perturb.Perturbation`); its settings and each
+        case's drawn parameters go into the provenance.
 
     Returns
     -------
@@ -205,6 +301,17 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
 
     t0 = time.perf_counter()
     output = Path(output)
+    if lesions is not None:
+        from thyromics.io.lesions import LESION_MODES
+
+        if lesions not in LESION_MODES:
+            raise InputError(f"unknown --lesions mode {lesions!r}; expected one of "
+                             f"{', '.join(LESION_MODES)}.")
+        if perturbation is not None:
+            raise InputError("lesions= and perturbation= cannot be combined: perturb the "
+                             "cases of a one-lesion-per-row manifest instead.")
+        if int(min_lesion_voxels) < 1:
+            raise InputError(f"min_lesion_voxels must be >= 1, got {min_lesion_voxels}.")
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest, check_files=False)
     cache = Path(cache_dir) if cache_dir else output.parent / ".thyromics_cache"
@@ -214,19 +321,24 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
         return _extract_locked(manifest, settings, output, cache, jobs=jobs, scheduler=scheduler,
                                write_csv=write_csv, geometry_tolerance=geometry_tolerance,
                                ith=ith, frame=frame, series_uid=series_uid,
-                               on_progress=on_progress, t0=t0)
+                               on_progress=on_progress, t0=t0, perturbation=perturbation,
+                               roi=roi, lesions=lesions,
+                               min_lesion_voxels=int(min_lesion_voxels))
 
 
 def _extract_locked(manifest: "Manifest", settings: "ExtractionSettings", output: Path,
                     cache: Path, *, jobs: int, scheduler: str | None, write_csv: bool,
                     geometry_tolerance: float, ith: bool, frame: int | None,
                     series_uid: str | None, on_progress: Callable[[str, bool], None] | None,
-                    t0: float) -> ExtractionSummary:
+                    t0: float, perturbation: Any = None, roi: str | None = None,
+                    lesions: str | None = None, min_lesion_voxels: int = 1) -> ExtractionSummary:
     import pandas as pd
 
     by_id = {c.case_id: c for c in manifest.cases}
     tasks = [(c.case_id, CaseTask(c.case_id, str(c.image), str(c.mask), settings, str(cache),
-                                  geometry_tolerance, ith, frame, series_uid))
+                                  geometry_tolerance, ith, frame,
+                                  getattr(c, "series_uid", None) or series_uid, perturbation,
+                                  getattr(c, "roi", None) or roi, lesions, min_lesion_voxels))
              for c in manifest.cases]
 
     records: dict[str, dict] = {}
@@ -241,8 +353,10 @@ def _extract_locked(manifest: "Manifest", settings: "ExtractionSettings", output
 
     order = [c.case_id for c in manifest.cases if c.case_id in records]
     _warn_notes(order, records)
-    table = _build_table(manifest, [(k, records[k]) for k in order], settings)
-    n_features = table.shape[1] - len(ID_COLUMNS) - len(manifest.clinical_columns)
+    table = _build_table(manifest, [(k, records[k]) for k in order], settings,
+                         lesions=lesions is not None)
+    id_columns = [*ID_COLUMNS, *(LESION_ID_COLUMNS if lesions is not None else ())]
+    n_features = table.shape[1] - len(id_columns) - len(manifest.clinical_columns)
     errors.sort(key=lambda e: list(by_id).index(e["case_id"]))  # manifest order, any --jobs
     # what goes into the table is a function of the inputs only (byte-identical reruns,
     # whatever --jobs or cluster); how the run went is in the provenance file's "run"
@@ -250,12 +364,16 @@ def _extract_locked(manifest: "Manifest", settings: "ExtractionSettings", output
         "stage": "extract", "manifest": str(manifest.path),
         "manifest_sha256": path_sha256(manifest.path), "settings": settings.to_dict(),
         "versions": package_versions(), "ith": ith,
-        "columns": {"id": list(ID_COLUMNS), "clinical": list(manifest.clinical_columns),
-                    "features": list(table.columns[len(ID_COLUMNS) +
+        "columns": {"id": id_columns, "clinical": list(manifest.clinical_columns),
+                    "features": list(table.columns[len(id_columns) +
                                                    len(manifest.clinical_columns):])},
         "cases": {k: _case_provenance(records[k]) for k in order},
         "n_ok": len(order), "n_failed": len(errors),
     }
+    if perturbation is not None:
+        provenance["perturbation"] = perturbation.to_dict()
+    if lesions is not None:
+        provenance["lesions"] = {"mode": lesions, "min_voxels": int(min_lesion_voxels)}
     run = {"created": now_iso(), "jobs": jobs, "scheduler": scheduler,
            "n_cached": sum(bool(records[k].get("cached")) for k in order),
            "seconds": round(time.perf_counter() - t0, 3)}
@@ -285,6 +403,13 @@ def _case_provenance(record: dict) -> dict:
            "missing": record["missing"]}
     if record.get("notes"):
         out["notes"] = record["notes"]
+    if record.get("perturbation"):
+        out["perturbation"] = record["perturbation"]
+    if "lesions" in record:
+        out["lesions"] = {**record.get("lesion_info", {}),
+                          "kept": {r["lesion_id"]: {"n_voxels": r["n_voxels"],
+                                                    "missing": r["missing"]}
+                                   for r in record["lesions"]}}
     return out
 
 
@@ -316,11 +441,18 @@ def _error_row(case_id: str, case: "Case", error: BaseException) -> dict:
 
 
 def _build_table(manifest: "Manifest", records: list[tuple[str, dict]],
-                 settings: "ExtractionSettings") -> "pd.DataFrame":
+                 settings: "ExtractionSettings", *, lesions: bool = False) -> "pd.DataFrame":
     import numpy as np
     import pandas as pd
 
     from thyromics.features.engine import expected_columns
+
+    lesion_of: list[str | None] = [None] * len(records)
+    if lesions:  # one row per lesion: (case id, that lesion's values), lesion ids beside
+        flat = [((cid, {"values": les["values"], "ndim": r["ndim"]}), les["lesion_id"])
+                for cid, r in records for les in r["lesions"]]
+        records = [f[0] for f in flat]
+        lesion_of = [f[1] for f in flat]
 
     columns: list[str] = []
     if records:
@@ -333,13 +465,21 @@ def _build_table(manifest: "Manifest", records: list[tuple[str, dict]],
                     columns.append(k)
     by_id = {c.case_id: c for c in manifest.cases}
     rows = []
-    for case_id, _ in records:  # identity and clinical columns always from the manifest
+    for (case_id, _), lesion_id in zip(records, lesion_of):  # identity from the manifest
         case = by_id[case_id]
         row: dict[str, Any] = {"case_id": case.case_id, "patient_id": case.patient_id,
                                "label": case.label, "split": case.split}
+        if lesions:
+            row.update(case_id=f"{case.case_id}_L{lesion_id}", parent_case_id=case.case_id,
+                       lesion_id=lesion_id)
+            if row["case_id"] in by_id:
+                raise InputError(f"lesion row id {row['case_id']!r} (case {case.case_id!r}, "
+                                 f"lesion {lesion_id}) is also a case_id of the manifest; "
+                                 "rename that case.")
         row.update({k: case.clinical.get(k) for k in manifest.clinical_columns})
         rows.append(row)
-    ids = pd.DataFrame(rows, columns=[*ID_COLUMNS, *manifest.clinical_columns])
+    ids = pd.DataFrame(rows, columns=[*ID_COLUMNS, *(LESION_ID_COLUMNS if lesions else ()),
+                                      *manifest.clinical_columns])
     ids["label"] = ids["label"].astype("Int64")
     values = np.full((len(records), len(columns)), np.nan)
     index = {c: j for j, c in enumerate(columns)}

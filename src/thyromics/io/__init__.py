@@ -12,6 +12,15 @@ Public API
 :func:`read_manifest`, :func:`validate_readable`, :func:`duplicate_cases`, :class:`Case`,
 :class:`Manifest`, :class:`ManifestError`
     The case manifest (``cases.csv``).
+:func:`rtstruct_rois`, :func:`seg_segments`, :func:`slicer_segments`
+    The structures / segments named in RTSTRUCT, DICOM SEG and Slicer ``.seg.nrrd``
+    masks (:func:`read_mask` reads one by name with ``roi=``).
+:func:`write_seg`
+    Masks as a DICOM SEG referencing their source series.
+:func:`scan_dicom`
+    A DICOM folder tree -> manifest rows (``thyromics manifest``).
+:func:`load_lesions`
+    One mask -> one mask per lesion (``--lesions``).
 """
 
 from thyromics.io.image import Image
@@ -20,6 +29,11 @@ from thyromics.io.manifest import (Case, Manifest, ManifestError, duplicate_case
 from thyromics.io.readers import (DEFAULT_GEOMETRY_TOLERANCE, SUPPORTED_EXTENSIONS, check_finite,
                                   check_geometry, load_case, read_image, read_mask)
 from thyromics.io.writers import write_image
+from thyromics.io.dicom_rt import rtstruct_rois
+from thyromics.io.dicom_seg import seg_segments, write_seg
+from thyromics.io.lesions import load_lesions
+from thyromics.io.scan import scan_dicom
+from thyromics.io.slicer_seg import slicer_segments
 
 __all__ = [
     "Image",
@@ -38,4 +52,10 @@ __all__ = [
     "validate_readable",
     "duplicate_cases",
     "summarize",
+    "rtstruct_rois",
+    "seg_segments",
+    "slicer_segments",
+    "write_seg",
+    "scan_dicom",
+    "load_lesions",
 ]

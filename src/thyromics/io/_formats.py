@@ -9,9 +9,14 @@ Kinds of file
 ``volume``  NIfTI, NRRD, MetaImage: SimpleITK ``ImageFileReader``.
 ``raster``  PNG, JPEG, BMP, GIF, TIFF: Pillow. These formats carry no reliable physical
             spacing (resolution tags are printing DPI), so spacing is ``(1.0, 1.0)``.
-``dicom``   one DICOM file: SimpleITK (GDCM), spacing from PixelSpacing (or the
-            ultrasound region calibration where GDCM finds one).
-``series``  a folder of DICOM files: SimpleITK ``ImageSeriesReader``.
+``dicom``   one DICOM file: SimpleITK (GDCM), spacing from PixelSpacing; an ultrasound
+            image without it takes the pixel size of its 2D tissue region
+            (:func:`thyromics.io.dicom_series.ultrasound_spacing`).
+``series``  a folder of DICOM files: SimpleITK ``ImageSeriesReader`` on the slices as
+            :func:`thyromics.io.dicom_series.series_geometry` sorted and checked them
+            (gaps, tilt, uneven spacing, mixed orientations refused; per-slice rescale
+            read in floating point). Series of RTSTRUCT/SEG objects in the folder are
+            not candidates.
 
 Before any of them reads pixels, :mod:`thyromics.io._integrity` checks that the file
 holds all the pixel data its header promises (SimpleITK and GDCM pad a cut file with
@@ -37,6 +42,7 @@ import numpy as np
 
 from thyromics.errors import CaseError
 from thyromics.io import _integrity
+from thyromics.io._dicom_pixels import palette_grey, pydicom_header, series_label
 from thyromics.io.image import Image
 
 __all__ = ["FORMATS", "SUPPORTED_EXTENSIONS", "file_kind", "read_raw", "luma",
@@ -305,9 +311,21 @@ def _read_dicom_file(path: Path, frame: int | None, series_uid: str | None,
         img = reader.Execute()
     except RuntimeError as e:
         raise _unreadable(path, "DICOM", e) from e
-    if img.GetDimension() == 3:
-        return _sitk_to_image(path, img, frame, colour, squeeze_single=True, what="DICOM file")
-    return _sitk_to_image(path, img, frame, colour, squeeze_single=False, what="DICOM file")
+    out = _sitk_to_image(path, img, frame, colour, squeeze_single=img.GetDimension() == 3,
+                         what="DICOM file")
+    if out.ndim != 2:
+        return out
+    ds = pydicom_header(path)
+    if ds is None:
+        return out
+    array, spacing = out.array, out.spacing
+    if str(ds.get("PhotometricInterpretation", "")).upper() == "PALETTE COLOR":
+        array = palette_grey(path, frame, colour, array.shape)
+    if "PixelSpacing" not in ds and "SequenceOfUltrasoundRegions" in ds:
+        from thyromics.io.dicom_series import ultrasound_spacing
+
+        spacing = ultrasound_spacing(ds, path) or spacing
+    return Image(array, spacing, out.origin, out.direction, out.source)
 
 
 def dicom_series(folder: Path) -> dict[str, list[str]]:
@@ -319,14 +337,30 @@ def dicom_series(folder: Path) -> dict[str, list[str]]:
 
 
 def _choose_series(folder: Path, series_uid: str | None, check: bool = False) -> list[str]:
-    """The files of the one (or the chosen) series; ``check``: every file is whole."""
+    """The files of the one (or the chosen) series; ``check``: every file is whole.
+
+    Series of non-image objects (RTSTRUCT, SEG, reports ...: see
+    :data:`thyromics.io.dicom_series.NON_IMAGE_MODALITIES`), which often sit in the
+    image's folder, are not candidates.
+    """
+    from thyromics.io.dicom_series import NON_IMAGE_MODALITIES
+
     series = dicom_series(folder)
     if check:
         _integrity.check_left_out(folder, [f for files in series.values() for f in files])
+    labels = {uid: series_label(files) for uid, files in series.items()}
+    series = {uid: files for uid, files in series.items()
+              if labels[uid][0] not in NON_IMAGE_MODALITIES}
     if not series:
         raise _fail(folder, "no DICOM series found in this folder: expected DICOM files "
                             "(a CT series) or an image file path.")
-    listing = "; ".join(f"{uid} ({len(files)} files)" for uid, files in series.items())
+
+    def describe(uid: str) -> str:
+        modality, text = labels[uid]
+        extra = ", ".join(x for x in (modality, repr(text) if text else "") if x)
+        return f"{uid} ({len(series[uid])} files)" + (f" [{extra}]" if extra else "")
+
+    listing = "; ".join(describe(uid) for uid in series)
     if series_uid is None:
         if len(series) > 1:
             raise _fail(folder, f"folder holds {len(series)} DICOM series: {listing}. Choose one "
@@ -346,14 +380,23 @@ def _read_series(folder: Path, frame: int | None, series_uid: str | None,
                  colour: ColourMode) -> Image:
     import SimpleITK as sitk
 
+    from thyromics.io.dicom_series import series_geometry
+
     files = _choose_series(folder, series_uid, check=True)
+    geometry = series_geometry(folder, files)  # refuses gaps, tilt, uneven spacing ...
     reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(files)
+    reader.SetFileNames(list(geometry.files))
+    if geometry.needs_float:  # per-slice rescale: ITK would truncate to the first's type
+        reader.SetOutputPixelType(sitk.sitkFloat64)
     try:
         img = reader.Execute()
     except RuntimeError as e:
         raise _fail(folder, f"cannot read the DICOM series ({len(files)} files): "
                             f"{_first_line(e)}") from e
+    if len(geometry.files) > 1 and img.GetDimension() == 3:  # the checked stack geometry
+        img.SetSpacing(geometry.spacing)
+        img.SetOrigin(geometry.origin)
+        img.SetDirection(geometry.direction)
     return _sitk_to_image(folder, img, frame, colour, squeeze_single=False, what="DICOM series")
 
 
@@ -428,8 +471,10 @@ def _series_header(files: list[str]) -> Header:
                   tuple(first.GetOrigin()), direction)
 
 
-def read_header(path: Path) -> Header:
+def read_header(path: Path, series_uid: str | None = None) -> Header:
     """Size, frame count and geometry of a file, reading only its header (cheap).
+
+    ``series_uid`` chooses the series of a folder holding several.
 
     Raises :class:`CaseError` for a missing, unknown or unreadable file, or a DICOM
     folder with no series or several.
@@ -448,17 +493,30 @@ def read_header(path: Path) -> Header:
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
             raise _unreadable(path, fmt, e) from e
     if kind == "series":
-        return _series_header(_choose_series(path, None))
+        return _series_header(_choose_series(path, series_uid))
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
         reader.ReadImageInformation()
     except RuntimeError as e:
         raise _unreadable(path, fmt, e) from e
-    return _itk_header(reader, kind)
+    header = _itk_header(reader, kind)
+    if kind == "dicom" and len(header.size) == 2:  # as read_raw: ultrasound regions
+        ds = pydicom_header(path)
+        if ds is not None and "PixelSpacing" not in ds and "SequenceOfUltrasoundRegions" in ds:
+            import warnings
+
+            from thyromics.io.dicom_series import ultrasound_spacing
+
+            with warnings.catch_warnings():  # read_raw says it when the pixels are read
+                warnings.simplefilter("ignore")
+                spacing = ultrasound_spacing(ds, path)
+            if spacing is not None:
+                header = header._replace(spacing=spacing)
+    return header
 
 
-def check_file(path: Path) -> None:
+def check_file(path: Path, series_uid: str | None = None) -> None:
     """Check that a file holds all the pixel data its header promises (no image built).
 
     NIfTI, DICOM files and series, TIFF: byte counts (:mod:`thyromics.io._integrity`);
@@ -470,7 +528,9 @@ def check_file(path: Path) -> None:
     elif kind == "dicom":
         _integrity.check_dicom(path)
     elif kind == "series":
-        _choose_series(path, None, check=True)
+        from thyromics.io.dicom_series import series_geometry
+
+        series_geometry(path, _choose_series(path, series_uid, check=True))
     elif kind == "raster":
         from PIL import Image as PILImage
 

@@ -12,6 +12,15 @@ Columns
     cell means unlabelled.
 ``split``
     Optional: one of ``train, test, validation, val, internal, external`` (case-insensitive).
+``roi``
+    Optional: the structure (RTSTRUCT) or segment (DICOM SEG, Slicer ``.seg.nrrd``) of
+    the mask file that is this row's lesion, by name (case-insensitive). An empty cell
+    takes the file's only structure, or the ``--roi`` option's.
+``series_uid``
+    Optional: the image's SeriesInstanceUID when its DICOM folder holds several series.
+``study_uid``
+    Optional, descriptive: the StudyInstanceUID (``thyromics manifest`` writes it); not
+    a clinical variable.
 any other column
     A clinical variable, kept as is (numbers parsed where the whole column is numeric).
 
@@ -43,7 +52,8 @@ __all__ = ["Case", "Manifest", "ManifestError", "read_manifest", "validate_reada
            "DEFAULT_SPLITS", "DELIMITERS"]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("case_id", "image", "mask")
-OPTIONAL_COLUMNS: tuple[str, ...] = ("patient_id", "label", "split")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("patient_id", "label", "split", "roi", "series_uid",
+                                     "study_uid")
 DEFAULT_SPLITS: tuple[str, ...] = ("train", "test", "validation", "val", "internal", "external")
 _TRUE = {"1", "1.0", "true"}
 _FALSE = {"0", "0.0", "false"}
@@ -89,6 +99,10 @@ class Case:
         Lower-cased split name, None when absent.
     clinical : dict
         Clinical column -> value for this row (NaN where empty).
+    roi : str or None
+        Structure / segment name of an RTSTRUCT, SEG or Slicer mask (``roi`` column).
+    series_uid : str or None
+        The image's DICOM series (``series_uid`` column).
     """
 
     case_id: str
@@ -99,6 +113,8 @@ class Case:
     label: int | None = None
     split: str | None = None
     clinical: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    roi: str | None = None
+    series_uid: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -268,7 +284,9 @@ def read_manifest(path: str | Path, *, check_files: bool = True,
             problems.append(f"{who}: patient_id is empty (fill it, or drop the column to "
                             "use case_id as the patient).")
         patients.append(pid)
-        cases.append(Case(cid, paths["image"], paths["mask"], row, pid, label, split))
+        cases.append(Case(cid, paths["image"], paths["mask"], row, pid, label, split,
+                          roi=_cell(rec.get("roi")) or None,
+                          series_uid=_cell(rec.get("series_uid")) or None))
     for cid, rows in seen.items():
         if len(rows) > 1:
             problems.append(f"case_id {cid!r} is duplicated on rows {', '.join(map(str, rows))}.")
@@ -286,8 +304,8 @@ def read_manifest(path: str | Path, *, check_files: bool = True,
     frame["mask_path"] = resolved["mask"]
     clin = (frame[clinical_columns].to_dict("records") if clinical_columns
             else [{} for _ in range(len(frame))])
-    cases = [Case(c.case_id, c.image, c.mask, c.row, c.patient_id, c.label, c.split, clin[i])
-             for i, c in enumerate(cases)]
+    cases = [Case(c.case_id, c.image, c.mask, c.row, c.patient_id, c.label, c.split, clin[i],
+                  c.roi, c.series_uid) for i, c in enumerate(cases)]
     return Manifest(path, cases, frame, clinical_columns, sep)
 
 
@@ -308,7 +326,8 @@ def _geometry_problem(image, mask, tolerance: float) -> str | None:
 
 
 def validate_readable(manifest: "Manifest | Sequence[Case]", *,
-                      geometry_tolerance: float | None = None) -> list[str]:
+                      geometry_tolerance: float | None = None,
+                      roi: str | None = None) -> list[str]:
     """Open every image and mask and report every problem of every row.
 
     For each file: the header (SimpleITK ``ReadImageInformation`` or Pillow's lazy
@@ -326,6 +345,10 @@ def validate_readable(manifest: "Manifest | Sequence[Case]", *,
     geometry_tolerance : float, optional
         Largest allowed difference of spacing, origin and direction; default
         :data:`thyromics.io.DEFAULT_GEOMETRY_TOLERANCE`.
+    roi : str, optional
+        Structure / segment name for RTSTRUCT, SEG and Slicer masks of rows without a
+        ``roi`` cell. Such masks are read onto their image (contours rasterised), which
+        also checks the frame of reference and the slice positions.
 
     Returns
     -------
@@ -333,7 +356,8 @@ def validate_readable(manifest: "Manifest | Sequence[Case]", *,
         One line per problem, with the CSV row and case; empty when all is readable.
     """
     from thyromics.io._formats import check_file, read_header
-    from thyromics.io.readers import DEFAULT_GEOMETRY_TOLERANCE
+    from thyromics.io._masks import mask_kind
+    from thyromics.io.readers import DEFAULT_GEOMETRY_TOLERANCE, read_mask
 
     tol = DEFAULT_GEOMETRY_TOLERANCE if geometry_tolerance is None else geometry_tolerance
     cases = manifest.cases if isinstance(manifest, Manifest) else list(manifest)
@@ -349,18 +373,34 @@ def validate_readable(manifest: "Manifest | Sequence[Case]", *,
                 problems.append(f"{who}: {key} file not found: {path}")
                 continue
             try:
-                headers[key] = h = read_header(path)
-                check_file(path)
+                if key == "mask" and mask_kind(path) != "image":
+                    # RTSTRUCT / SEG / Slicer: read the structure onto the image grid
+                    headers[key] = h = read_mask(path, roi=case.roi or roi, image=case.image,
+                                                 image_series_uid=case.series_uid)
+                else:
+                    uid = case.series_uid if key == "image" else None
+                    headers[key] = h = read_header(path, uid)
+                    check_file(path, uid)
             except CaseError as e:
                 problems.append(f"{who}: {key}: {e.reason}")
                 continue
-            if h.n_frames > 1:
+            if getattr(h, "n_frames", 1) > 1:
                 problems.append(f"{who}: {key} has {h.n_frames} frames; choose one with --frame.")
         if len(headers) == 2:
+            if _is_raster(case.mask) and len(headers["image"].size) == 2:
+                # a raster mask has no geometry of its own: only the size must agree
+                headers["mask"] = headers["image"] if tuple(headers["mask"].size) == \
+                    tuple(headers["image"].size) else headers["mask"]
             geometry = _geometry_problem(headers["image"], headers["mask"], tol)
             if geometry:
                 problems.append(f"{who}: {geometry}")
     return problems
+
+
+def _is_raster(path: Path) -> bool:
+    from thyromics.io._formats import FORMATS, _extension
+
+    return FORMATS.get(_extension(Path(path)), ("", ""))[0] == "raster"
 
 
 def _fingerprint(path: Path) -> tuple:

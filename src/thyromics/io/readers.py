@@ -72,17 +72,30 @@ def _values_text(values: np.ndarray, limit: int = 12) -> str:
 
 
 def read_mask(path: str | Path, *, label: int | None = None, frame: int | None = None,
-              series_uid: str | None = None) -> Image:
+              series_uid: str | None = None, roi: str | None = None,
+              image: str | Path | None = None, image_series_uid: str | None = None) -> Image:
     """Read a lesion mask as a ``uint8`` 0/1 image.
 
     Parameters
     ----------
     path, frame, series_uid
-        As in :func:`read_image`.
+        As in :func:`read_image`. ``path`` may also be a DICOM RTSTRUCT
+        (:mod:`thyromics.io.dicom_rt`), a DICOM SEG (:mod:`thyromics.io.dicom_seg`) or
+        a 3D Slicer ``.seg.nrrd`` (:mod:`thyromics.io.slicer_seg`).
     label : int, optional
         Value of the lesion in a multi-label mask: the result is ``mask == label``.
         Without it the mask must be binary: values within {0, 1} or within {0, 255}.
         ``label=1`` on a 0/255 mask means its foreground (PyRadiomics' default label).
+        In a Slicer segmentation, the segment with this label value.
+    roi : str, optional
+        RTSTRUCT structure or SEG / Slicer segment name (case-insensitive); may be
+        omitted when the file holds one. An unknown name lists those present, closest
+        first.
+    image : path, optional
+        The image the mask belongs to: required for RTSTRUCT and SEG masks (rasterised
+        onto its DICOM series); a cropped Slicer segmentation is placed onto its grid.
+    image_series_uid : str, optional
+        The image's series when its folder holds several.
 
     Returns
     -------
@@ -102,7 +115,18 @@ def read_mask(path: str | Path, *, label: int | None = None, frame: int | None =
     A colour mask whose three channels are equal is read by its first channel; a
     two-colour mask (black plus one colour, e.g. a red outline fill) is read as 0/1.
     """
+    from thyromics.io._masks import mask_kind, read_structured
+
     path = Path(path)
+    kind = mask_kind(path)
+    if kind != "image":
+        return read_structured(path, kind, roi=roi, label=label, image=image,
+                               series_uid=image_series_uid)
+    if roi is not None:
+        raise CaseError(f"roi {roi!r} given, but the mask is a voxel label image, which names "
+                        "no structures: roi chooses an RTSTRUCT structure or a DICOM SEG / "
+                        "Slicer .seg.nrrd segment. Use label=VALUE (--label) for a label "
+                        "image.", file=str(path), stage="validate")
     raw = read_raw(path, frame=frame, series_uid=series_uid, colour="mask")
     arr = raw.array
     if arr.dtype == bool:
@@ -229,25 +253,42 @@ def check_geometry(image: Image, mask: Image, *, tolerance: float = DEFAULT_GEOM
     raise CaseError(msg, case_id=case_id, file=mask.source or None, stage="validate")
 
 
+def _raster_on_image(mask: Image, image: Image) -> Image:
+    """A PNG/JPEG/... mask takes the 2D image's geometry when their sizes agree.
+
+    Raster formats carry no geometry (their ``(1, 1)`` spacing is a placeholder), so a
+    raster mask drawn on, e.g., an ultrasound DICOM calibrated at 0.26 mm per pixel lies
+    on that image's grid.
+    """
+    from thyromics.io._formats import FORMATS, _extension
+
+    kind = FORMATS.get(_extension(Path(mask.source)), ("", ""))[0] if mask.source else ""
+    if kind == "raster" and image.ndim == 2 and mask.size == image.size:
+        return Image(mask.array, image.spacing, image.origin, image.direction, mask.source)
+    return mask
+
+
 def _with_case(e: CaseError, case_id: str) -> CaseError:
     return CaseError(e.reason, case_id=case_id, file=e.file, stage=e.stage)
 
 
 def load_case(case: "Case", *, label: int | None = None,
               geometry_tolerance: float = DEFAULT_GEOMETRY_TOLERANCE,
-              frame: int | None = None, series_uid: str | None = None) -> tuple[Image, Image]:
+              frame: int | None = None, series_uid: str | None = None,
+              roi: str | None = None) -> tuple[Image, Image]:
     """Read and check one case's image and mask.
 
     Reads the image (:func:`read_image`) and the mask (:func:`read_mask`, with
     ``label`` the mask value of the lesion, not the outcome label), then checks that the
     image is finite (:func:`check_finite`), that both share a geometry
-    (:func:`check_geometry`) and that the mask is not empty.
+    (:func:`check_geometry`) and that the mask is not empty. A raster mask (PNG, JPEG
+    ...), which carries no geometry, takes a 2D image's geometry when the sizes agree.
 
     Parameters
     ----------
     case : Case
-        A manifest row (:class:`thyromics.io.manifest.Case`); only ``case_id``,
-        ``image`` and ``mask`` are used.
+        A manifest row (:class:`thyromics.io.manifest.Case`); ``case_id``, ``image``,
+        ``mask`` and, when set, its ``roi`` and ``series_uid`` are used.
     label : int, optional
         Lesion value in a multi-label mask.
     geometry_tolerance : float
@@ -256,7 +297,12 @@ def load_case(case: "Case", *, label: int | None = None,
         Frame of multi-frame image and mask files (the same frame for both); a
         single-frame mask drawn on one frame of a cine loop is used as it is.
     series_uid : str, optional
-        DICOM series of the image when its folder holds several.
+        DICOM series of the image when its folder holds several (the case's own
+        ``series_uid`` comes first).
+    roi : str, optional
+        Structure / segment name for RTSTRUCT, SEG and Slicer masks (the case's own
+        ``roi`` comes first; this one is not applied to voxel label masks, so one
+        ``--roi`` serves a manifest that mixes both); see :func:`read_mask`.
 
     Returns
     -------
@@ -269,14 +315,23 @@ def load_case(case: "Case", *, label: int | None = None,
         Always with ``case_id`` and ``file`` set; ``stage`` is ``"read"`` or
         ``"validate"``. Unexpected reader failures are wrapped too (``from`` the cause).
     """
+    from thyromics.io._masks import mask_kind
+
     cid = case.case_id
     current = Path(case.image)
+    series_uid = getattr(case, "series_uid", None) or series_uid
     try:
         image = read_image(current, frame=frame, series_uid=series_uid)
         check_finite(image)
         current = Path(case.mask)
-        mask_frame = frame if frame is not None and read_header(current).n_frames > 1 else None
-        mask = read_mask(current, label=label, frame=mask_frame)
+        kind = mask_kind(current)
+        # the row's roi always counts; the option's only where a mask names structures
+        roi = getattr(case, "roi", None) or (roi if kind != "image" else None)
+        mask_frame = frame if frame is not None and kind == "image" and \
+            read_header(current).n_frames > 1 else None
+        mask = read_mask(current, label=label, frame=mask_frame, roi=roi, image=case.image,
+                         image_series_uid=series_uid)
+        mask = _raster_on_image(mask, image)
         check_geometry(image, mask, tolerance=geometry_tolerance)
     except CaseError as e:
         raise _with_case(e, cid) from e
@@ -285,6 +340,8 @@ def load_case(case: "Case", *, label: int | None = None,
                         file=str(current), stage="read") from e
     if not mask.array.any():
         what = f"value {label}" if label is not None else "value 1 or 255"
+        if kind != "image":
+            what = f"ROI/segment {roi!r}" if roi else "its one ROI/segment"
         raise CaseError(f"mask is empty (0 voxels with {what}; every voxel is 0): expected a "
                         "segmented lesion. Fix the segmentation or drop the case from the "
                         "manifest.", case_id=cid, file=str(case.mask), stage="validate")

@@ -42,6 +42,7 @@ def write_stage(res: "ModelStudyResult", table: "pd.DataFrame", out: Path, featu
     res.delong.to_csv(out / "delong.csv", index=False)
     res.fold_auc.to_csv(out / "fold_auc.csv", index=False)
     res.leakage.to_csv(out / "leakage.csv", index=False)
+    res.sample_size.to_csv(out / "sample_size.csv", index=False)
     for kind, frame in res.importance.items():
         frame.to_csv(out / f"importance_{kind}.csv", index=False)
     (out / "evaluation.json").write_text(json.dumps(res.evaluation, indent=1))
@@ -74,5 +75,6 @@ def write_stage(res: "ModelStudyResult", table: "pd.DataFrame", out: Path, featu
                                    "importance": list(importance)},
         "input": source | ({"manifest": str(Path(manifest).resolve())} if manifest else {}),
         "excluded_columns": res.excluded, "thresholds": res.thresholds,
+        "threshold_rules": res.threshold_rules,
         "seconds": round(time.perf_counter() - t0, 1)}
     (out / "run.json").write_text(json.dumps(run, indent=1, default=str))

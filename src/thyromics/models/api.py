@@ -6,8 +6,12 @@ Design (nothing is fitted on data it is later evaluated on):
    training cohort is cross-validated by patient-grouped stratified k-fold, repeated;
 2. every (block set, classifier) pipeline is refitted inside every training fold
    (imputation, scaling, filters, selection, resampling, tuning by inner grouped CV);
-3. the out-of-fold (OOF) score of a case is its mean over repeats; the threshold is
-   Youden's on those OOF training scores and is carried unchanged to every cohort;
+3. the out-of-fold (OOF) score of a case is its mean over repeats; the final model's
+   threshold is Youden's on those OOF training scores and is carried unchanged to every
+   other cohort. The ``cv`` row's own metrics are not taken at that threshold (it was
+   chosen on the very scores they would describe): each outer fold gets a threshold
+   chosen by the same rule on the inner out-of-fold scores of its outer training part
+   (``cv_threshold="nested"``, default); ``"pooled"`` gives the older, optimistic rule;
 4. the final model is fitted on the whole training cohort and scores every other
    cohort unchanged;
 5. every AUC, CI, threshold, metric and DeLong test comes from
@@ -27,13 +31,18 @@ import numpy as np
 import pandas as pd
 
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.models import _steps as steps
 from thyromics.models._inputs import binary_outcome, used_inputs
-from thyromics.models.pipeline import PipelineSettings, prepare_frame, split_column_types
+from thyromics.models.pipeline import (PipelineSettings, passenger_columns, prepare_frame,
+                                       split_column_types)
 
 __all__ = ["FittedModel", "ModelStudyResult", "fit_and_compare", "run_model_stage",
-           "read_feature_table", "join_clinical", "IMPORTANCE_KINDS"]
+           "read_feature_table", "join_clinical", "IMPORTANCE_KINDS", "CV_THRESHOLDS",
+           "threshold_rules"]
 
 IMPORTANCE_KINDS = ("permutation", "vimp", "shap")
+#: How the ``cv`` row's threshold is chosen (see :func:`fit_and_compare`).
+CV_THRESHOLDS = ("nested", "pooled")
 _METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
 
 
@@ -52,11 +61,13 @@ class FittedModel:
     positive_class: Any
     settings: PipelineSettings
     training: dict[str, Any]
+    #: Non-predictor input columns the robust / harmonize steps read (case_id, batch).
+    passengers: list[str] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
         """Input columns, in pipeline order."""
-        return self.numeric + self.categorical
+        return self.numeric + self.categorical + self.passengers
 
 
 @dataclass
@@ -73,6 +84,10 @@ class ModelStudyResult:
     thresholds: dict[str, float]
     excluded: list[str]
     evaluation: dict[str, dict] = field(default_factory=dict)
+    #: Riley et al.'s minimum sample size per block set (written as ``sample_size.csv``).
+    sample_size: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: How each threshold was chosen, in words (``cv`` row and carried), for run.json.
+    threshold_rules: dict[str, str] = field(default_factory=dict)
 
 
 def _threshold_value(value: Any) -> float:
@@ -110,7 +125,8 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                     repeats: int = 1, seed: int = 0, settings: PipelineSettings | None = None,
                     id_column: str = "case_id", clinical: Sequence[str] | None = None,
                     importance: Sequence[str] = IMPORTANCE_KINDS,
-                    permutation_repeats: int = 5, positive: Any = None) -> ModelStudyResult:
+                    permutation_repeats: int = 5, positive: Any = None,
+                    cv_threshold: str = "nested") -> ModelStudyResult:
     """Cross-validate, fit and compare classifiers on feature blocks.
 
     Parameters
@@ -141,6 +157,14 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     positive : optional
         The positive class of ``label`` (e.g. ``"Malignant"``); see
         :func:`thyromics.models._inputs.binary_outcome`.
+    cv_threshold : {"nested", "pooled"}
+        Threshold of the ``cv`` row's metrics. ``"nested"``: per outer fold, chosen by
+        ``settings.threshold_rule`` on the inner out-of-fold scores of the outer training
+        part (``settings.inner_cv`` folds; costs ``inner_cv`` extra fits per outer fold)
+        and applied to that fold. ``"pooled"``: chosen on the pooled out-of-fold scores
+        the metrics are computed on (optimistic: on pure noise it gives Youden's J near
+        0.1). Either way the carried threshold of the final model is the pooled one, and
+        the evaluation JSON holds the pooled metrics under ``pooled_oof``.
 
     Returns
     -------
@@ -148,6 +172,7 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     """
     from thyromics.evaluate import roc
     from thyromics.evaluate.api import evaluate_scores
+    from thyromics.evaluate.thresholds import choose_threshold
     from thyromics.models import cv as cvmod
     from thyromics.models.blocks import block_columns, resolve_block_sets
     from thyromics.models.importance import (permutation_importance_auc, pipeline_vimp,
@@ -156,6 +181,9 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     from thyromics.models.registry import get_classifier
 
     settings = settings or PipelineSettings()
+    if cv_threshold not in CV_THRESHOLDS:
+        raise InputError(f"cv_threshold must be one of {', '.join(CV_THRESHOLDS)}, found "
+                         f"{cv_threshold!r}")
     for kind in importance:
         if kind not in IMPORTANCE_KINDS:
             raise InputError(f"unknown importance {kind!r}; valid: {', '.join(IMPORTANCE_KINDS)}")
@@ -179,7 +207,7 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     if shared:
         raise InputError(f"patient(s) {sorted(shared)[:5]} appear in the training cohort and in "
                          f"another cohort ({len(shared)} in all); a patient must stay in one cohort")
-    reserved = needed
+    reserved = (needed + [settings.harmonize]) if settings.harmonize else needed
     all_blocks = block_columns(data, reserved=reserved, clinical=clinical)
     excluded: list[str] = []
     for name, cols in all_blocks.items():
@@ -190,18 +218,23 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     predictors = list(dict.fromkeys(c for cols in block_sets.values() for c in cols))
     numeric_all, categorical_all = split_column_types(data, predictors)
     X_all = prepare_frame(data, numeric_all, categorical_all)
+    X_all = steps.with_passengers(X_all, data, passenger_columns(settings), settings, label)
     X_tr, y_tr, g_tr = X_all.iloc[tr].reset_index(drop=True), y_all[tr], groups_all[tr]
     leakage = cvmod.leakage_guard(X_tr, y_tr, threshold=settings.leakage_auc, label=label)
+    leakage = steps.harmonization_leakage(leakage, data.iloc[tr], y_tr, numeric_all, settings)
     folds = cvmod.grouped_folds(y_tr, g_tr, k=cv, repeats=repeats, seed=seed)
+    sample_size = _sample_size(X_tr, y_tr, block_sets, numeric_all, categorical_all)
 
     ids = data[id_column].astype(str).to_numpy()
-    pred_rows, fold_rows, cv_scores, finals = [], [], {}, {}
+    pred_rows, fold_rows, cv_scores, finals, oofs = [], [], {}, {}, {}
     perm_parts, vimp_parts, shap_parts = {}, {}, {}
     for bset, cols in block_sets.items():
         numeric = [c for c in numeric_all if c in cols]
         categorical = [c for c in categorical_all if c in cols]
         for name in models:
             mid = name if len(block_sets) == 1 else f"{name}@{bset}"
+            passengers = passenger_columns(settings, numeric + categorical)
+            inputs = numeric + categorical + passengers
             t0 = time.perf_counter()
 
             def make(name=name, numeric=numeric, categorical=categorical):
@@ -215,7 +248,7 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                     return
                 pipe = final_pipeline(model)
                 use = used_inputs(pipe, numeric, categorical)
-                Xte = X_tr.iloc[fold.test][numeric + categorical]
+                Xte = X_tr.iloc[fold.test][inputs]
                 s = pd.Series(0.0, index=numeric + categorical)
                 if use and len(np.unique(y_tr[fold.test])) == 2:
                     s[use] = permutation_importance_auc(model, Xte, y_tr[fold.test], columns=use,
@@ -223,8 +256,13 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                                                         seed=seed + fold.fold)
                 perm_folds.append(s)
 
-            oof = cvmod.cross_validated_scores(make, fit_model, X_tr[numeric + categorical],
-                                               y_tr, g_tr, folds, on_fold=on_fold)
+            chooser = (cvmod.inner_threshold(make, fit_model, _rule_chooser(settings.threshold_rule),
+                                             k=settings.inner_cv, seed=seed)
+                       if cv_threshold == "nested" else None)
+            oof = cvmod.cross_validated_scores(make, fit_model, X_tr[inputs],
+                                               y_tr, g_tr, folds, on_fold=on_fold,
+                                               threshold=chooser)
+            oofs[mid] = oof
             for (r, f), part in oof.groupby(["repeat", "fold"]):
                 yy = y_tr[part["row"]]
                 fold_rows.append({"model_id": mid, "model": name, "blocks": bset, "repeat": r,
@@ -235,12 +273,14 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                 "case_id": ids[tr][oof["row"]], "patient_id": g_tr[oof["row"]], "model": name,
                 "blocks": bset, "model_id": mid, "cohort": "cv", "fold": oof["fold"].to_numpy(),
                 "repeat": oof["repeat"].to_numpy(), "y_true": y_tr[oof["row"]],
-                "score": oof["score"].to_numpy()}))
+                "score": oof["score"].to_numpy(),
+                "threshold": (oof["threshold"].to_numpy() if "threshold" in oof
+                              else np.full(len(oof), np.nan))}))
             cv_scores[mid] = oof.groupby("row")["score"].mean().reindex(range(len(tr))).to_numpy()
             if perm_folds:
                 perm_parts[mid] = pd.concat(perm_folds, axis=1).mean(axis=1)
             model = make()
-            fit_model(model, X_tr[numeric + categorical], y_tr, g_tr)
+            fit_model(model, X_tr[inputs], y_tr, g_tr)
             pipe = final_pipeline(model)
             finals[mid] = FittedModel(
                 model_id=mid, classifier=name, blocks=bset, pipeline=pipe, threshold=np.nan,
@@ -250,20 +290,26 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                 training={"n_cases": int(len(tr)), "n_patients": int(len(set(g_tr))),
                           "n_positive": int(y_tr.sum()), "cv": cv, "repeats": repeats,
                           "seed": seed, "fit_seconds": round(time.perf_counter() - t0, 2),
-                          "best_params": getattr(model, "best_params_", None)})
+                          "best_params": getattr(model, "best_params_", None),
+                          **steps.step_summaries(pipe)},
+                passengers=passengers)
             if "vimp" in importance and specs[name].oob_forest:
-                vimp_parts[mid] = pipeline_vimp(pipe, X_tr[numeric + categorical], y_tr, seed=seed)
+                vimp_parts[mid] = pipeline_vimp(pipe, X_tr[inputs], y_tr, seed=seed)
             if "shap" in importance and specs[name].tree_based:
-                shap_parts[mid] = shap_importance(pipe, X_tr[numeric + categorical], seed=seed)
+                shap_parts[mid] = shap_importance(pipe, X_tr[inputs], seed=seed)
 
     # --- evaluation: every number from thyromics.evaluate --------------------------
     mids = list(finals)
-    cv_frame = pd.DataFrame({"y": y_tr, **cv_scores})
-    evaluation = {"cv": evaluate_scores(cv_frame, truth="y", scores=mids, threshold=settings.threshold_rule,
-                                        seed=seed)}
-    # A model whose out-of-fold scores are all equal (e.g. the selection kept no feature)
+    # The final model's threshold: the rule on the pooled out-of-fold training scores. A
+    # model whose out-of-fold scores are all equal (e.g. the selection kept no feature)
     # gets an infinite Youden threshold: every case called negative (JSON null).
-    thresholds = {m: _threshold_value(evaluation["cv"]["scores"][m]["threshold"]) for m in mids}
+    thresholds = {m: float(choose_threshold(y_tr, cv_scores[m], settings.threshold_rule))
+                  for m in mids}
+    rules = threshold_rules(settings.threshold_rule, cv_threshold, settings.inner_cv)
+    evaluation = {"cv": _cv_evaluation(y_tr, oofs, cv_scores, thresholds, rules, settings, seed)}
+    for frame in pred_rows:  # the pooled rule: the cv rows carry the pooled threshold
+        if cv_threshold == "pooled":
+            frame["threshold"] = thresholds[frame["model_id"].iloc[0]]
     cohort_scores = {"cv": (y_tr, cv_scores)}
     for cohort, rows in cohort_rows.items():
         if cohort == "train":
@@ -276,18 +322,20 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                 "case_id": ids[rows], "patient_id": groups_all[rows],
                 "model": finals[m].classifier, "blocks": finals[m].blocks, "model_id": m,
                 "cohort": cohort, "fold": -1, "repeat": -1, "y_true": y_all[rows],
-                "score": scores[m]}))
+                "score": scores[m], "threshold": thresholds[m]}))
         if len(np.unique(y_all[rows])) == 2:
             evaluation[cohort] = evaluate_scores(pd.DataFrame({"y": y_all[rows], **scores}),
                                                  truth="y", scores=mids, threshold=thresholds,
-                                                 seed=seed)
+                                                 seed=seed, calibration_sample="validation")
+            for m in mids:
+                evaluation[cohort]["scores"][m]["threshold_rule"] = rules["carried"]
         else:
             warnings.warn(f"cohort {cohort!r} has one class only: no AUC or metrics",
                           ThyromicsWarning, stacklevel=2)
     for m in mids:
         finals[m].threshold = thresholds[m]
     fold_auc = pd.DataFrame(fold_rows)
-    comparison = _comparison_table(evaluation, finals, thresholds, fold_auc)
+    comparison = _comparison_table(evaluation, finals, thresholds, fold_auc, rules, cv_threshold)
     delong = _delong_table(comparison, cohort_scores, roc)
     return ModelStudyResult(
         comparison=comparison, predictions=pd.concat(pred_rows, ignore_index=True),
@@ -295,11 +343,75 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
         importance={"permutation": _importance_frame(perm_parts, "auc_drop"),
                     "vimp": _importance_frame(vimp_parts, "vimp"),
                     "shap": _importance_frame(shap_parts, "mean_abs_shap")},
-        models=finals, thresholds=thresholds, excluded=excluded, evaluation=evaluation)
+        models=finals, thresholds=thresholds, excluded=excluded, evaluation=evaluation,
+        sample_size=sample_size, threshold_rules=rules)
+
+
+
+
+
+
+
+
+def _sample_size(X_tr: pd.DataFrame, y_tr: np.ndarray, block_sets: dict, numeric: list[str],
+                 categorical: list[str]) -> pd.DataFrame:
+    """Riley et al.'s minimum sample size per block set, before anything is fitted.
+
+    Candidate parameters: every numeric column of the block set, plus levels - 1 of every
+    categorical one (selection inside the pipeline chooses among all of them).
+    """
+    from thyromics.stats.sample_size import check_sample_size
+
+    rows = []
+    n, events = len(y_tr), int(np.sum(y_tr))
+    for bset, cols in block_sets.items():
+        p = sum(1 for c in cols if c in numeric) + sum(
+            max(1, int(X_tr[c].nunique()) - 1) for c in cols if c in categorical)
+        if p < 1 or not 0 < events < n:
+            continue
+        r = check_sample_size(n, events, p, what=f"block set {bset!r}")
+        rows.append({"blocks": bset, **r.to_dict()})
+    return pd.DataFrame(rows)
+
+
+def threshold_rules(rule: str, cv_threshold: str, inner_cv: int) -> dict[str, str]:
+    """The words of the ``threshold_rule`` column: for the ``cv`` row and carried ones."""
+    cv = (f"{rule}, per outer fold, on the inner {inner_cv}-fold out-of-fold scores of the "
+          "outer training part; applied to the held-out fold"
+          if cv_threshold == "nested" else
+          f"{rule} on the pooled out-of-fold scores these metrics are computed on (optimistic)")
+    return {"cv": cv, "carried": f"{rule} on the pooled out-of-fold training scores, carried "
+                                 "unchanged"}
+
+
+def _rule_chooser(rule: str):
+    """``choose(y, scores) -> threshold`` by ``rule``; tie warnings of inner folds are muted."""
+    from thyromics.evaluate.thresholds import TiedCutpointWarning, choose_threshold
+
+    def choose(y: np.ndarray, s: np.ndarray) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TiedCutpointWarning)
+            return float(choose_threshold(y, s, rule))
+    return choose
+
+
+def _cv_evaluation(y_tr: np.ndarray, oofs: dict, cv_scores: dict, thresholds: dict,
+                   rules: dict, settings: PipelineSettings, seed: int) -> dict:
+    """The ``cv`` entry of the evaluation JSON (the shape of ``evaluate_scores``' output)."""
+    from thyromics.evaluate.cv import cv_threshold_block
+    from thyromics.evaluate.summary import comparisons, jsonable
+
+    blocks = {m: cv_threshold_block(y_tr, oof, threshold_rule=rules["cv"], seed=seed,
+                                    pooled_threshold=thresholds[m],
+                                    pooled_rule=settings.threshold_rule)
+              for m, oof in oofs.items()}
+    return jsonable({"truth": "y", "alpha": 0.05, "seed": seed, "bootstrap": None,
+                     "positive_when": "score >= threshold", "scores": blocks,
+                     "comparisons": comparisons(y_tr, cv_scores, alpha=0.05), "subgroups": {}})
 
 
 def _comparison_table(evaluation: dict, finals: dict, thresholds: dict,
-                      fold_auc: pd.DataFrame) -> pd.DataFrame:
+                      fold_auc: pd.DataFrame, rules: dict, cv_threshold: str) -> pd.DataFrame:
     rows = []
     for cohort, ev in evaluation.items():
         for m, s in ev["scores"].items():
@@ -307,7 +419,8 @@ def _comparison_table(evaluation: dict, finals: dict, thresholds: dict,
                    "auc": s["auc"], "auc_ci_low": s["auc_ci"][0], "auc_ci_high": s["auc_ci"][1]}
             for k in _METRICS:
                 row[k] = s[k]["value"]
-            row["threshold"] = thresholds[m]
+            row["threshold"] = (np.nan if cohort == "cv" and cv_threshold == "nested"
+                                else thresholds[m])
             row["blocks"] = finals[m].blocks
             row["model_id"] = m
             fa = fold_auc[fold_auc.model_id == m]["auc"]
@@ -315,14 +428,19 @@ def _comparison_table(evaluation: dict, finals: dict, thresholds: dict,
             row["fold_auc_sd"] = fa.std(ddof=1) if cohort == "cv" and len(fa) > 1 else np.nan
             for k in _METRICS:
                 row[f"{k}_ci_low"], row[f"{k}_ci_high"] = s[k]["ci"]
+            row["threshold_rule"] = rules["cv"] if cohort == "cv" else rules["carried"]
+            row["auc_ci_method"] = s.get("auc_ci_method")
+            row["auc_pooled"] = s.get("auc_pooled", np.nan) if cohort == "cv" else np.nan
             rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _delong_table(comparison: pd.DataFrame, cohort_scores: dict, roc) -> pd.DataFrame:
     cvrows = comparison[comparison.cohort == "cv"]
+    from thyromics.evaluate.summary import holm
+
     cols = ["cohort", "model_a", "model_b", "n", "auc_a", "auc_b", "auc_diff",
-            "ci_low", "ci_high", "z", "p", "method"]
+            "ci_low", "ci_high", "z", "p", "method", "p_holm", "selection"]
     if len(cvrows) < 2:
         return pd.DataFrame(columns=cols)
     best = cvrows.sort_values(["auc", "fold_auc_sd"], ascending=[False, True]).iloc[0].model_id
@@ -330,14 +448,22 @@ def _delong_table(comparison: pd.DataFrame, cohort_scores: dict, roc) -> pd.Data
     for cohort, (y, scores) in cohort_scores.items():
         if len(np.unique(y)) < 2:
             continue
+        part = []
         for m, s in scores.items():
             if m == best:
                 continue
             r = roc.delong_test(y, scores[best], s)
-            rows.append({"cohort": cohort, "model_a": best, "model_b": m, "n": len(y),
+            part.append({"cohort": cohort, "model_a": best, "model_b": m, "n": len(y),
                          "auc_a": r.auc_a, "auc_b": r.auc_b, "auc_diff": r.auc_diff,
                          "ci_low": r.ci_low, "ci_high": r.ci_high, "z": r.z, "p": r.p,
-                         "method": "delong_paired"})
+                         "method": "delong_paired",
+                         "selection": ("model A chosen as the best on these cv AUCs "
+                                       "(post-selection: raw p optimistic)" if cohort == "cv"
+                                       else "model A chosen as the best on the cv AUCs")
+                                      + f"; p_holm: Holm over the {len(scores) - 1} comparisons"})
+        for row, ph in zip(part, holm([row["p"] for row in part])):
+            row["p_holm"] = np.nan if ph is None else ph
+        rows += part
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -405,7 +531,8 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
                     seed: int = 0, settings: PipelineSettings | None = None,
                     out_dir: Path, importance: Sequence[str] = IMPORTANCE_KINDS,
                     families: bool = False, manifest: Path | None = None,
-                    join: Sequence[Path] = (), positive: Any = None) -> ModelStudyResult:
+                    join: Sequence[Path] = (), positive: Any = None,
+                    harmonize_compare: bool = True, cv_threshold: str = "nested") -> ModelStudyResult:
     """Run :func:`fit_and_compare` on a feature table file and write the stage outputs.
 
     Writes into ``out_dir``: ``comparison.csv``, ``predictions.parquet``, ``delong.csv``,
@@ -419,6 +546,12 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
     feature tables joined on ``case_id`` (e.g. ``deep/deep_features.parquet``, whose
     ``deep_pca_*`` columns form the ``deep`` block); see :func:`join_tables`.
     ``positive``: the positive class of a text label (see :func:`fit_and_compare`).
+    ``cv_threshold``: how the ``cv`` row's threshold is chosen (see :func:`fit_and_compare`);
+    ``sample_size.csv`` holds Riley et al.'s minimum sample size per block set.
+    With ``settings.robust``, ``robust.csv`` lists what each final model's robust step
+    removed; with ``settings.harmonize``, ``harmonization/`` holds the before / after
+    figures and (``harmonize_compare``: the same study again without ComBat) the AUC with
+    and without it (:mod:`thyromics.models.harmonize_report`).
     """
     from thyromics.models._write import write_stage
     from thyromics.provenance import check_writable, output_lock
@@ -439,9 +572,14 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
     with output_lock(out / "run.json"):
         res = fit_and_compare(table, label=label, group=group, split=split, blocks=blocks,
                               models=models, cv=cv, repeats=repeats, seed=seed,
-                              settings=settings, importance=importance, positive=positive)
+                              settings=settings, importance=importance, positive=positive,
+                              cv_threshold=cv_threshold)
         write_stage(res, table, out, features_path, settings, label=label, group=group,
                      split=split, blocks=blocks, models=models, cv=cv, repeats=repeats,
                      seed=seed, importance=importance, families=families, manifest=manifest,
                      positive=positive, t0=t0)
+        steps.write_step_outputs(res, table, out, settings, label=label, group=group, split=split,
+                            blocks=blocks, models=models, cv=cv, repeats=repeats, seed=seed,
+                            positive=positive, compare=harmonize_compare)
     return res
+

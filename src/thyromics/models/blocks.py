@@ -23,7 +23,8 @@ RADIOMICS_FAMILIES = frozenset({"shape", "shape2D", "firstorder", "glcm", "glrlm
                                 "gldm", "ngtdm", "fractal", "moment"})
 _OTHER_FAMILIES = {"deep": "deep", "ith": "ith", "clinical": "clinical"}
 BLOCKS = ("radiomics", "clinical", "deep", "ith")
-ID_COLUMNS = frozenset({"case_id", "patient_id", "label", "split", "image", "mask"})
+ID_COLUMNS = frozenset({"case_id", "patient_id", "label", "split", "image", "mask",
+                        "parent_case_id", "lesion_id"})  # the last two: --lesions tables
 
 
 def parse_feature_column(name: str) -> tuple[str, str, str] | None:

@@ -48,6 +48,10 @@ def model(
                                   help="Threshold rule on the out-of-fold training predictions, "
                                        "carried unchanged to other cohorts: youden, or "
                                        "constrained (sensitivity >= 0.70, NPV >= 0.50)."),
+    cv_threshold: str = typer.Option("nested", "--cv-threshold",
+                                     help="Threshold of the cv row's metrics: nested (chosen "
+                                          "inside each outer training part, honest) or pooled "
+                                          "(on the pooled out-of-fold scores: optimistic)."),
     tune: bool = typer.Option(True, "--tune/--no-tune",
                               help="Nested grid search of the classifier grids."),
     tuner: str = typer.Option("grid", "--tuner",
@@ -68,6 +72,30 @@ def model(
                                     help="Another feature table joined on case_id, e.g. "
                                          "deep/deep_features.parquet for the deep block "
                                          "(repeatable)."),
+    harmonize: Optional[str] = typer.Option(None, "--harmonize",
+                                            help="Centre / scanner column: ComBat fitted inside "
+                                                 "each training fold, applied to its test part "
+                                                 "and to other cohorts (never a predictor)."),
+    harmonize_covariate: list[str] = typer.Option([], "--harmonize-covariate",
+                                                  help="Biological covariate ComBat keeps, e.g. "
+                                                       "age (repeatable; never the label)."),
+    harmonize_reference: Optional[str] = typer.Option(None, "--harmonize-reference",
+                                                      help="Reference batch, left unchanged."),
+    harmonize_unseen: str = typer.Option("refuse", "--harmonize-unseen",
+                                         help="A centre met only at prediction time: refuse, "
+                                              "or reference (passed unchanged; needs "
+                                              "--harmonize-reference)."),
+    harmonize_compare: bool = typer.Option(True, "--harmonize-compare/--no-harmonize-compare",
+                                           help="Also run without ComBat and write the AUCs "
+                                                "side by side (harmonization/auc.csv)."),
+    robust: Optional[Path] = typer.Option(None, "--robust",
+                                          help="A `thyromics robustness` output folder: drop "
+                                               "features whose ICC over perturbations of the "
+                                               "training cases is below --robust-threshold."),
+    robust_threshold: float = typer.Option(0.9, "--robust-threshold", help="ICC threshold of --robust."),
+    robust_icc: str = typer.Option("icc1", "--robust-icc", help="icc1, icc2 or icc3."),
+    robust_criterion: str = typer.Option("icc", "--robust-criterion",
+                                         help="icc (point estimate) or lower (95% lower bound)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
 ) -> None:
     """Cross-validate and compare classifiers on a feature table, leak-free."""
@@ -79,7 +107,13 @@ def model(
         settings = PipelineSettings(exclude=tuple(exclude), selector=selector,
                                     resample=resample, tune=tune, n_jobs=n_jobs,
                                     threshold_rule=threshold, tuner=tuner, trials=trials,
-                                    calibration=calibrate)
+                                    calibration=calibrate, harmonize=harmonize,
+                                    harmonize_covariates=tuple(harmonize_covariate),
+                                    harmonize_reference=harmonize_reference,
+                                    harmonize_unseen=harmonize_unseen,
+                                    robust=str(robust) if robust else None,
+                                    robust_threshold=robust_threshold, robust_icc=robust_icc,
+                                    robust_criterion=robust_criterion)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
     try:
@@ -87,7 +121,8 @@ def model(
                               blocks=_split_list(blocks), models=_split_list(models), cv=cv,
                               repeats=repeats, seed=seed, settings=settings, out_dir=output,
                               importance=_split_list(importance), families=families,
-                              manifest=manifest, join=join, positive=positive)
+                              manifest=manifest, join=join, positive=positive,
+                              harmonize_compare=harmonize_compare, cv_threshold=cv_threshold)
     except InputError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

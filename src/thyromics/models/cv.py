@@ -27,7 +27,7 @@ from thyromics.errors import InputError, ThyromicsWarning
 __all__ = ["LeakageWarning", "Fold", "TRAIN_NAMES", "LIDC_LABEL_PATTERNS", "LABEL_NAME_PATTERNS",
            "univariate_auc",
            "leakage_guard", "exclude_columns", "grouped_folds", "check_folds", "cohorts",
-           "cross_validated_scores"]
+           "cross_validated_scores", "inner_threshold"]
 
 TRAIN_NAMES = frozenset({"train", "training", "development", "derivation", "discovery"})
 LIDC_LABEL_PATTERNS: tuple[str, ...] = ("Malignancy*", "Diagnosis*")
@@ -206,13 +206,18 @@ def cohorts(split: pd.Series | None, n: int) -> dict[str, np.ndarray]:
 def cross_validated_scores(make_model: Callable[[], object], fit: Callable, X: pd.DataFrame,
                            y: np.ndarray, groups: np.ndarray | None,
                            folds: Sequence[Fold], *,
-                           on_fold: Callable[[object, Fold], None] | None = None) -> pd.DataFrame:
+                           on_fold: Callable[[object, Fold], None] | None = None,
+                           threshold: Callable[[pd.DataFrame, np.ndarray, np.ndarray | None, Fold],
+                                               float] | None = None) -> pd.DataFrame:
     """Out-of-fold scores ``P(y=1|x)``: one row per (repeat, held-out row).
 
     ``make_model()`` returns a fresh unfitted model and ``fit(model, X, y, groups)``
     fits it, so every step is refitted on each training part. ``on_fold(model, fold)``
     is called after each fold (e.g. for held-out permutation importance).
-    Columns: ``row`` (position), ``repeat``, ``fold``, ``score``.
+    ``threshold(X_train, y_train, groups_train, fold)``, when given, chooses a threshold
+    on the outer training part only (see :func:`inner_threshold`); it is stored with the
+    fold's rows. Columns: ``row`` (position), ``repeat``, ``fold``, ``score`` and, with
+    ``threshold``, ``threshold``.
     """
     rows = []
     for fold in folds:
@@ -220,8 +225,53 @@ def cross_validated_scores(make_model: Callable[[], object], fit: Callable, X: p
         g_tr = None if groups is None else np.asarray(groups)[fold.train]
         fit(model, X.iloc[fold.train], y[fold.train], g_tr)
         score = model.predict_proba(X.iloc[fold.test])[:, 1]
-        rows.append(pd.DataFrame({"row": fold.test, "repeat": fold.repeat,
-                                  "fold": fold.fold, "score": score}))
+        part = pd.DataFrame({"row": fold.test, "repeat": fold.repeat,
+                             "fold": fold.fold, "score": score})
+        if threshold is not None:
+            part["threshold"] = float(threshold(X.iloc[fold.train].reset_index(drop=True),
+                                                y[fold.train], g_tr, fold))
+        rows.append(part)
         if on_fold is not None:
             on_fold(model, fold)
     return pd.concat(rows, ignore_index=True)
+
+
+def inner_threshold(make_model: Callable[[], object], fit: Callable,
+                    choose: Callable[[np.ndarray, np.ndarray], float], *, k: int,
+                    seed: int) -> Callable[[pd.DataFrame, np.ndarray, np.ndarray | None, Fold], float]:
+    """A per-fold threshold chooser for :func:`cross_validated_scores`.
+
+    For an outer fold, the outer training part is split again into ``k`` patient-grouped
+    stratified inner folds (seed ``seed + 1000 (repeat + 1) + fold``); the model is
+    refitted on every inner training part and scores its inner held-out part, and
+    ``choose(y_inner, inner_oof_scores)`` (e.g. Youden's J) gives the threshold. The
+    outer held-out fold plays no part in it; the threshold is then applied to that fold
+    unchanged. This is the nested analogue of choosing the final model's threshold on
+    the out-of-fold training scores.
+
+    When an outer training part has fewer patients of a class than ``k``, the inner
+    folds are reduced to that number (at least 2), with a warning.
+
+    Raises
+    ------
+    InputError
+        When an outer training part has fewer than 2 patients of a class.
+    """
+    def chooser(X_tr: pd.DataFrame, y_tr: np.ndarray, g_tr: np.ndarray | None, fold: Fold) -> float:
+        g = np.arange(len(y_tr)) if g_tr is None else np.asarray(g_tr)
+        fewest = min(len(np.unique(g[y_tr == c])) for c in np.unique(y_tr))
+        k_use = k if fewest >= k else max(2, fewest)
+        if k_use < k:
+            warnings.warn(f"repeat {fold.repeat} fold {fold.fold}: the training part has only "
+                          f"{fewest} patient(s) of a class, so its threshold is chosen on "
+                          f"{k_use} inner folds instead of {k}", ThyromicsWarning, stacklevel=2)
+        try:
+            inner = grouped_folds(y_tr, g_tr, k=k_use, repeats=1,
+                                  seed=seed + 1000 * (fold.repeat + 1) + fold.fold)
+        except InputError as e:
+            raise InputError(f"repeat {fold.repeat} fold {fold.fold}: cannot choose the threshold "
+                             f"inside the training part ({e}). Use fewer inner folds "
+                             "(inner_cv) or cv_threshold='pooled' (optimistic).") from e
+        oof = cross_validated_scores(make_model, fit, X_tr, y_tr, g_tr, inner)
+        return float(choose(y_tr[oof["row"].to_numpy()], oof["score"].to_numpy()))
+    return chooser

@@ -70,6 +70,7 @@ def save_model(model: FittedModel, directory: Path) -> Path:
         "format": _FORMAT, "model_id": model.model_id, "classifier": model.classifier,
         "blocks": model.blocks, "label": model.label, "positive_class": model.positive_class,
         "numeric_columns": model.numeric, "categorical_columns": model.categorical,
+        "passenger_columns": list(getattr(model, "passengers", [])),
         "threshold": model.threshold,
         "threshold_rule": f"{model.settings.threshold_rule} on out-of-fold training predictions "
                           "(mean over repeats)",
@@ -141,13 +142,16 @@ def predict_table(model_dir: Path, table: pd.DataFrame, *,
 
     pipeline, meta = load_model(model_dir)
     numeric, categorical = meta["numeric_columns"], meta["categorical_columns"]
-    missing = [c for c in numeric + categorical if c not in table.columns]
+    passengers = meta.get("passenger_columns", [])  # e.g. the batch column of ComBat
+    missing = [c for c in numeric + categorical + passengers if c not in table.columns]
     if missing:
         raise InputError(f"the table lacks {len(missing)} column(s) that model "
                          f"{meta['model_id']!r} needs, e.g. {missing[:5]}; extract them with "
                          f"the same settings as the training table")
     check_new_cases(table, pipeline, meta, id_column=id_column)
     X = prepare_frame(table, numeric, categorical)[numeric + categorical]
+    if passengers:
+        X = X.assign(**{c: table[c].to_numpy() for c in passengers if c not in X.columns})
     score = pipeline.predict_proba(X)[:, 1]
     out = pd.DataFrame(index=table.index)
     if id_column in table.columns:

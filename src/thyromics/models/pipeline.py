@@ -5,6 +5,10 @@ Every step is a scikit-learn-contract estimator inside one imbalanced-learn
 resampling and tuning on the training part of every fold and nothing is learnt from
 held-out cases::
 
+    robust       RobustFilter: drop features unstable under perturbation, ICC on the
+                 training cases (settings.robust; thyromics.robustness.select)
+    harmonize    ComBatHarmonizer on the batch column (settings.harmonize;
+                 thyromics.models.harmonize)
     prepare      ColumnTransformer: numeric -> median impute -> z-score;
                  categorical -> most-frequent impute -> one-hot
     nzv          NearZeroVariance (caret rule)
@@ -20,14 +24,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["PipelineSettings", "build_pipeline", "build_model", "fit_model",
            "final_pipeline", "transformed_feature_names", "split_column_types",
-           "prepare_frame"]
+           "prepare_frame", "passenger_columns"]
 
 
 class PipelineSettings(BaseModel):
@@ -84,6 +88,21 @@ class PipelineSettings(BaseModel):
         unchanged): Youden's J, or the heterogeneity seed's clinical constraints
         (sensitivity >= 0.70, NPV >= 0.50, best 0.5 sens + 0.3 NPV + 0.2 spec; see
         :func:`thyromics.evaluate.thresholds.constrained`).
+    robust : str or None
+        A ``thyromics robustness`` output folder (or its ``perturbations.parquet``): the
+        ``robust`` step drops radiomics features whose ICC over the perturbations of the
+        training cases is below ``robust_threshold``. None: no such step.
+    robust_threshold, robust_icc, robust_criterion
+        The threshold, ICC form and criterion (``icc`` or its ``lower`` 95 % bound).
+    harmonize : str or None
+        Batch (centre / scanner) column: ComBat, fitted on each training part, harmonises
+        the feature columns. The column is never a predictor.
+    harmonize_covariates : tuple of str
+        Biological covariates ComBat keeps (never the outcome).
+    harmonize_reference : str or None
+        Reference batch (left unchanged; required by ``harmonize_unseen="reference"``).
+    harmonize_unseen : {"refuse", "reference"}
+        A batch met only at prediction time: refused, or passed through unchanged.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -109,6 +128,44 @@ class PipelineSettings(BaseModel):
     leakage_auc: float = Field(0.95, gt=0.5, le=1)
     exclude: tuple[str, ...] = ()
     threshold_rule: Literal["youden", "constrained"] = "youden"
+    robust: str | None = None
+    robust_threshold: float = Field(0.9, gt=0, le=1)
+    robust_icc: Literal["icc1", "icc2", "icc3"] = "icc1"
+    robust_criterion: Literal["icc", "lower"] = "icc"
+    harmonize: str | None = None
+    harmonize_covariates: tuple[str, ...] = ()
+    harmonize_reference: str | None = None
+    harmonize_unseen: Literal["refuse", "reference"] = "refuse"
+
+    @model_validator(mode="after")
+    def _harmonize_options(self) -> "PipelineSettings":
+        if self.harmonize_unseen == "reference" and self.harmonize_reference is None:
+            raise ValueError("harmonize_unseen='reference' needs a reference batch "
+                             "(harmonize_reference / --harmonize-reference)")
+        if (self.harmonize_covariates or self.harmonize_reference) and not self.harmonize:
+            raise ValueError("harmonize covariates / reference given without a batch column "
+                             "(harmonize / --harmonize COLUMN)")
+        return self
+
+
+def passenger_columns(settings: PipelineSettings, predictors: Sequence[str] = ()) -> list[str]:
+    """Input columns the ``robust`` / ``harmonize`` steps read that are not predictors:
+    ``case_id`` (robust), the batch column and covariates not already among
+    ``predictors`` (harmonize). They travel in the input frame; ``prepare`` drops them."""
+    out: list[str] = []
+    if settings.robust:
+        out.append("case_id")
+    if settings.harmonize:
+        out += [settings.harmonize, *settings.harmonize_covariates]
+    have = set(predictors)
+    return [c for c in dict.fromkeys(out) if c not in have]
+
+
+def _feature_columns(numeric: Sequence[str], skip: Sequence[str] = ()) -> list[str]:
+    """Numeric predictors that are image features (a known family), not clinical."""
+    from thyromics.models.blocks import feature_family
+
+    return [c for c in numeric if c not in set(skip) and feature_family(c) not in (None, "clinical")]
 
 
 def build_pipeline(classifier: str, settings: PipelineSettings, *,
@@ -132,12 +189,32 @@ def build_pipeline(classifier: str, settings: PipelineSettings, *,
                                             MRMRSelector, NearZeroVariance,
                                             UnivariateSelector)
 
+    front: list[tuple[str, Any]] = []
+    num_columns: Any = list(numeric)
+    if settings.robust:
+        from thyromics.robustness.select import RobustFilter, present
+
+        front.append(("robust", RobustFilter(
+            perturbed=str(settings.robust), features=_feature_columns(numeric),
+            threshold=settings.robust_threshold, kind=settings.robust_icc,
+            criterion=settings.robust_criterion)))
+        num_columns = present(numeric)  # the columns the robust step kept
+    if settings.harmonize:
+        from thyromics.models.harmonize import ComBatHarmonizer
+
+        if settings.harmonize in numeric or settings.harmonize in categorical:
+            raise ValueError(f"the batch column {settings.harmonize!r} cannot also be a predictor")
+        front.append(("harmonize", ComBatHarmonizer(
+            batch=settings.harmonize,
+            features=_feature_columns(numeric, settings.harmonize_covariates),
+            covariates=settings.harmonize_covariates,
+            reference_batch=settings.harmonize_reference, unseen=settings.harmonize_unseen)))
     parts = []
     if numeric:
         num = [("impute", SimpleImputer(strategy=settings.impute, keep_empty_features=True))]
         if settings.scale:
             num.append(("scale", StandardScaler()))
-        parts.append(("num", SkPipeline(num), list(numeric)))
+        parts.append(("num", SkPipeline(num), num_columns))
     if categorical:
         cat = SkPipeline([
             ("impute", SimpleImputer(strategy="most_frequent", keep_empty_features=True)),
@@ -145,7 +222,7 @@ def build_pipeline(classifier: str, settings: PipelineSettings, *,
         parts.append(("cat", cat, list(categorical)))
     if not parts:
         raise ValueError("a pipeline needs at least one predictor column")
-    steps: list[tuple[str, Any]] = [
+    steps: list[tuple[str, Any]] = [*front,
         ("prepare", ColumnTransformer(parts, remainder="drop",
                                       verbose_feature_names_out=False))]
     if settings.near_zero_variance:

@@ -25,13 +25,14 @@ from thyromics.parallel import run_tasks
 from thyromics.provenance import (atomic_write, atomic_write_json, now_iso, package_versions,
                                   settings_hash)
 
-__all__ = ["StageSummary", "slide_fingerprint", "stage_dir", "load_record", "prepare_dir",
+__all__ = ["StageSummary", "slide_fingerprint", "stage_dir", "load_record", "recorded_failure", "prepare_dir",
            "run_stage", "task_key", "finish", "CACHE_VERSION", "ERROR_COLUMNS"]
 
 #: Bump when a change of code changes cached values.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 ERROR_COLUMNS = ["slide_id", "tile_id", "stage", "error", "file"]
 _FULL_HASH_LIMIT = 512 << 20
+_STAGE_OF = {"normalised": "normalise"}  # record folder -> stage name
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,34 @@ def stage_dir(out: Path, stage: str, slide_id: str) -> Path:
     return Path(out) / stage / slide_id
 
 
+def recorded_failure(out: Path, stage: str, slide_id: str) -> dict | None:
+    """The slide's row in ``OUT/<stage>.errors.csv`` (a slide-level failure), if any."""
+    import csv
+
+    path = Path(out) / f"{_STAGE_OF.get(stage, stage)}.errors.csv"
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("slide_id") == slide_id and not row.get("tile_id"):
+                return row
+    return None
+
+
 def load_record(out: Path, stage: str, slide_id: str, *, needed_by: str, command: str) -> dict:
-    """The finished record of ``stage`` for a slide, or a :class:`CaseError` naming the command."""
+    """The finished record of ``stage`` for a slide, or a :class:`CaseError`.
+
+    When the slide ran ``stage`` and failed, the error repeats that recorded failure (the
+    fix is the slide's, not running the stage); when it never ran, it names the command.
+    """
     path = stage_dir(out, stage, slide_id) / "_done.json"
     if not path.is_file():
+        failed = recorded_failure(out, stage, slide_id)
+        if failed is not None:
+            raise CaseError(f"skipped: the slide failed at `{_STAGE_OF.get(stage, stage)}` "
+                            f"({failed.get('error', '')}); fix that "
+                            f"and rerun `{command}`.", case_id=slide_id,
+                            file=failed.get("file") or None, stage=needed_by)
         raise CaseError(f"{needed_by} needs the slide's {stage} output, which is missing ({path}). "
                         f"Run `{command}` first.", case_id=slide_id, file=str(path), stage=needed_by)
     return json.loads(path.read_text())
@@ -104,10 +129,11 @@ def task_key(**parts: Any) -> str:
 
 def _error_rows(slide_id: str, error: BaseException, stage: str) -> dict:
     if isinstance(error, CaseError):
-        return {"slide_id": slide_id, "tile_id": "", "stage": error.stage, "error": error.reason,
+        return {"slide_id": slide_id, "tile_id": "", "stage": error.stage, "error": " ".join(error.reason.split()),
                 "file": error.file or ""}
-    return {"slide_id": slide_id, "tile_id": "", "stage": stage,
-            "error": f"{type(error).__name__}: {error}", "file": ""}
+    from thyromics.pathology._slide_io import one_line
+
+    return {"slide_id": slide_id, "tile_id": "", "stage": stage, "error": one_line(error, 400), "file": ""}
 
 
 def run_stage(stage: str, worker: Callable[[Any], dict], tasks: list[tuple[str, Any]], out: Path,

@@ -7,15 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
-from thyromics.errors import CaseError
+from thyromics.errors import CaseError, InputError
 from thyromics.pathology import _batch
 from thyromics.pathology._batch import StageSummary
 from thyromics.pathology.settings import FeatureSettings
 
-__all__ = ["run_features", "ID_COLUMNS"]
+__all__ = ["run_features", "ID_COLUMNS", "SIZE_UNIT_COLUMN", "SIZE_UNIT"]
 
 #: Identifier columns leading the nucleus table.
 ID_COLUMNS = ("patient_id", "slide_id", "region", "tile_id", "nucleus")
+#: The column of every summary table that names the unit of the size features; ``associate``
+#: refuses to pool tables whose units differ.
+SIZE_UNIT_COLUMN = "size_unit"
+SIZE_UNIT = "um"
 
 
 def _features_worker(task) -> dict:
@@ -37,6 +41,10 @@ def _features_worker(task) -> dict:
     parts, per_tile = [], []
     for t in nuc["tiles"]:
         tile = _tile(t)
+        if not tile.mpp:
+            raise CaseError(f"tile {tile.tile_id} has no resolution (made by an older version?); rerun "
+                            "`thyromics pathology tiles` with an mpp column.", case_id=row.slide_id,
+                            file=t["path"], stage="features")
         with np.load(t["path"]) as z:
             inst, pairs = z["inst_map"], z["inst_type"]
         types = {int(a): int(b) for a, b in pairs}
@@ -50,7 +58,9 @@ def _features_worker(task) -> dict:
         owned.insert(0, "tile_id", tile.tile_id)
         parts.append(owned)
         per_tile.append({"tile_id": tile.tile_id, "n_owned": len(owned), "n_cut_by_tile_edge": cut,
-                         "n_instances": int(t.get("n_instances", 0))})
+                         "n_instances": int(t.get("n_instances", 0)),
+                         "n_dropped_small": int(t.get("n_dropped_small", 0)),
+                         "n_dropped_large": int(t.get("n_dropped_large", 0))})
     parts = [p for p in parts if len(p)]
     table = pd.concat(parts, ignore_index=True) if parts else nucleus_features(
         np.zeros((1, 1), np.int32), {}, np.zeros((1, 1, 3), np.uint8), mpp=None, settings=s).assign(tile_id="")
@@ -70,8 +80,9 @@ def run_features(slides: str | Path, out: str | Path, settings: FeatureSettings 
 
     Writes ``OUT/nuclei_features.parquet`` (provenance in its metadata) and
     ``OUT/tile_features.csv``, ``OUT/slide_features.csv``, ``OUT/patient_features.csv``
-    (see :mod:`thyromics.pathology.aggregate`). Sizes are in micrometres where the
-    slide's resolution is known; ``OUT/features.provenance.json`` lists the unit per slide.
+    (see :mod:`thyromics.pathology.aggregate`). Sizes are in micrometres (um, um^2): every
+    tile has a trusted resolution. The summaries carry a ``size_unit`` column (``um``) and
+    ``OUT/features.provenance.json`` lists the unit per slide.
     """
     import pandas as pd
     import pyarrow as pa
@@ -91,12 +102,8 @@ def run_features(slides: str | Path, out: str | Path, settings: FeatureSettings 
     nuclei = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(ID_COLUMNS))
     units = {r["slide_id"]: ("micrometre" if r.get("mpp") else "pixel") for r in records}
     if len(set(units.values())) > 1:
-        import warnings
-
-        from thyromics.errors import ThyromicsWarning
-
-        warnings.warn(f"slides mix micrometre and pixel units ({units}); give every slide an mpp "
-                      "column so sizes are comparable", ThyromicsWarning, stacklevel=2)
+        raise InputError(f"folder {out}: slides mix micrometre and pixel units ({units}); sizes cannot be "
+                         "pooled. Rerun `thyromics pathology tiles` (every slide needs a trusted mpp).")
     ith_types = ith_types_for(nuclei, settings) if len(nuclei) else ()
     prov = {"stage": "pathology features", "settings": settings.to_dict(), "ith_types": list(ith_types),
             "units": units, "length_features": list(LENGTH_FEATURES), "area_features": list(AREA_FEATURES),
@@ -113,6 +120,7 @@ def run_features(slides: str | Path, out: str | Path, settings: FeatureSettings 
                   "patient": ["patient_id"]}
         for name, by in levels.items():
             table = aggregate(nuclei, by, settings, ith_types)
+            table.insert(len(by), SIZE_UNIT_COLUMN, SIZE_UNIT)
             if name == "tile":
                 table = table.merge(cut, on=["slide_id", "tile_id"], how="left")
             outputs[name] = atomic_write(out / f"{name}_features.csv", lambda p, t=table: t.to_csv(p, index=False))

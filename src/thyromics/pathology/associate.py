@@ -37,7 +37,7 @@ from thyromics.errors import InputError, ThyromicsWarning
 __all__ = ["AssociationSettings", "phenotype", "compare_groups", "correlate", "associate",
            "feature_columns", "is_ordinal", "spearman_ci", "cramers_v", "cochran_armitage", "bh"]
 
-_ID_LIKE = {"patient_id", "slide_id", "case_id", "tile_id", "region", "label", "split"}
+_ID_LIKE = {"patient_id", "slide_id", "case_id", "tile_id", "region", "label", "split", "size_unit"}
 
 
 @dataclass(frozen=True)

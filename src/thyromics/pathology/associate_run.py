@@ -12,7 +12,7 @@ import pandas as pd
 from thyromics.errors import InputError
 from thyromics.pathology.associate import AssociationSettings, associate, compare_groups
 
-__all__ = ["read_table", "run_associate"]
+__all__ = ["read_table", "run_associate", "check_units"]
 
 
 def read_table(path: str | Path, what: str) -> pd.DataFrame:
@@ -32,6 +32,29 @@ def read_table(path: str | Path, what: str) -> pd.DataFrame:
         raise InputError(f"file {path}: {what} has no patient_id column; found {list(frame.columns)[:12]}. "
                          "Pathology tables come from `thyromics pathology features` (patient_features.csv).")
     return frame.assign(patient_id=frame["patient_id"].astype(str))
+
+
+def check_units(tables: dict[str, pd.DataFrame], paths: dict[str, str | Path]) -> str | None:
+    """The one size unit of the pathology tables (their ``size_unit`` column), or an ``InputError``.
+
+    A table whose rows have several units, or tables whose units differ, cannot be pooled:
+    an area in pixels and one in square micrometres differ by the square of the resolution.
+    """
+    units: dict[str, set[str]] = {}
+    for name, frame in tables.items():
+        if "size_unit" in frame.columns:
+            found = set(frame["size_unit"].dropna().astype(str))
+            if len(found) > 1:
+                raise InputError(f"file {paths[name]}: the size_unit column holds {sorted(found)}; rows in "
+                                 "different units cannot be pooled. Recompute every slide with a trusted mpp "
+                                 "(`thyromics pathology tiles` ... `features`).")
+            units[name] = found
+    all_units = set().union(*units.values()) if units else set()
+    if len(all_units) > 1:
+        raise InputError("the --with tables are in different size units "
+                         f"({ {str(paths[k]): sorted(v) for k, v in units.items()} }); they cannot be pooled. "
+                         "Recompute them all with a trusted mpp.")
+    return next(iter(all_units)) if all_units else None
 
 
 def run_associate(imaging: str | Path, with_tables: list[str | Path], settings: AssociationSettings,
@@ -69,6 +92,7 @@ def run_associate(imaging: str | Path, with_tables: list[str | Path], settings: 
         while name in tables:
             name += "_2"
         tables[name] = read_table(p, "the --with table")
+    check_units(tables, dict(zip(tables, with_tables)))
     res = associate(img, tables, settings)
     outputs: dict[str, Path] = {}
     groups, corr = res["groups"], res["correlations"]

@@ -2,6 +2,10 @@
 
 Thin wrappers over :mod:`thyromics.pathology.pipeline` and
 :mod:`thyromics.pathology.associate_run`; nothing heavy is imported at module level.
+
+Exit codes of the four stages: 0 every slide (and tile) succeeded; 3 some slides or
+tiles failed (listed, and in ``OUT/<stage>.errors.csv``), the others are done; 1 no
+slide succeeded; 2 bad input (manifest, options).
 """
 
 from __future__ import annotations
@@ -50,8 +54,14 @@ def _report(summary) -> None:
     for err in summary.errors[:10]:
         where = f"{err['slide_id']}" + (f"/{err['tile_id']}" if err["tile_id"] else "")
         typer.secho(f"  failed {where} [{err['stage']}]: {err['error']}", fg="yellow")
+    if len(summary.errors) > 10:
+        typer.echo(f"  ... and {len(summary.errors) - 10} more in {summary.out / (summary.stage + '.errors.csv')}")
     if summary.n_ok == 0:
         raise typer.Exit(1)
+    if summary.errors:
+        typer.secho(f"partial failure: {summary.n_failed} slide(s) and "
+                    f"{sum(1 for e in summary.errors if e['tile_id'])} tile(s) failed (exit code 3).", fg="yellow")
+        raise typer.Exit(3)
 
 
 @pathology_app.command("tiles")
@@ -61,6 +71,8 @@ def tiles(slides: Path = _SLIDES, out: Path = _OUT,
           mpp: Optional[float] = typer.Option(None, help="Output micrometres per pixel (0.5 ~ 20x); default level 0."),
           magnification: Optional[float] = typer.Option(None, help="Output magnification (needs the objective power)."),
           min_tissue: float = typer.Option(0.25, help="Smallest tissue fraction of a kept tile."),
+          stain_check: bool = typer.Option(True, "--stain-check/--no-stain-check",
+                                           help="Refuse slides whose stain vectors are not H&E's."),
           jobs: int = _JOBS, scheduler: Optional[str] = _SCHED) -> None:
     """Detect tissue on a thumbnail and cut every slide into tiles (OUT/tiles.csv)."""
     from thyromics.pathology.pipeline import run_tiles
@@ -68,7 +80,7 @@ def tiles(slides: Path = _SLIDES, out: Path = _OUT,
 
     def call(**kw):
         s = TileSettings(tile_size=tile_size, overlap=overlap, mpp=mpp, magnification=magnification,
-                         min_tissue=min_tissue)
+                         min_tissue=min_tissue, check_stain=stain_check)
         return run_tiles(slides, out, s, scheduler=scheduler, **kw)
 
     _report(_run("tiles", call)(slides, jobs))
@@ -98,14 +110,15 @@ def nuclei(slides: Path = _SLIDES, out: Path = _OUT,
                                          "(the manifest's nuclei column: HoVer-Net .mat/.json, TIAToolbox, labels)."),
            images: str = typer.Option("auto", help="auto (normalised when present), tiles or normalised."),
            radius_um: float = typer.Option(3.0, help="Classical: expected nucleus radius in micrometres."),
-           min_area: int = typer.Option(10, help="Drop instances smaller than this (tile pixels)."),
+           min_area: float = typer.Option(4.0, help="Drop (and count) instances smaller than this, in um^2."),
+           max_area: float = typer.Option(1000.0, help="Drop (and count) instances larger than this, in um^2."),
            jobs: int = _JOBS, scheduler: Optional[str] = _SCHED) -> None:
     """Nucleus instance maps per tile (OUT/nuclei/<slide>/<tile>.npz)."""
     from thyromics.pathology.pipeline import run_nuclei
     from thyromics.pathology.settings import NucleiSettings
 
     def call(**kw):
-        s = NucleiSettings(segmenter=segmenter, radius_um=radius_um, min_area_px=min_area)
+        s = NucleiSettings(segmenter=segmenter, radius_um=radius_um, min_area_um2=min_area, max_area_um2=max_area)
         return run_nuclei(slides, out, s, images=images, scheduler=scheduler, **kw)
 
     _report(_run("nuclei", call)(slides, jobs))

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from thyromics.pathology.slides import TileSpec
 
 __all__ = ["TILE_SUFFIXES", "read_label_file", "read_contours", "contours_to_tile",
-           "labels_to_tile", "nuclei_for_tile", "relabel", "open_source"]
+           "labels_to_tile", "nuclei_for_tile", "relabel", "filter_by_area", "open_source"]
 
 TILE_SUFFIXES = (".mat", ".png", ".tif", ".tiff", ".npy", ".npz")
 
@@ -190,19 +190,40 @@ class _Source:
         return inst, types
 
 
-def nuclei_for_tile(source: _Source, tile: "TileSpec", min_area: int) -> tuple[np.ndarray, dict[int, int]]:
-    """The tile's label map from an external source, relabelled 1..N, tiny instances dropped."""
+def nuclei_for_tile(source: _Source, tile: "TileSpec", min_area: float,
+                    max_area: float | None = None) -> tuple[np.ndarray, dict[int, int], int, int]:
+    """The tile's label map from an external source, relabelled 1..N, implausible sizes dropped.
+
+    ``min_area`` / ``max_area`` in tile pixels. Returns the map, the types and the numbers
+    of instances dropped as too small and as too large.
+    """
     inst, types = source.tile(tile)
-    return relabel(inst, types, min_area)
+    return filter_by_area(inst, types, min_area, max_area)
 
 
-def relabel(inst: np.ndarray, types: dict[int, int], min_area: int) -> tuple[np.ndarray, dict[int, int]]:
-    """Drop instances smaller than ``min_area`` pixels and renumber the rest 1..N."""
+def filter_by_area(inst: np.ndarray, types: dict[int, int], min_area: float, max_area: float | None = None
+                   ) -> tuple[np.ndarray, dict[int, int], int, int]:
+    """Drop instances with fewer than ``min_area`` or more than ``max_area`` pixels, renumber 1..N.
+
+    Returns ``(inst, types, n_too_small, n_too_large)``.
+    """
     ids, counts = np.unique(inst, return_counts=True)
-    keep = [int(i) for i, c in zip(ids, counts) if i != 0 and c >= min_area]
-    lut = np.zeros(int(ids.max()) + 1 if ids.size else 1, np.int32)
+    fg = ids != 0
+    ids, counts = ids[fg], counts[fg]
+    small = counts < min_area
+    large = counts > max_area if max_area is not None else np.zeros_like(small)
+    keep = [int(i) for i in ids[~small & ~large]]
+    lut = np.zeros(int(inst.max()) + 1 if inst.size else 1, np.int32)
     lut[keep] = np.arange(1, len(keep) + 1, dtype=np.int32)
-    return lut[inst], {j + 1: int(types.get(i, 0)) for j, i in enumerate(keep)}
+    return (lut[inst], {j + 1: int(types.get(i, 0)) for j, i in enumerate(keep)},
+            int(small.sum()), int((large & ~small).sum()))
+
+
+def relabel(inst: np.ndarray, types: dict[int, int], min_area: float,
+            max_area: float | None = None) -> tuple[np.ndarray, dict[int, int]]:
+    """Drop instances smaller than ``min_area`` (larger than ``max_area``) pixels; renumber 1..N."""
+    out, t, _, _ = filter_by_area(inst, types, min_area, max_area)
+    return out, t
 
 
 def open_source(path: Path, slide_id: str) -> _Source:

@@ -17,6 +17,7 @@ Each stage also writes ``OUT/<stage>.errors.csv`` and ``OUT/<stage>.provenance.j
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -86,7 +87,8 @@ def _cached(record: dict) -> dict:
 
 
 def _tiles_worker(task: _Task) -> dict:
-    from thyromics.pathology.slides import open_slide, read_tile, tile_grid, tissue_mask
+    from thyromics.pathology.slides import open_slide, output_scale, read_tile, tile_grid, tissue_mask
+    from thyromics.pathology.stain_check import check_he
 
     row, s = task.row, task.settings
     key = _batch.task_key(stage="tiles", slide=_batch.slide_fingerprint(row.path) if row.path.exists() else "",
@@ -95,11 +97,17 @@ def _tiles_worker(task: _Task) -> dict:
     slide = open_slide(row.path, mpp=row.mpp, slide_id=row.slide_id)
     if (hit := _batch.prepare_dir(folder, key)) is not None:
         return _cached(hit)
+    output_scale(slide, s, row.slide_id)  # refuses an untrusted resolution before any work
     thumb, mscale = slide.thumbnail(s.thumbnail_size)
     mask = tissue_mask(thumb)
     preview = thumb.copy()
     preview[~mask] = (preview[~mask] * 0.35).astype(np.uint8)
     _png(folder / "_tissue.png", preview)
+    he = check_he(thumb, mask)
+    if s.check_stain and not he.ok:
+        raise CaseError(f"not H&E: {he.reason} (tissue {mask.mean():.0%} of the thumbnail; see _tissue.png). "
+                        "Give H&E slides; for another stain, run with --no-stain-check at your own risk.",
+                        case_id=row.slide_id, file=str(row.path), stage="tiles")
     tiles, n_grid = tile_grid(slide, s, mask, mscale, row.slide_id)
     out_tiles = []
     for t in tiles:
@@ -112,9 +120,11 @@ def _tiles_worker(task: _Task) -> dict:
                         "check _tissue.png, or lower --min-tissue.", case_id=row.slide_id,
                         file=str(row.path), stage="tiles")
     return _batch.finish({"key": key, "slide_id": row.slide_id, "patient_id": row.patient_id,
-                          "region": row.region, "mpp0": slide.mpp, "dimensions": list(slide.dimensions),
-                          "n_grid": n_grid, "tiles": out_tiles,
-                          "inputs": {"path": str(row.path), "fingerprint": key}}, folder)
+                          "region": row.region, "mpp0": slide.mpp, "mpp_source": slide.mpp_source,
+                          "dimensions": list(slide.dimensions), "tissue_fraction": float(mask.mean()),
+                          "stain_check": he.to_dict(), "n_grid": n_grid, "tiles": out_tiles,
+                          "inputs": {"path": str(row.path), "fingerprint": key, "mpp0": slide.mpp,
+                                     "mpp_source": slide.mpp_source, "stain_check": he.to_dict()}}, folder)
 
 
 def _tasks(slides: str | Path, out: Path, settings: Any, extra: Any = None) -> list[tuple[str, _Task]]:
@@ -231,8 +241,11 @@ def run_normalise(slides: str | Path, out: str | Path, settings: StainSettings =
 
 
 def _images_record(out: Path, slide_id: str, images: str) -> dict:
-    norm = _batch.stage_dir(out, "normalised", slide_id) / "_done.json"
-    if images == "normalised" or (images == "auto" and norm.is_file()):
+    """The images the nuclei stage segments: ``auto`` takes the normalised tiles whenever the
+    ``normalise`` stage ran in ``OUT`` (a slide it failed on fails here, rather than being
+    segmented unnormalised beside normalised slides), else the raw tiles."""
+    ran_normalise = (out / "normalise.provenance.json").is_file()
+    if images == "normalised" or (images == "auto" and ran_normalise):
         return _batch.load_record(out, "normalised", slide_id, needed_by="nuclei",
                                   command="thyromics pathology normalise SLIDES.csv -o OUT")
     return _batch.load_record(out, "tiles", slide_id, needed_by="nuclei",
@@ -253,8 +266,9 @@ def _save_npz(path: Path, inst: np.ndarray, types: dict[int, int]) -> None:
 
 
 def _nuclei_worker(task: _Task) -> dict:
-    from thyromics.pathology.nuclei_io import nuclei_for_tile, open_source
+    from thyromics.pathology.nuclei_io import filter_by_area, nuclei_for_tile, open_source
     from thyromics.pathology.segment import classical_nuclei
+    from thyromics.provenance import atomic_write_json
 
     row, s, out = task.row, task.settings, Path(task.out)
     images = _images_record(out, row.slide_id, task.extra)
@@ -272,19 +286,29 @@ def _nuclei_worker(task: _Task) -> dict:
     done = []
     for t in images["tiles"]:
         path = folder / f"{t['tile_id']}.npz"
-        if not path.is_file():
-            tile = _tile(t)
+        tile = _tile(t)
+        if not tile.mpp:
+            raise CaseError("the tiles have no resolution (made by an older version?); rerun "
+                            "`thyromics pathology tiles` with an mpp column.", case_id=row.slide_id, stage="nuclei")
+        px_area = tile.mpp ** 2
+        lo, hi = s.min_area_um2 / px_area, s.max_area_um2 / px_area
+        counts_path = path.with_suffix(".counts.json")
+        if not path.is_file() or not counts_path.is_file():
             if s.segmenter == "external":
-                inst, types = nuclei_for_tile(source, tile, s.min_area_px)
+                inst, types, n_small, n_large = nuclei_for_tile(source, tile, lo, hi)
             else:
-                r = s.radius_um / tile.mpp if tile.mpp else s.radius_px
-                inst, types = classical_nuclei(_imread(t["path"]), radius_px=r, min_area=s.min_area_px), {}
+                raw = classical_nuclei(_imread(t["path"]), radius_px=s.radius_um / tile.mpp, min_area=1)
+                inst, types, n_small, n_large = filter_by_area(raw, {}, lo, hi)
             _save_npz(path, inst, types)
+            atomic_write_json(counts_path, {"n_dropped_small": n_small, "n_dropped_large": n_large})
         with np.load(path) as z:
             n = int(z["inst_map"].max())
-        done.append({**t, "image": t["path"], "path": str(path), "n_instances": n})
+        counts = json.loads(counts_path.read_text())
+        done.append({**t, "image": t["path"], "path": str(path), "n_instances": n, **counts})
     return _batch.finish({"key": key, "slide_id": row.slide_id, "patient_id": row.patient_id,
                           "region": row.region, "tiles": done, "segmenter": s.segmenter,
+                          "n_dropped_small": sum(d["n_dropped_small"] for d in done),
+                          "n_dropped_large": sum(d["n_dropped_large"] for d in done),
                           "inputs": {"images_key": images["key"], "nuclei_source": str(row.nuclei or "")}},
                          folder)
 

@@ -53,6 +53,13 @@ class TileSettings(_Dict):
         Smallest tissue fraction of a tile's footprint (on the tissue mask) to keep it.
     thumbnail_size : int
         Longest side of the thumbnail on which tissue is detected, in pixels.
+    max_upsample : float
+        Largest upsampling of level 0 that ``mpp`` / ``magnification`` may ask for (1.5):
+        upsampling adds no detail, and a wrong resolution shows up as a huge factor.
+    check_stain : bool
+        Refuse a slide whose tissue does not look like H&E (optical-density stain vectors
+        outside the haematoxylin / eosin range, see :mod:`thyromics.pathology.stain_check`).
+        Turn off only for other stains; the provenance records it.
     """
 
     tile_size: int = 1024
@@ -61,6 +68,8 @@ class TileSettings(_Dict):
     magnification: float | None = None
     min_tissue: float = 0.25
     thumbnail_size: int = 2048
+    max_upsample: float = 1.5
+    check_stain: bool = True
 
     def __post_init__(self) -> None:
         _check(self.tile_size >= 32, f"tile size must be >= 32 pixels, got {self.tile_size}")
@@ -73,6 +82,7 @@ class TileSettings(_Dict):
                "give --mpp or --magnification, not both")
         _check(0.0 <= self.min_tissue <= 1.0, f"--min-tissue must be in [0, 1], got {self.min_tissue}")
         _check(self.thumbnail_size >= 64, "thumbnail size must be >= 64 pixels")
+        _check(1.0 <= self.max_upsample <= 4.0, f"max upsampling must be in [1, 4], got {self.max_upsample}")
 
 
 @dataclass(frozen=True)
@@ -124,24 +134,30 @@ class NucleiSettings(_Dict):
         ``classical``: the built-in baseline (haematoxylin channel, Otsu threshold,
         distance-transform watershed) -- a baseline, not HoVer-Net.
     radius_um : float
-        Classical: expected nucleus radius in micrometres (sets the watershed seed
-        distance; 3 um). Used as ``radius_px`` pixels when the resolution is unknown.
-    radius_px : float
-        Classical: the same in pixels when the slide has no resolution.
-    min_area_px : int
-        Instances smaller than this many tile pixels are dropped (both segmenters).
+        Classical: expected nucleus radius in micrometres (sets the smoothing and the
+        watershed seed distance; 3 um).
+    min_area_um2 : float
+        Instances smaller than this (square micrometres) are dropped and counted, both
+        segmenters (4 um^2, a disc of 2.3 um diameter: below the smallest nuclei, small
+        lymphocytes of about 5 um and pyknotic nuclei of about 3 um; fixed a priori).
+    max_area_um2 : float
+        Instances larger than this are dropped and counted (1000 um^2, a disc of 36 um:
+        above the giant nuclei of anaplastic carcinoma; larger objects are merged nuclei
+        or tissue folds). ``OUT/nuclei.csv`` reports both counts per tile.
     """
 
     segmenter: str = "classical"
     radius_um: float = 3.0
-    radius_px: float = 4.0
-    min_area_px: int = 10
+    min_area_um2: float = 4.0
+    max_area_um2: float = 1000.0
 
     def __post_init__(self) -> None:
         _check(self.segmenter in SEGMENTERS,
                f"unknown segmenter {self.segmenter!r}; use one of {', '.join(SEGMENTERS)}")
-        _check(self.radius_um > 0 and self.radius_px > 0, "nucleus radius must be positive")
-        _check(self.min_area_px >= 1, "--min-area must be >= 1 pixel")
+        _check(self.radius_um > 0, "nucleus radius must be positive")
+        _check(self.min_area_um2 > 0, f"--min-area must be > 0 um^2, got {self.min_area_um2}")
+        _check(self.max_area_um2 > self.min_area_um2,
+               f"--max-area ({self.max_area_um2} um^2) must exceed --min-area ({self.min_area_um2} um^2)")
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@
 Whole-slide images (pyramidal TIFF, SVS, NDPI, ...) are read through ``tiffslide``
 (tifffile + zarr, no C library); plain images (PNG, JPG, BMP, single-page TIFF) through
 Pillow as a one-level slide. The resolution (micrometres per pixel at level 0) comes from
-the manifest's ``mpp`` column when given, else from the file; when neither has it, sizes
-stay in pixels and the outputs say so.
+the manifest's ``mpp`` column when given, else from a trusted source in the file (see
+:mod:`thyromics.pathology._slide_io`: scanner metadata, or TIFF tags in cm/mm with a
+plausible value); a slide without either is refused by the tiles stage, which asks for
+an ``mpp`` column -- every size downstream is in micrometres.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from thyromics.errors import CaseError, InputError
+from thyromics.pathology._slide_io import MPP_RANGE, Resolution, check_tiff, one_line, plausible, to_rgb8
 
 if TYPE_CHECKING:  # pragma: no cover
     from thyromics.pathology.settings import TileSettings
@@ -72,8 +75,10 @@ def read_slide_manifest(path: str | Path) -> list[SlideRow]:
             except ValueError:
                 raise InputError(f"file {path}, row {i + 2}: mpp {r['mpp']!r} is not a number "
                                  "(micrometres per pixel, e.g. 0.25).") from None
-            if not mpp > 0:
-                raise InputError(f"file {path}, row {i + 2}: mpp must be positive, got {mpp}.")
+            if not plausible(mpp):
+                raise InputError(f"file {path}, row {i + 2}: mpp {mpp:g} um per pixel is outside the "
+                                 f"plausible {MPP_RANGE[0]}-{MPP_RANGE[1]} (0.25 ~ 40x, 0.5 ~ 20x). Give "
+                                 "micrometres per level-0 pixel, not millimetres or dpi.")
         nuclei = r.get("nuclei", "")
         rows.append(SlideRow(slide_id=r["slide_id"], patient_id=r["patient_id"] or r["slide_id"],
                              path=(path.parent / r["path"]).resolve(), mpp=mpp,
@@ -92,8 +97,11 @@ class Slide:
     """
 
     def __init__(self, path: Path, *, mpp: float | None, objective: float | None,
-                 dimensions: list[tuple[int, int]], downsamples: list[float], reader) -> None:
+                 dimensions: list[tuple[int, int]], downsamples: list[float], reader,
+                 mpp_source: str = "", mpp_note: str = "", slide_id: str | None = None) -> None:
         self.path, self.mpp, self.objective = path, mpp, objective
+        self.mpp_source, self.slide_id = mpp_source or ("given" if mpp is not None else ""), slide_id
+        self.mpp_note = mpp_note or ("" if mpp is not None else "no resolution")
         self.level_dimensions, self.level_downsamples = dimensions, downsamples
         self._reader = reader
 
@@ -103,7 +111,15 @@ class Slide:
         return self.level_dimensions[0]
 
     def read(self, x: int, y: int, level: int, width: int, height: int) -> np.ndarray:
-        return self._reader(x, y, level, width, height)
+        try:
+            return self._reader(x, y, level, width, height)
+        except CaseError:
+            raise
+        except Exception as e:  # noqa: BLE001 - one line naming the slide, level and region
+            raise CaseError(f"cannot read the pixels of level {level} at ({x}, {y}), {width} x {height} "
+                            f"({one_line(e)}). The file is probably truncated or corrupt: copy or "
+                            "re-export the slide.", case_id=self.slide_id,
+                            file=str(self.path), stage="read") from e
 
     def best_level(self, downsample: float) -> int:
         """The coarsest level whose downsample does not exceed ``downsample``."""
@@ -127,38 +143,49 @@ class Slide:
 
 
 def open_slide(path: Path, *, mpp: float | None = None, slide_id: str | None = None) -> Slide:
-    """Open a whole-slide image or a plain image; ``mpp`` overrides the file's resolution."""
+    """Open a whole-slide image or a plain image; ``mpp`` (the manifest's) overrides the file.
+
+    ``Slide.mpp`` is None when no trusted resolution exists; ``Slide.mpp_note`` says what
+    the file held instead.
+    """
     path = Path(path)
     if not path.exists():
         raise CaseError(f"slide file not found. Check the path in the slide manifest (relative "
                         "to the CSV's folder).", case_id=slide_id, file=str(path), stage="read")
     try:
         if path.suffix.lower() in PLAIN_SUFFIXES:
-            return _open_plain(path, mpp)
-        return _open_wsi(path, mpp)
+            slide = _open_plain(path, mpp)
+        else:
+            if (why := check_tiff(path)) is not None:
+                raise CaseError(f"{why}.", case_id=slide_id, file=str(path), stage="read")
+            slide = _open_wsi(path, mpp)
     except CaseError:
         raise
     except Exception as e:  # noqa: BLE001 - re-raised naming the slide
-        raise CaseError(f"cannot read as a slide or image ({type(e).__name__}: {e}). Expected a "
+        raise CaseError(f"cannot read as a slide or image ({one_line(e)}). Expected a "
                         "pyramidal TIFF/SVS/NDPI or a PNG/JPG/TIFF image.", case_id=slide_id,
                         file=str(path), stage="read") from e
+    slide.slide_id = slide_id
+    return slide
 
 
-def _rgb(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.shape[2] == 4:  # RGBA: composite on white (slide background)
-        alpha = a[..., 3:4].astype(np.float32) / 255.0
-        a = (a[..., :3] * alpha + 255.0 * (1 - alpha)).round()
-    return a[..., :3].astype(np.uint8)
+def _plain_array(im) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(im).astype(np.uint16)
+    if im.mode == "F":
+        return np.asarray(im)
+    if im.mode in ("I", "CMYK", "YCbCr", "LAB", "HSV"):
+        if im.mode == "I":
+            raise ValueError("32-bit integer images are not supported; save the image as 8- or 16-bit RGB")
+        return np.asarray(im.convert("RGB"))
+    return np.asarray(im.convert("RGBA") if im.mode in ("P", "LA", "RGBA", "PA") else im.convert("RGB"))
 
 
 def _open_plain(path: Path, mpp: float | None) -> Slide:
     from PIL import Image
 
     with Image.open(path) as im:
-        arr = _rgb(np.asarray(im.convert("RGBA") if im.mode in ("P", "LA", "RGBA") else im.convert("RGB")))
+        arr = to_rgb8(_plain_array(im))
     h, w = arr.shape[:2]
 
     def reader(x, y, level, width, height):
@@ -167,24 +194,29 @@ def _open_plain(path: Path, mpp: float | None) -> Slide:
         out[max(-y, 0):max(-y, 0) + crop.shape[0], max(-x, 0):max(-x, 0) + crop.shape[1]] = crop
         return out
 
-    return Slide(path, mpp=mpp, objective=None, dimensions=[(w, h)], downsamples=[1.0], reader=reader)
+    res = (Resolution(mpp, "slide manifest") if mpp is not None else
+           Resolution(None, "", f"a {path.suffix.lower()} image carries no scan resolution"))
+    return Slide(path, mpp=res.mpp, objective=None, dimensions=[(w, h)], downsamples=[1.0], reader=reader,
+                 mpp_source=res.source, mpp_note=res.note)
 
 
 def _open_wsi(path: Path, mpp: float | None) -> Slide:
     import tiffslide
 
+    from thyromics.pathology._slide_io import trusted_resolution
+
     ts = tiffslide.TiffSlide(str(path))
-    props = ts.properties
-    file_mpp = props.get("tiffslide.mpp-x")
+    props = dict(ts.properties)
     objective = props.get("tiffslide.objective-power")
+    res = Resolution(mpp, "slide manifest") if mpp is not None else trusted_resolution(path, props)
 
     def reader(x, y, level, width, height):
-        return _rgb(ts.read_region((int(x), int(y)), level, (int(width), int(height)), as_array=True))
+        return to_rgb8(ts.read_region((int(x), int(y)), level, (int(width), int(height)), as_array=True))
 
-    return Slide(path, mpp=mpp if mpp is not None else (float(file_mpp) if file_mpp else None),
-                 objective=float(objective) if objective else None,
+    return Slide(path, mpp=res.mpp, objective=float(objective) if objective else None,
                  dimensions=[tuple(map(int, d)) for d in ts.level_dimensions],
-                 downsamples=[float(d) for d in ts.level_downsamples], reader=reader)
+                 downsamples=[float(d) for d in ts.level_downsamples], reader=reader,
+                 mpp_source=res.source, mpp_note=res.note)
 
 
 def tissue_mask(rgb: np.ndarray) -> np.ndarray:
@@ -238,11 +270,16 @@ class TileSpec:
 
 
 def _starts(length: int, size: int, step: int) -> list[int]:
-    if length <= size:
-        return [0]
-    starts = list(range(0, length - size, step))
-    starts.append(length - size)  # the last tile is flush with the edge
-    return sorted(set(starts))
+    """Tile starts on a regular grid of ``step``; the last tile ends at the slide edge, partial.
+
+    (Placing a last full tile flush with the edge made it overlap its neighbour by up to
+    ``size - 1`` pixels.) Every tile but the first starts ``step`` after the previous one,
+    so each overlap is ``size - step`` pixels and a partial last tile is wider than that.
+    """
+    starts = [0]
+    while starts[-1] + size < length:
+        starts.append(starts[-1] + step)
+    return starts
 
 
 def _owned(starts: list[int], size: int, length: int) -> list[tuple[float, float]]:
@@ -251,20 +288,31 @@ def _owned(starts: list[int], size: int, length: int) -> list[tuple[float, float
 
 
 def output_scale(slide: Slide, settings: "TileSettings", slide_id: str | None = None) -> float:
-    """Level-0 pixels per output pixel for the requested ``mpp`` or magnification (1 = level 0)."""
+    """Level-0 pixels per output pixel for the requested ``mpp`` or magnification (1 = level 0).
+
+    Refuses a slide without a trusted resolution (every size downstream is in micrometres)
+    and an output resolution that would upsample level 0 by more than ``max_upsample``.
+    """
+    if slide.mpp is None:
+        raise CaseError(f"no trusted resolution: found {slide.mpp_note}. Add an mpp column to the slide "
+                        "manifest (micrometres per level-0 pixel: about 0.25 at 40x, 0.5 at 20x).",
+                        case_id=slide_id, file=str(slide.path), stage="tiles")
+    scale, asked = 1.0, "level 0"
     if settings.mpp is not None:
-        if slide.mpp is None:
-            raise CaseError(f"--mpp {settings.mpp} asked but the slide has no resolution. Add an "
-                            "mpp column to the slide manifest, or leave --mpp out to tile at level 0.",
-                            case_id=slide_id, file=str(slide.path), stage="tiles")
-        return settings.mpp / slide.mpp
-    if settings.magnification is not None:
+        scale, asked = settings.mpp / slide.mpp, f"--mpp {settings.mpp:g}"
+    elif settings.magnification is not None:
         if slide.objective is None:
             raise CaseError(f"--magnification {settings.magnification} asked but the slide has no "
-                            "objective power; use --mpp (with an mpp column if the file has none).",
+                            "objective power; use --mpp instead.",
                             case_id=slide_id, file=str(slide.path), stage="tiles")
-        return slide.objective / settings.magnification
-    return 1.0
+        scale, asked = slide.objective / settings.magnification, f"--magnification {settings.magnification:g}"
+    if scale * settings.max_upsample < 1 - 1e-9:
+        raise CaseError(f"{asked} would upsample the slide {1 / scale:.3g}x (level 0 is {slide.mpp:.4g} um per "
+                        f"pixel, from {slide.mpp_source}); at most {settings.max_upsample:g}x is allowed, as "
+                        "upsampling adds no detail. Ask for --mpp of at least "
+                        f"{slide.mpp / settings.max_upsample:.4g}, or check the slide's mpp.",
+                        case_id=slide_id, file=str(slide.path), stage="tiles")
+    return scale
 
 
 def tile_grid(slide: Slide, settings: "TileSettings", mask: np.ndarray, mask_scale: float,

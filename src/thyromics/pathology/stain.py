@@ -25,7 +25,7 @@ import numpy as np
 
 from thyromics.errors import InputError
 
-__all__ = ["StainReference", "reinhard_stats", "reinhard_normalise", "macenko_stains",
+__all__ = ["StainReference", "tissue_pixels", "reinhard_stats", "reinhard_normalise", "macenko_stains",
            "macenko_normalise", "fit_reference", "normalise", "hed_channels", "optical_density"]
 
 
@@ -37,36 +37,62 @@ def optical_density(rgb: np.ndarray, io: float = 240.0) -> np.ndarray:
 # ---------------------------------------------------------------- Reinhard
 
 
-def reinhard_stats(rgb: np.ndarray) -> tuple[list[float], list[float]]:
-    """Per-channel mean and SD of an RGB image (or ``(n, 3)`` pixels) in CIELAB.
+def tissue_pixels(rgb: np.ndarray, *, io: float = 240.0, beta: float = 0.15) -> np.ndarray:
+    """Boolean map of the pixels that are not glass: optical density >= ``beta`` in some channel.
+
+    (Macenko's stained pixels need it in *every* channel; pale eosin absorbs little red.)
+    """
+    od = optical_density(rgb, io).reshape(rgb.shape[:-1] + (3,))
+    return od.max(axis=-1) >= beta
+
+
+def reinhard_stats(rgb: np.ndarray, tissue: np.ndarray | None = None, *, io: float = 240.0,
+                   beta: float = 0.15) -> tuple[list[float], list[float]]:
+    """Per-channel mean and SD in CIELAB of the **tissue** pixels of an image (or ``(n, 3)`` pixels).
 
     Reinhard et al. use the l-alpha-beta space; CIELAB (``skimage.color.rgb2lab``,
     D65) is the decorrelated space used by current implementations and is used here.
+    ``tissue`` defaults to :func:`tissue_pixels`: statistics that include glass shift the
+    tissue colours (glass turned mauve and tissue merged into "nuclei"). Raises
+    ``ValueError`` when fewer than 100 tissue pixels remain.
     """
     from skimage.color import rgb2lab
 
-    lab = rgb2lab(rgb.reshape(-1, 1, 3).astype(np.uint8)).reshape(-1, 3)
+    pix = rgb[..., :3].reshape(-1, 1, 3).astype(np.uint8)
+    keep = (tissue_pixels(pix, io=io, beta=beta) if tissue is None else np.asarray(tissue)).reshape(-1)
+    if keep.sum() < 100:
+        raise ValueError(f"only {int(keep.sum())} tissue pixels (optical density >= {beta}); "
+                         "Reinhard statistics need tissue, the image looks like glass")
+    lab = rgb2lab(pix[keep]).reshape(-1, 3)
     return lab.mean(axis=0).tolist(), lab.std(axis=0).tolist()
 
 
-def reinhard_normalise(rgb: np.ndarray, target_mean, target_std) -> np.ndarray:
-    """Reinhard colour transfer: ``l' = (l - mean_src) / sd_src * sd_ref + mean_ref`` per Lab channel."""
+def reinhard_normalise(rgb: np.ndarray, target_mean, target_std, *, io: float = 240.0,
+                       beta: float = 0.15) -> np.ndarray:
+    """Reinhard colour transfer of the tissue pixels: ``l' = (l - mean_src) / sd_src * sd_ref + mean_ref``.
+
+    Source statistics come from the tile's tissue pixels (:func:`tissue_pixels`) and only
+    those pixels are changed; glass keeps its colour.
+    """
     from skimage.color import lab2rgb, rgb2lab
 
-    lab = rgb2lab(rgb[..., :3].astype(np.uint8))
-    mean = lab.reshape(-1, 3).mean(axis=0)
-    std = lab.reshape(-1, 3).std(axis=0)
+    rgb = rgb[..., :3].astype(np.uint8)
+    tissue = tissue_pixels(rgb, io=io, beta=beta)
+    mean, std = (np.asarray(v) for v in reinhard_stats(rgb, tissue, io=io, beta=beta))
     std = np.where(std > 1e-8, std, 1.0)
-    out = (lab - mean) / std * np.asarray(target_std) + np.asarray(target_mean)
-    out[..., 0] = np.clip(out[..., 0], 0, 100)
-    return (np.clip(lab2rgb(out), 0, 1) * 255).round().astype(np.uint8)
+    lab = rgb2lab(rgb[tissue].reshape(-1, 1, 3)).reshape(-1, 3)
+    lab = (lab - mean) / std * np.asarray(target_std) + np.asarray(target_mean)
+    lab[:, 0] = np.clip(lab[:, 0], 0, 100)
+    out = rgb.copy()
+    out[tissue] = (np.clip(lab2rgb(lab.reshape(-1, 1, 3)), 0, 1) * 255).round().astype(np.uint8).reshape(-1, 3)
+    return out
 
 
 # ---------------------------------------------------------------- Macenko
 
 
 def macenko_stains(rgb: np.ndarray, *, io: float = 240.0, alpha: float = 1.0,
-                   beta: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+                   beta: float = 0.15, check: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Macenko's stain matrix and the 99th-percentile concentrations of an image.
 
     1. Optical density; drop pixels with any channel's OD below ``beta`` (background).
@@ -74,6 +100,11 @@ def macenko_stains(rgb: np.ndarray, *, io: float = 240.0, alpha: float = 1.0,
     3. Angles of the projected points; the ``alpha`` and ``100 - alpha`` percentile angles
        give the two stain vectors; the one with the larger red OD is haematoxylin.
     4. Concentrations by least squares; their 99th percentile per stain.
+
+    With ``check`` (default), a degenerate estimate -- the two vectors less than 5 degrees
+    apart (one colour: a grey or single-stain image) or concentrations that are not
+    positive -- raises ``ValueError`` instead of returning vectors that would normalise
+    every pixel to the same colour.
 
     Returns
     -------
@@ -97,7 +128,16 @@ def macenko_stains(rgb: np.ndarray, *, io: float = 240.0, alpha: float = 1.0,
     stains = np.stack([v1, v2] if v1[0] > v2[0] else [v2, v1], axis=1)
     stains = stains / np.linalg.norm(stains, axis=0)
     conc = np.linalg.lstsq(stains, optical_density(rgb, io).T, rcond=None)[0]
-    return stains, np.percentile(conc, 99, axis=1)
+    max_c = np.percentile(conc, 99, axis=1)
+    if check:
+        sep = float(np.degrees(np.arccos(np.clip(stains[:, 0] @ stains[:, 1], -1, 1))))
+        if not np.all(np.isfinite(stains)) or sep < 5.0:
+            raise ValueError(f"degenerate stain estimate: the two stain vectors are {sep:.1f} degrees apart "
+                             "(expected two distinct stains; the image has a single colour)")
+        if not np.all(max_c > 1e-6):
+            raise ValueError(f"degenerate stain estimate: 99th-percentile concentrations {max_c.round(4).tolist()} "
+                             "(expected both positive)")
+    return stains, max_c
 
 
 def macenko_normalise(rgb: np.ndarray, ref_stains: np.ndarray, ref_max: np.ndarray, *,
@@ -142,11 +182,24 @@ class StainReference:
 
 def fit_reference(images: list[np.ndarray], method: str, *, source: list[str] | None = None,
                   io: float = 240.0, alpha: float = 1.0, beta: float = 0.15) -> StainReference:
-    """Fit the target on the pixels of the reference images taken together."""
+    """Fit the target on the pixels of the reference images taken together.
+
+    Refuses (``InputError``) reference pixels that do not look like H&E
+    (:func:`thyromics.pathology.stain_check.check_he`): a target fitted on a grey image, a
+    photograph or an IHC slide would recolour every tile wrongly. Reinhard statistics are
+    taken on the tissue pixels only (:func:`tissue_pixels`).
+    """
     pixels = np.concatenate([im[..., :3].reshape(-1, 3) for im in images]).astype(np.uint8)
     settings = {"io": io, "alpha": alpha, "beta": beta}
+    from thyromics.pathology.stain_check import check_he
+
+    tissue = tissue_pixels(pixels.reshape(-1, 1, 3), io=io, beta=beta).reshape(-1)
+    he = check_he(pixels.reshape(-1, 1, 3), tissue, io=io, alpha=alpha, beta=beta)
+    if not he.ok:
+        raise InputError(f"the stain reference {', '.join(map(str, source or [])) or '(images)'} is not H&E: "
+                         f"{he.reason}. Fit the reference on H&E tissue.")
     if method == "reinhard":
-        mean, std = reinhard_stats(pixels)
+        mean, std = reinhard_stats(pixels, tissue, io=io, beta=beta)
         params = {"lab_mean": mean, "lab_std": std}
     elif method == "macenko":
         stains, max_c = macenko_stains(pixels.reshape(-1, 1, 3), io=io, alpha=alpha, beta=beta)
@@ -159,7 +212,9 @@ def fit_reference(images: list[np.ndarray], method: str, *, source: list[str] | 
 def normalise(rgb: np.ndarray, ref: StainReference) -> np.ndarray:
     """Normalise one tile to a reference."""
     if ref.method == "reinhard":
-        return reinhard_normalise(rgb, ref.params["lab_mean"], ref.params["lab_std"])
+        s = ref.settings
+        return reinhard_normalise(rgb, ref.params["lab_mean"], ref.params["lab_std"],
+                                  io=s.get("io", 240.0), beta=s.get("beta", 0.15))
     if ref.method == "macenko":
         s = ref.settings
         return macenko_normalise(rgb, np.asarray(ref.params["stains"]),

@@ -36,7 +36,8 @@ from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.io.image import Image
 
 __all__ = ["resample", "resample_mask", "resample_to_grid", "resampled_grid", "pyradiomics_grid",
-           "cast_like", "Grid", "INTERPOLATORS", "KERNEL_SUPPORT", "ResamplingWarning"]
+           "rotated_grid", "translated_grid", "cast_like", "Grid", "INTERPOLATORS",
+           "KERNEL_SUPPORT", "ResamplingWarning"]
 
 Interpolator = Literal["linear", "bspline", "nearest"]
 
@@ -130,6 +131,48 @@ def pyradiomics_grid(mask: Image, spacing: tuple[float, ...], pad_distance: int)
     direction = np.asarray(mask.direction).reshape(mask.ndim, mask.ndim)
     origin = np.asarray(mask.origin) + direction @ (index * old)
     return Grid(size, tuple(new.tolist()), tuple(origin.tolist()), mask.direction)
+
+
+def rotated_grid(grid: Grid, angle_deg: float, centre: tuple[float, ...]) -> Grid:
+    """The grid rotated by ``angle_deg`` about ``centre`` (mm) in its own in-plane axes.
+
+    The rotation is about the grid's third axis (its slice normal; the only axis of a 2D
+    grid), so the x-y (axial) plane turns: every grid point ``p = o + D S i`` moves to
+    ``c + R (p - c)`` with ``R`` the rotation by ``angle_deg`` in the plane of the
+    grid's first two direction vectors. Resampling an image onto this grid
+    (:func:`resample_to_grid`) gives the image as seen from a rotated patient,
+    rotated about ``centre`` (e.g. the lesion's centroid), as in Zwanenburg et al.
+    (Sci Rep 2019;9:614) "rotation" perturbation. Size and spacing are kept.
+    """
+    nd = len(grid.size)
+    direction = np.asarray(grid.direction, dtype=float).reshape(nd, nd)
+    t = math.radians(float(angle_deg))
+    plane = np.eye(nd)
+    plane[:2, :2] = [[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]]
+    rot = direction @ plane @ np.linalg.inv(direction)  # the rotation in physical space
+    c = np.asarray(centre, dtype=float)
+    if c.shape != (nd,):
+        raise InputError(f"the centre of rotation needs {nd} coordinates (mm), got {centre!r}.")
+    origin = c + rot @ (np.asarray(grid.origin, dtype=float) - c)
+    return Grid(grid.size, grid.spacing, tuple(origin.tolist()),
+                tuple((rot @ direction).ravel().tolist()))
+
+
+def translated_grid(grid: Grid, fraction: tuple[float, ...]) -> Grid:
+    """The grid shifted by ``fraction`` of a voxel along each of its axes (ITK order).
+
+    ``fraction`` (one value per axis, usually in ``[0, 1)``) moves the origin by
+    ``D S f``: resampling onto it interpolates between the original voxel centres, the
+    sub-voxel "translation" perturbation of Zwanenburg et al. (Sci Rep 2019;9:614).
+    """
+    nd = len(grid.size)
+    f = np.asarray(fraction, dtype=float)
+    if f.shape != (nd,) or not np.isfinite(f).all():
+        raise InputError(f"a translation needs {nd} finite voxel fractions, got {fraction!r}.")
+    direction = np.asarray(grid.direction, dtype=float).reshape(nd, nd)
+    shift = direction @ (f * np.asarray(grid.spacing, dtype=float))
+    return Grid(grid.size, grid.spacing,
+                tuple((np.asarray(grid.origin, dtype=float) + shift).tolist()), grid.direction)
 
 
 def _pad_short_axes(image: Image, support: int) -> tuple[Image, list[str]]:

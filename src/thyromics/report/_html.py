@@ -66,11 +66,22 @@ class Section:
         self.add(figure_html(fig), content=True)
 
     def add_table(self, name: str, frame: pd.DataFrame, shown: pd.DataFrame | None = None,
-                  caption: str = "") -> None:
-        """Show ``shown`` (default ``frame``) and write ``frame`` as ``report_data/<name>.csv``."""
+                  caption: str = "", *, source: str | None = None,
+                  derived: str | None = None) -> None:
+        """Show ``shown`` (default ``frame``) and write ``frame`` as ``report_data/<name>.csv``.
+
+        Every table names where its numbers come from: ``source``, the stage file whose
+        rows ``frame`` holds unchanged (a path inside the study folder, ``file.json#key``
+        for a part of a JSON file), or ``derived``, the files it is computed from (counts,
+        for instance). Row ``i`` of ``shown`` is row ``i`` of ``frame``, formatted.
+        """
+        if (source is None) == (derived is None):
+            raise ValueError(f"table {name!r}: give exactly one of source= or derived=")
+        if shown is not None and len(shown) != len(frame):
+            raise ValueError(f"table {name!r}: the shown table has {len(shown)} rows, its data {len(frame)}")
         self.tables[name] = frame
         self.add(table_html(frame if shown is None else shown, caption=caption,
-                            data_name=name), content=True)
+                            data_name=name, source=source, derived=derived), content=True)
 
     def not_run(self, what: str, path: str, command: str) -> None:
         self.add(not_run(what, path, command))
@@ -115,8 +126,14 @@ def fmt(value: object, digits: int = 3) -> str:
 
 
 def table_html(frame: pd.DataFrame, *, caption: str = "", data_name: str | None = None,
-               max_rows: int = 200) -> Markup:
-    """An escaped HTML table (at most ``max_rows`` rows, the rest counted)."""
+               max_rows: int = 200, source: str | None = None,
+               derived: str | None = None) -> Markup:
+    """An escaped HTML table (at most ``max_rows`` rows, the rest counted).
+
+    ``source`` / ``derived`` (see :meth:`Section.add_table`) are shown in the caption and
+    written as the ``data-source`` / ``data-derived`` attribute of the table's wrapper,
+    so that a reader, or a test, can check every number against its file.
+    """
     shown = frame.head(max_rows)
     html = shown.to_html(index=False, escape=True, border=0, classes="data", na_rep="\u2013")
     # Long feature names may wrap after an underscore; numbers never wrap (print layout).
@@ -125,10 +142,18 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", data_name: str | None 
     if len(frame) > max_rows:
         extra = f'<p class="note">{len(frame) - max_rows} more rows in the data file.</p>'
     cap = f'<p class="caption">{escape(caption)}' if caption else '<p class="caption">'
+    attr = ""
+    if source:
+        cap += f' <span class="data-file">Source: {escape(source)}.</span>'
+        attr = f' data-source="{escape(source)}"'
+    elif derived:
+        cap += f' <span class="data-file">Computed from: {escape(derived)}.</span>'
+        attr = f' data-derived="{escape(derived)}"'
     if data_name:
         cap += f' <span class="data-file">Data: report_data/{escape(data_name)}.csv</span>'
+        attr += f' data-name="{escape(data_name)}"'
     cap += "</p>"
-    return Markup(f'<div class="table-wrap">{html}</div>{extra}{cap}')
+    return Markup(f'<div class="table-wrap"{attr}>{html}</div>{extra}{cap}')
 
 
 def figure_html(fig: Figure) -> Markup:

@@ -17,8 +17,8 @@ import pandas as pd
 from thyromics.errors import ThyromicsError
 from thyromics.report import _stats as S
 from thyromics.report import figures as F
-from thyromics.report._html import Section, fmt, heading, note, png_html, safe_name
-from thyromics.report._study import Study
+from thyromics.report._html import Section, fmt, heading, note, safe_name
+from thyromics.report._study import SUBGROUPS, Study
 
 __all__ = ["models_section", "roc_section", "calibration_section", "decision_section",
            "confusion_section", "subgroups_section", "importance_section"]
@@ -111,11 +111,16 @@ def models_section(study: Study) -> Section:
                                ("f1", "F1"), ("threshold", "Threshold")):
                 if col in comp:
                     shown[title] = comp[col].map(fmt)
+            if "threshold_rule" in comp:  # which rule produced each threshold
+                shown["Threshold"] = [("per fold" if pd.isna(t) else fmt(t)) for t in comp["threshold"]]
+                shown["Threshold rule"] = comp["threshold_rule"].astype(str)
             sec.add_table(f"comparison_{safe_name(block)}", comp, shown,
-                          caption="AUC with its 95% confidence interval (DeLong) and metrics at "
-                                  "the threshold chosen on the out-of-fold training predictions "
-                                  "and carried unchanged to every cohort (cohort 'cv': "
-                                  "out-of-fold training predictions).")
+                          source=f"models/{block}/comparison.csv",
+                          caption=_comparison_caption(comp))
+            sizes = study.table("models", block, "sample_size.csv")
+            if sizes is not None and not sizes.empty and "message" in sizes:
+                for msg, ok in zip(sizes["message"], sizes["enough"]):
+                    sec.add(note(("" if bool(ok) else "Sample size too small. ") + str(msg)))
         delong = study.table("models", block, "delong.csv")
         if delong is None:
             sec.not_run(f"DeLong comparisons of block {block}", f"models/{block}/delong.csv", _MODEL_CMD)
@@ -133,10 +138,33 @@ def models_section(study: Study) -> Section:
                 for d, lo, hi in zip(delong["auc_diff"], delong["ci_low"], delong["ci_high"])]
             shown["z"] = delong["z"].map(lambda v: fmt(v, 2))
             shown["p"] = delong["p"].map(lambda p: "<0.001" if p < 0.001 else fmt(p, 3))
+            if "p_holm" in delong:
+                shown["p (Holm)"] = delong["p_holm"].map(
+                    lambda p: "-" if pd.isna(p) else "<0.001" if p < 0.001 else fmt(p, 3))
             sec.add(heading("DeLong tests", 4))
             sec.add_table(f"delong_{safe_name(block)}", delong, shown,
-                          caption="Paired DeLong test of the difference in AUC (A minus B).")
+                          source=f"models/{block}/delong.csv",
+                          caption="Paired DeLong test of the difference in AUC (A minus B)."
+                                  + (" Model A is the best model on the cv AUCs, chosen on the "
+                                     "same data: the cv p-values are post-selection (optimistic); "
+                                     "Holm-adjusted p-values over the comparisons beside the raw "
+                                     "ones." if "p_holm" in delong else ""))
     return sec
+
+
+def _comparison_caption(comp: pd.DataFrame) -> str:
+    """The comparison table's caption: how the AUC CI and each threshold were obtained."""
+    if "threshold_rule" not in comp:
+        return ("AUC with its 95% confidence interval (DeLong) and metrics at the threshold "
+                "chosen on the out-of-fold training predictions and carried unchanged to every "
+                "cohort (cohort 'cv': out-of-fold training predictions).")
+    return ("AUC with its 95% confidence interval: cohort 'cv' the cross-validated AUC (mean of "
+            "the fold AUCs) with the influence-curve CI of LeDell et al. (2015), other cohorts "
+            "DeLong. Metrics at the threshold named in 'Threshold rule': for 'cv', a threshold "
+            "chosen inside each outer training part and applied to its held-out fold ('per "
+            "fold'; see predictions.parquet), unless the rule says 'optimistic'; for the other "
+            "cohorts, the final model's threshold chosen on the out-of-fold training "
+            "predictions and carried unchanged.")
 
 
 def roc_section(study: Study) -> Section:
@@ -260,45 +288,82 @@ def confusion_section(study: Study) -> Section:
     return sec
 
 
-def _subgroup_rows(node: object, path: tuple[str, ...] = ()) -> list[dict]:
-    """Flatten subgroups.json: every dict holding an ``auc`` becomes one row."""
-    rows: list[dict] = []
-    if isinstance(node, list):
-        for item in node:
-            rows += _subgroup_rows(item, path)
-    elif isinstance(node, dict):
-        if "auc" in node and not isinstance(node["auc"], dict):
-            ci = node.get("auc_ci") or [node.get("auc_ci_low"), node.get("auc_ci_high")]
-            names = [str(node[k]) for k in ("model", "score", "cohort", "subgroup", "variable",
-                                            "level", "group") if k in node]
-            rows.append({"label": " / ".join([*path, *names]) or "all", "n": node.get("n"),
-                         "estimate": node["auc"], "ci_low": ci[0], "ci_high": ci[1]})
-        else:
-            for k, v in node.items():
-                if isinstance(v, (dict, list)):
-                    rows += _subgroup_rows(v, (*path, str(k)) if k not in ("scores", "subgroups") else path)
-    return rows
+#: Most rows of one subgroup forest plot; beyond, only the block's best model is drawn.
+FOREST_MAX_ROWS: int = 30
+
+
+def _forest_rows(part: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows of a block's forest plot and what they show.
+
+    The held-out cohorts' subgroups that have an AUC with a CI; where none has (small
+    held-out cohorts), every cohort's. Beyond :data:`FOREST_MAX_ROWS` rows, only the
+    model with the highest cross-validated AUC.
+    """
+    has_ci = part.dropna(subset=["auc", "auc_ci_low", "auc_ci_high"])
+    held, cohorts = has_ci[has_ci["cohort"] != "cv"], "held-out cohorts"
+    if held.empty:
+        held, cohorts = has_ci, "all cohorts (no held-out subgroup has an AUC CI)"
+    what = "every model"
+    if len(held) > FOREST_MAX_ROWS:
+        cv = part[part["cohort"] == "cv"].groupby("model")["auc"].max()
+        best = str(cv.idxmax()) if cv.notna().any() else str(held["model"].iloc[0])
+        held, what = held[held["model"] == best], f"model {best} (highest cross-validated AUC)"
+    rows = pd.DataFrame({
+        "label": held["cohort"].astype(str) + " / " + held["model"].astype(str) + " / "
+                 + held["variable"].astype(str) + " " + held["subgroup"].astype(str),
+        "n": held["n"], "estimate": held["auc"], "ci_low": held["auc_ci_low"],
+        "ci_high": held["auc_ci_high"]})
+    return rows, f"{cohorts}, {what}"
 
 
 def subgroups_section(study: Study) -> Section:
-    """Subgroup AUCs as a forest plot."""
+    """Subgroup AUCs at the carried thresholds: a table and a forest plot per block."""
     sec = Section("subgroups", "Subgroups")
-    data = study.json("evaluate", "subgroups.json")
-    if data is None:
-        sec.not_run("subgroup analysis", "evaluate/subgroups.json", "thyromics evaluate --subgroup COL")
+    source = "/".join(SUBGROUPS)
+    table = study.table(*SUBGROUPS)
+    if table is None:
+        sec.not_run("subgroup analysis", source, "thyromics run (evaluate.subgroups in the study YAML)")
         return sec
-    rows = pd.DataFrame(_subgroup_rows(data), columns=["label", "n", "estimate", "ci_low", "ci_high"])
-    rows = rows.dropna(subset=["estimate", "ci_low", "ci_high"])
-    if rows.empty:
-        sec.add(note("subgroups.json holds no AUC with a confidence interval."))
+    if table.empty:
+        sec.add(note(f"{source} holds no subgroup: no cohort had both outcome classes."))
         return sec
-    sec.add_figure(F.forest_figure(rows, name="subgroups",
-                                   caption="AUC with 95% CI per subgroup; dashed line: AUC 0.5."))
+    sec.add(note("Every model at the threshold chosen on its out-of-fold training predictions, "
+                 "carried unchanged into each subgroup (never re-chosen there). AUC 95% CI: "
+                 "DeLong. A subgroup with one outcome class has no AUC (shown as \u2013)."))
+    for block, part in table.groupby("block", sort=False):
+        part = part.reset_index(drop=True)
+        sec.add(heading(f"Block: {block}"))
+        shown = pd.DataFrame({
+            "cohort": part["cohort"], "model": part["model"], "variable": part["variable"],
+            "subgroup": part["subgroup"], "n": part["n"].map(lambda v: fmt(v, 0)),
+            "positives": part["n_pos"].map(lambda v: fmt(v, 0)),
+            "AUC (95% CI)": [f"{fmt(a)} ({fmt(lo)}\u2013{fmt(hi)})" if pd.notna(a) else "\u2013"
+                             for a, lo, hi in zip(part["auc"], part["auc_ci_low"], part["auc_ci_high"])],
+            "Sensitivity": part["sensitivity"].map(fmt), "Specificity": part["specificity"].map(fmt),
+            "Threshold": part["threshold"].map(fmt)})
+        sec.add_table(f"subgroups_{safe_name(block)}", part, shown, source=source,
+                      caption=f"Subgroups of block {block} (cohort 'cv': out-of-fold training "
+                              "predictions).")
+        rows, what = _forest_rows(part)
+        if not rows.empty:
+            sec.add_figure(F.forest_figure(
+                rows, name=f"subgroups_{safe_name(block)}_forest",
+                caption=f"Block {block}, {what}: AUC with 95% DeLong CI per "
+                        "subgroup; dashed line: AUC 0.5."))
     return sec
 
 
+#: The model stage's importance tables (``importance_<kind>.csv``), in report order.
+IMPORTANCE_KINDS: tuple[str, ...] = ("permutation", "vimp", "shap")
+
+
 def importance_section(study: Study) -> Section:
-    """Top features per model and SHAP summaries."""
+    """Top features per model from the model stage's importance tables.
+
+    Reads ``models/<block>/importance_<kind>.csv`` (``model_id, feature, <value>, rank``)
+    for the kinds of :data:`IMPORTANCE_KINDS`; the value column is named by the kind
+    (``auc_drop``, ``vimp``, ``mean_abs_shap``).
+    """
     sec = Section("importance", "Feature importance")
     blocks = study.blocks()
     if not blocks:
@@ -306,40 +371,31 @@ def importance_section(study: Study) -> Section:
     for block in blocks:
         sec.add(heading(f"Block: {block}"))
         names = _model_names(study.table("models", block, "comparison.csv"))
-        per_model, per_kind = [], {}
-        for path in sorted(study.path("models", block).glob("importance_*.csv")):
-            tab = study.table("models", block, path.name)
-            stem = path.stem.removeprefix("importance_")
+        shown = 0
+        for kind in IMPORTANCE_KINDS:
+            tab = study.table("models", block, f"importance_{kind}.csv")
             if tab is None or tab.empty or "feature" not in tab:
                 continue
-            if "importance" in tab and "model_id" not in tab:  # importance_<model>.csv
-                per_model.append(tab.assign(model=stem))
-            else:  # importance_<kind>.csv: model_id, feature, <value column>, rank
-                key = "model_id" if "model_id" in tab else "model"
-                value = next((c for c in tab.columns if c not in (key, "feature", "rank", "sd")
-                              and pd.api.types.is_numeric_dtype(tab[c])), None)
-                if value is not None:
-                    ids = tab[key].astype(str)
-                    mapped = ids.map(lambda m: names.get(m, m))
-                    model = mapped if mapped.nunique() == ids.nunique() else ids
-                    per_kind[(stem, value)] = pd.DataFrame({"model": model, "feature": tab["feature"],
-                                                            "importance": tab[value]})
-        figures = []
-        if per_model:
-            figures.append((f"importance_{safe_name(block)}", pd.concat(per_model, ignore_index=True),
-                            "importance", "Importance (model's own units)"))
-        for (kind, value), tab in per_kind.items():
-            figures.append((f"importance_{safe_name(block)}_{safe_name(kind)}", tab,
-                            f"{kind} importance", _IMPORTANCE_AXIS.get(value, value)))
-        for fig_name, tab, what, xlabel in figures:
+            key = "model_id" if "model_id" in tab else "model"
+            value = next((c for c in tab.columns if c not in (key, "feature", "rank", "sd")
+                          and pd.api.types.is_numeric_dtype(tab[c])), None)
+            if value is None:
+                continue
+            ids = tab[key].astype(str)
+            mapped = ids.map(lambda m: names.get(m, m))
+            model = mapped if mapped.nunique() == ids.nunique() else ids
+            data = pd.DataFrame({"model": model, "feature": tab["feature"], "importance": tab[value]})
             sec.add_figure(F.importance_figure(
-                tab, name=fig_name, xlabel=xlabel,
-                caption=f"Top 10 features per model of block {block}: {what} (error bars: SD "
-                        "over repeats where given)."))
-        if not figures:
-            sec.not_run(f"importance of block {block}", f"models/{block}/importance_<model>.csv",
+                data, name=f"importance_{safe_name(block)}_{kind}",
+                xlabel=_IMPORTANCE_AXIS.get(value, value),
+                caption=f"Top 10 features per model of block {block}: {kind} importance "
+                        f"(models/{block}/importance_{kind}.csv)."))
+            shown += 1
+        run = study.json("models", block, "run.json")
+        if not shown and isinstance(run, dict) and run.get("stage") == "deep":
+            sec.add(note(f"Block {block} is the network {run.get('network', '')}: its explanation "
+                         "is the Grad-CAM gallery, not a feature importance table."))
+        elif not shown:
+            sec.not_run(f"importance of block {block}", f"models/{block}/importance_<kind>.csv",
                         _MODEL_CMD)
-        for shap in sorted(study.path("models", block).glob("shap_*.png")):
-            sec.add(png_html(shap, f"SHAP summary, {shap.stem.removeprefix('shap_')} ({block})"),
-                    content=True)
     return sec

@@ -10,13 +10,18 @@ Layout (written by ``thyromics run``)::
     OUT/study.json                       provenance
     OUT/features/features.parquet        case_id, patient_id, label, split, features...
     OUT/features/features.errors.csv     case_id, stage, error, file
-    OUT/features/provenance.json
+    OUT/features/features.provenance.json  settings, versions, hashes; "run": time, jobs
     OUT/table1/table1.csv, table1.json, table1_by_cohort.csv, table1_by_cohort.json
                                          (the .html beside them is never read)
     OUT/models/<block>/comparison.csv, predictions.parquet, delong.csv,
-                       importance_<model>.csv, families.csv, shap_<model>.png
-    OUT/deep/gradcam/*.png, OUT/deep/segmentation/*.png
-    OUT/evaluate/subgroups.json
+                       importance_<kind>.csv, families.csv, family_values.parquet,
+                       evaluation.json, run.json
+    OUT/deep/gradcam/*.png, OUT/deep/segmentation/*.png, OUT/deep/model/settings.json
+    OUT/evaluate/subgroups.csv, subgroups.json
+
+The names come from the modules that write the files (:data:`FEATURES`,
+:data:`FEATURE_ERRORS`, :data:`FEATURE_PROVENANCE`, :data:`SUBGROUPS`), never typed
+again here.
 """
 
 from __future__ import annotations
@@ -30,10 +35,33 @@ import pandas as pd
 
 from thyromics.errors import InputError
 
-__all__ = ["Study", "META_COLUMNS"]
+__all__ = ["Study", "META_COLUMNS", "FEATURES", "FEATURE_ERRORS", "FEATURE_PROVENANCE",
+           "SUBGROUPS", "SUBGROUPS_FULL"]
 
 #: Columns of ``features.parquet`` that are not features.
 META_COLUMNS: tuple[str, ...] = ("case_id", "patient_id", "label", "split")
+
+
+def _parts(path: Path) -> tuple[str, ...]:
+    return tuple(path.parts)
+
+
+def _stage_names() -> tuple[tuple[str, ...], ...]:
+    """Paths (inside the study folder) of the stage files, from their writers."""
+    from thyromics.features.extract import _provenance_path_for, errors_path_for
+    from thyromics.study.runner import StudyPaths
+    from thyromics.study.subgroups import SUBGROUPS_CSV, SUBGROUPS_DIR, SUBGROUPS_JSON
+
+    features = StudyPaths(Path("")).features
+    return (_parts(features), _parts(errors_path_for(features)),
+            _parts(_provenance_path_for(features)), (SUBGROUPS_DIR, SUBGROUPS_CSV),
+            (SUBGROUPS_DIR, SUBGROUPS_JSON))
+
+
+#: ``features/features.parquet``, its errors table and its provenance sidecar (written by
+#: :func:`thyromics.features.extract.extract_cohort`); the subgroup tables (written by
+#: :func:`thyromics.study.subgroups.run_subgroups`).
+FEATURES, FEATURE_ERRORS, FEATURE_PROVENANCE, SUBGROUPS, SUBGROUPS_FULL = _stage_names()
 
 #: Which command writes which top-level folder (for error messages).
 _WRITER: dict[str, str] = {

@@ -7,7 +7,8 @@ policy lists (``script-src 'sha256-...'``, no ``'unsafe-inline'``): markup that 
 the page from a study file could not run even if it escaped the escaping. The data of
 every figure and table is written beside it as ``report_data/<name>.csv`` (text cells
 that a spreadsheet would run as a formula start with ``'``, see
-:mod:`thyromics.csvsafe`).
+:mod:`thyromics.csvsafe`), and the reporting checklist as ``reporting_checklist.csv``
+and ``.md`` (:mod:`thyromics.report.checklist`).
 """
 
 from __future__ import annotations
@@ -78,6 +79,18 @@ def _scripts() -> tuple[list[Markup], Markup]:
     return [Markup(t) for t in texts], Markup(" ".join(f"'sha256-{h}'" for h in hashes))
 
 
+def _write_checklist(sections: list[Section], folder: Path, title: str) -> None:
+    """``reporting_checklist.csv`` and ``.md`` beside the report (when the section built)."""
+    from thyromics.report.checklist import CHECKLIST_CSV, CHECKLIST_MD, checklist_markdown
+
+    rows = next((s.tables["checklist"] for s in sections if "checklist" in s.tables), None)
+    for name in (CHECKLIST_CSV, CHECKLIST_MD):
+        (folder / name).unlink(missing_ok=True)  # never a stale checklist beside a new report
+    if rows is not None:
+        safe_frame(rows).to_csv(folder / CHECKLIST_CSV, index=False)
+        (folder / CHECKLIST_MD).write_text(checklist_markdown(rows, title), encoding="utf-8")
+
+
 def build_report(study_dir: Path, *, output: Path | None = None, title: str | None = None) -> Path:
     """Write the HTML report of a study folder.
 
@@ -126,6 +139,7 @@ def build_report(study_dir: Path, *, output: Path | None = None, title: str | No
             safe_frame(fig.data).to_csv(data_dir / f"{fig.name}.csv", index=False)
         for name, table in sec.tables.items():
             safe_frame(table).to_csv(data_dir / f"{name}.csv", index=False)
+    _write_checklist(sections, output.parent, title)
 
     scripts, script_src = _scripts()
     html = _template().render(

@@ -289,7 +289,8 @@ def forest_figure(rows: pd.DataFrame, *, name: str, caption: str, xlabel: str = 
     ax = axes[0, 0]
     y = np.arange(len(data))[::-1]
     err = np.vstack([data["estimate"] - data["ci_low"], data["ci_high"] - data["estimate"]])
-    ax.errorbar(data["estimate"], y, xerr=np.abs(err), fmt="s", color="#333333", ms=4, capsize=2, lw=1)
+    ax.errorbar(data["estimate"], y, xerr=np.nan_to_num(np.abs(err)), fmt="s", color="#333333",
+                ms=4, capsize=2, lw=1)  # no CI (NaN): a point without whiskers, labelled so
     if reference is not None:
         ax.axvline(reference, ls="--", color="grey", lw=0.8)
     labels = [f"{r.label} (n={int(r.n)})" if "n" in data and pd.notna(r.n) else str(r.label)

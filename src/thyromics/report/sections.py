@@ -27,7 +27,8 @@ from thyromics.report._model_sections import (
     roc_section,
     subgroups_section,
 )
-from thyromics.report._study import META_COLUMNS, Study
+from thyromics.report._study import (FEATURE_ERRORS, FEATURE_PROVENANCE, FEATURES, META_COLUMNS,
+                                     Study)
 
 __all__ = [
     "SECTIONS",
@@ -36,6 +37,7 @@ __all__ = [
     "features_section",
     "gallery_section",
     "provenance_section",
+    "extraction_provenance",
 ]
 
 #: Most images shown per gallery.
@@ -52,10 +54,10 @@ def _feature_columns(features: pd.DataFrame) -> list[str]:
 def cohort_flow_section(study: Study) -> Section:
     """Cases in, cases excluded and why (from the extraction errors), per cohort."""
     sec = Section("cohort-flow", "Cohort flow")
-    features = study.table("features", "features.parquet")
-    errors = study.table("features", "features.errors.csv")
+    features = study.table(*FEATURES)
+    errors = study.table(*FEATURE_ERRORS)
     if features is None and errors is None:
-        sec.not_run("feature extraction", "features/features.parquet", "thyromics extract")
+        sec.not_run("feature extraction", "/".join(FEATURES), "thyromics extract")
         return sec
     included = features if features is not None else pd.DataFrame(columns=list(META_COLUMNS))
     if "split" not in included:
@@ -82,11 +84,12 @@ def cohort_flow_section(study: Study) -> Section:
     total = flow.drop(columns="cohort").sum(numeric_only=True)
     flow_shown = pd.concat([flow, pd.DataFrame([{"cohort": "total", **total.to_dict()}])],
                            ignore_index=True)
-    sec.add_table("cohort_flow", flow_shown, caption="Cases per cohort: in, excluded, included.")
+    sec.add_table("cohort_flow", flow_shown, caption="Cases per cohort: in, excluded, included.",
+                  derived=f"{'/'.join(FEATURES)} (included), {'/'.join(FEATURE_ERRORS)} (excluded)")
     if features is None:
-        sec.not_run("the included cases", "features/features.parquet", "thyromics extract")
+        sec.not_run("the included cases", "/".join(FEATURES), "thyromics extract")
     if errors is None:
-        sec.add(note("No extraction errors table (features/features.errors.csv): no exclusions recorded."))
+        sec.add(note(f"No extraction errors table ({'/'.join(FEATURE_ERRORS)}): no exclusions recorded."))
     elif excluded.empty:
         sec.add(note("No case was excluded."))
     else:
@@ -96,23 +99,26 @@ def cohort_flow_section(study: Study) -> Section:
         reasons = (excluded.groupby(["stage"], dropna=False)["case_id"].nunique()
                    .rename("cases").reset_index())
         sec.add(heading("Excluded cases by stage"))
-        sec.add_table("excluded_by_stage", reasons)
+        sec.add_table("excluded_by_stage", reasons, derived="/".join(FEATURE_ERRORS))
         detail = excluded[["case_id", "cohort", "stage", "error"]]
         sec.add(heading("Excluded cases and reasons"))
-        sec.add_table("excluded_cases", detail)
+        sec.add_table("excluded_cases", detail, source="/".join(FEATURE_ERRORS))
     return sec
 
 
 def _table1_shown(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
     """Table 1 as printed: the variable named once above its levels, groups headed."""
     shown = frame.copy()
+    if "variable" in shown and shown["variable"].eq("").any():  # the footnote rows of the CSV
+        shown = shown.iloc[:int(np.flatnonzero(shown["variable"].eq("").to_numpy())[0])]
     if {"variable", "level"} <= set(shown.columns):
         level = shown["level"].astype(str)
         shown.loc[level.ne("") & ~level.str.startswith(("mean", "median")), "variable"] = ""
     group = (meta.get("settings") or {}).get("group")
     if group and not (meta.get("settings") or {}).get("by"):
         fixed = {"variable", "level", "Overall", "p", "test", "Missing"}
-        shown = shown.rename(columns={c: f"{group} = {c}" for c in shown.columns if c not in fixed})
+        shown = shown.rename(columns={c: f"{group} = {c}" for c in shown.columns  # older CSVs
+                                      if c not in fixed and not c.startswith(f"{group} = ")})
     return shown
 
 
@@ -130,7 +136,9 @@ def table1_section(study: Study) -> Section:
         meta = study.json("table1", f"{stem}.json")
         meta = meta if isinstance(meta, dict) else {}
         sec.add(heading(title))
-        sec.add_table(stem, frame, _table1_shown(frame, meta), caption=str(meta.get("footnote", "")))
+        shown = _table1_shown(frame, meta)
+        sec.add_table(stem, frame.iloc[:len(shown)], shown, caption=str(meta.get("footnote", "")),
+                      source=f"table1/{stem}.csv")
     if not sec.tables:
         sec.not_run("Table 1", "table1/table1.csv", "thyromics table1")
         if study.path("table1", "table1.html").is_file():
@@ -178,9 +186,9 @@ def _representative(features: pd.DataFrame, families: dict[str, list[str]],
 def features_section(study: Study) -> Section:
     """Feature counts per family and family boxplots by outcome."""
     sec = Section("features", "Features")
-    features = study.table("features", "features.parquet")
+    features = study.table(*FEATURES)
     if features is None:
-        sec.not_run("feature extraction", "features/features.parquet", "thyromics extract")
+        sec.not_run("feature extraction", "/".join(FEATURES), "thyromics extract")
         return sec
     cols = _feature_columns(features)
     parsed = pd.DataFrame([parse_column(c) for c in cols], columns=["filter", "family", "feature"])
@@ -193,14 +201,16 @@ def features_section(study: Study) -> Section:
         return sec
     sec.add_figure(F.family_counts_figure(counts))
     by_filter = pd.crosstab(parsed["family"], parsed["filter"]).rename_axis(columns=None).reset_index()
-    sec.add_table("features_by_filter", by_filter, caption="Features per family and image filter.")
+    sec.add_table("features_by_filter", by_filter, caption="Features per family and image filter.",
+                  derived=f"the feature columns of {'/'.join(FEATURES)}")
     for block in study.blocks():
         fam = study.table("models", block, "families.csv")
         if fam is not None:
             sec.add(heading(f"Family analysis: {block}"))
-            sec.add_table(f"families_{block}", fam.round(6),
+            sec.add_table(f"families_{block}", fam, fam.round(6),
                           caption="Per-family test between outcomes (p_geomean: geometric mean "
-                                  "of the features' p-values).")
+                                  "of the features' p-values).",
+                          source=f"models/{block}/families.csv")
     if "label" not in features or features["label"].nunique() < 2:
         sec.add(note("Boxplots by outcome need a label column with two classes."))
         return sec
@@ -253,6 +263,38 @@ def _runtime(started: object, finished: object) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min {seconds % 60} s"
 
 
+def _extraction_rows(prov: dict) -> pd.DataFrame:
+    """The extraction provenance as key / value rows; per-case hashes are counted, not listed."""
+    shown = {k: v for k, v in prov.items() if k not in ("cases", "columns")}
+    rows = _flat(shown)
+    cases = prov.get("cases")
+    if isinstance(cases, dict):
+        rows.append(("cases", f"{len(cases)} (image and mask SHA-256 of each in the provenance file)"))
+    columns = prov.get("columns")
+    if isinstance(columns, dict):
+        rows += [(f"columns.{k}", f"{len(v)}" if k == "features" else ", ".join(map(str, v)))
+                 for k, v in columns.items() if isinstance(v, list)]
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def extraction_provenance(study: Study) -> tuple[dict | None, str]:
+    """The extraction's provenance and where it was read: the sidecar JSON, else the Parquet."""
+    prov = study.json(*FEATURE_PROVENANCE)
+    if isinstance(prov, dict):
+        return prov, "/".join(FEATURE_PROVENANCE)
+    path = study.path(*FEATURES)
+    if path.is_file():
+        from thyromics.features.extract import read_features
+
+        try:
+            embedded = read_features(path)[1]
+        except Exception as e:  # noqa: BLE001 - named with the file and its writer
+            raise study._fail(path.relative_to(study.root), e) from e
+        if embedded:
+            return embedded, "/".join(FEATURES) + " (embedded provenance)"
+    return None, "/".join(FEATURE_PROVENANCE)
+
+
 def provenance_section(study: Study) -> Section:
     """Versions, settings, seeds, input hashes and run time."""
     sec = Section("provenance", "Provenance")
@@ -265,26 +307,36 @@ def provenance_section(study: Study) -> Section:
              ("finished", meta.get("finished", "")),
              ("run time", _runtime(meta.get("started"), meta.get("finished"))),
              ("seed", meta.get("seed", ""))], columns=["item", "value"])
-        sec.add_table("provenance_run", run.astype(str))
+        sec.add_table("provenance_run", run.astype(str), derived="study.json")
         for key, title in (("versions", "Versions"), ("settings", "Settings")):
             rows = _flat(meta.get(key) or {})
             sec.add(heading(title))
             if rows:
-                sec.add_table(f"provenance_{key}", pd.DataFrame(rows, columns=["key", "value"]))
+                sec.add_table(f"provenance_{key}", pd.DataFrame(rows, columns=["key", "value"]),
+                              source=f"study.json#{key}")
             else:
                 sec.add(note(f"No {key} recorded."))
         inputs = meta.get("inputs") or {}
         sec.add(heading("Input files (SHA-256)"))
         if inputs:
             sec.add_table("provenance_inputs",
-                          pd.DataFrame(sorted(inputs.items()), columns=["file", "sha256"]))
+                          pd.DataFrame(sorted(inputs.items()), columns=["file", "sha256"]),
+                          source="study.json#inputs")
         else:
             sec.add(note("No input hashes recorded."))
-    extra = study.json("features", "provenance.json")
+    extra, where = extraction_provenance(study)
     if extra is not None:
         sec.add(heading("Feature extraction provenance"))
-        sec.add_table("provenance_features", pd.DataFrame(_flat(extra), columns=["key", "value"]))
+        sec.add_table("provenance_features", _extraction_rows(extra), derived=where,
+                      caption="Every key as recorded; the per-case hashes and the feature "
+                              "columns are counted.")
     return sec
+
+
+def _checklist(study: Study) -> Section:
+    from thyromics.report.checklist import checklist_section
+
+    return checklist_section(study)
 
 
 #: The report's sections, in order: (id, title, builder).
@@ -301,4 +353,5 @@ SECTIONS: list[tuple[str, str, Callable[[Study], Section]]] = [
     ("importance", "Feature importance", importance_section),
     ("galleries", "Grad-CAM and segmentation galleries", gallery_section),
     ("provenance", "Provenance", provenance_section),
+    ("checklist", "Reporting checklist", _checklist),
 ]

@@ -22,6 +22,7 @@ def review(
     allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", help="Another name the server is reached by (a DNS alias), for the Host check; repeatable."),
     port: int = typer.Option(8765, "--port", help="Port (0: any free port)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a web browser."),
+    save_as: str = typer.Option("auto", "--save-as", help="Corrected masks: auto (the proposal's format; DICOM SEG for RTSTRUCT/SEG proposals) or seg (always DICOM SEG on the image's series: opens in 3D Slicer, OHIF, PACS)."),
 ) -> None:
     """Review, correct and accept lesion masks in a local web page."""
     import getpass
@@ -35,7 +36,7 @@ def review(
         study = load_study(cases, proposed=proposed, reference=reference, root=root, label=label)
         name = reader or check_reader("".join(ch if ch.isalnum() or ch in "_.-" else "_"
                                               for ch in getpass.getuser()) or "reader")
-        state = ReaderState(study, out or study.manifest.parent / "review", name)
+        state = ReaderState(study, out or study.manifest.parent / "review", name, save_as=save_as)
         httpd, url = make_server(state, host, port, allowed_hosts=tuple(allow_host or ()))
     except (ThyromicsError, OSError) as e:
         typer.secho(f"error: {e}", fg="red", err=True)

@@ -138,9 +138,18 @@ class ReaderState:
         The review folder; this reader's files go to ``review_dir / reader``.
     reader : str
         The reader's name (see :func:`check_reader`).
+    save_as : {"auto", "seg"}
+        Format of the corrected masks. ``auto``: the proposed mask's format, and a DICOM
+        SEG for RTSTRUCT / SEG proposals; ``seg``: always a DICOM SEG referencing the
+        image's series (:func:`thyromics.io.dicom_seg.write_seg`; the image must be
+        DICOM), so corrections open in 3D Slicer, OHIF and PACS viewers.
     """
 
-    def __init__(self, study: ReviewStudy, review_dir: str | Path, reader: str) -> None:
+    def __init__(self, study: ReviewStudy, review_dir: str | Path, reader: str,
+                 save_as: str = "auto") -> None:
+        if save_as not in ("auto", "seg"):
+            raise InputError(f"save_as must be 'auto' or 'seg', got {save_as!r}.")
+        self.save_as = save_as
         self.study = study
         self.reader = check_reader(reader)
         self.folder = Path(review_dir).expanduser().resolve() / reader
@@ -222,9 +231,14 @@ class ReaderState:
 
     def saved_mask_path(self, case_id: str) -> Path:
         """Where a correction of the case is saved (format of the proposed mask)."""
+        from thyromics.io._masks import mask_kind
+
         case = self.study.case(case_id)
         ext = _ext(case.proposed) if case.proposed is not None else ".nii.gz"
-        if case.proposed is None or case.proposed.is_dir() or ext in ("", ".dcm", ".mhd", ".nhdr"):
+        structured = case.proposed is not None and mask_kind(case.proposed) in ("rtstruct", "seg")
+        if self.save_as == "seg" or structured:
+            ext = ".seg.dcm"  # a DICOM SEG on the image's series
+        elif case.proposed is None or case.proposed.is_dir() or ext in ("", ".dcm", ".mhd", ".nhdr"):
             ext = ".nii.gz"  # a DICOM series or a two-file format: saved as one NIfTI file
         return self.masks_dir / f"{case_file_name(case_id, fold_case=case_id in self._fold)}{ext}"
 
@@ -236,7 +250,11 @@ class ReaderState:
             if path.exists() and is_inside(path, self.folder):
                 from thyromics.io import read_mask
 
-                return read_mask(path, label=self.study.label).array, "saved"
+                case = self.study.case(case_id)
+                seg = path.name.endswith(".seg.dcm")
+                return read_mask(path, label=None if seg else self.study.label,
+                                 image=case.image if seg else None,
+                                 image_series_uid=case.series_uid).array, "saved"
         return self.study.mask(case_id, "proposed").array, "proposed"
 
     # ------------------------------------------------------------------ writing
@@ -249,6 +267,8 @@ class ReaderState:
         if proposed is not None and target.resolve() == proposed.resolve():
             raise ReviewError(403, f"saving {target} would overwrite the proposed mask; "
                                    "choose another --out folder.")
+        if target.name.endswith(".seg.dcm"):
+            return self._write_seg(case_id, mask, target)
         raster = _ext(target) in _RASTER
         fg = self.study.label or (int(raw.array.max()) if raw.array.size else 0)
         if self.study.label is None and fg not in (1, 255):
@@ -261,6 +281,21 @@ class ReaderState:
         out = raw.with_array(((np.asarray(mask) != 0) * fg).astype(dt))
         write_image(out, target)
         return target
+
+    def _write_seg(self, case_id: str, mask: np.ndarray, target: Path) -> Path:
+        from thyromics.errors import CaseError
+        from thyromics.io.dicom_seg import write_seg
+
+        case = self.study.case(case_id)
+        image = self.study.image(case_id)
+        try:
+            return write_seg({f"{case.roi or 'lesion'} (reviewed by {self.reader})":
+                              image.with_array((np.asarray(mask) != 0).astype(np.uint8))},
+                             case.image, target, series_uid=case.series_uid,
+                             series_description=f"thyromics review {self.reader}")
+        except (CaseError, InputError) as e:
+            raise ReviewError(422, f"case {case_id!r}: cannot save the correction as DICOM "
+                                   f"SEG: {e}") from e
 
     def record(self, case_id: str, decision: str, reason: str = "",
                mask: np.ndarray | None = None) -> dict[str, str]:

@@ -96,6 +96,9 @@ class ReviewCase:
         Absolute paths of the proposed and the reference mask; None when the cell is empty.
     row : int
         CSV row number (header = 1).
+    roi, series_uid : str or None
+        The manifest's ``roi`` (structure / segment of RTSTRUCT, SEG and Slicer masks)
+        and ``series_uid`` (the image's DICOM series) cells.
     """
 
     case_id: str
@@ -103,6 +106,8 @@ class ReviewCase:
     proposed: Path | None
     reference: Path | None
     row: int
+    roi: str | None = None
+    series_uid: str | None = None
 
 
 def _cell_path(value: Any, base: Path) -> Path | None:
@@ -176,7 +181,8 @@ class ReviewStudy:
         case = self.case(case_id)
         path = self.checked_path(case.image, "image", case_id)
         try:
-            return self._cached("image", path, read_image)
+            return self._cached(f"image:{case.series_uid}", path,
+                                lambda p: read_image(p, series_uid=case.series_uid))
         except CaseError as e:
             raise ReviewError(422, f"case {case_id!r}: cannot read the image: {e}") from e
 
@@ -190,18 +196,27 @@ class ReviewStudy:
         path = self.checked_path(getattr(case, which), f"{which} mask", case_id)
         image = self.image(case_id)
         try:
-            mask = self._cached(f"mask{self.label}", path, lambda p: read_mask(p, label=self.label))
+            mask = self._cached(f"mask{self.label}:{case.roi}", path, lambda p: read_mask(
+                p, label=self.label, roi=case.roi, image=case.image,
+                image_series_uid=case.series_uid))
             check_geometry(image, mask)
         except CaseError as e:
             raise ReviewError(422, f"case {case_id!r}: {which} mask: {e}") from e
         return mask
 
     def raw_mask(self, case_id: str) -> "Image":
-        """The proposed mask file's own values (e.g. 0/255), to save corrections alike."""
+        """The proposed mask file's own values (e.g. 0/255), to save corrections alike.
+
+        RTSTRUCT, SEG and Slicer proposals have no voxel values of their own: their 0/1
+        mask on the image grid is returned.
+        """
         from thyromics.io import read_image
+        from thyromics.io._masks import mask_kind
 
         case = self.case(case_id)
         path = self.checked_path(case.proposed, "proposed mask", case_id)
+        if mask_kind(path) != "image":
+            return self.mask(case_id, "proposed")
         try:
             return self._cached("raw", path, read_image)
         except CaseError as e:
@@ -243,11 +258,13 @@ def load_study(manifest: str | Path, *, proposed: str = "mask", reference: str |
     if not root_path.is_dir():
         raise InputError(f"--root {root_path}: not a folder.")
     cases = []
+    by_id = {c.case_id: c for c in m.cases}
     for rec in m.frame.to_dict("records"):
         cid = str(rec["case_id"])
         cases.append(ReviewCase(
             case_id=cid, image=_cell_path(rec["image"], base) or base,
             proposed=prop.paths.get(cid), reference=ref.paths.get(cid) if ref else None,
-            row=int(rec["row"])))
+            row=int(rec["row"]), roi=by_id[cid].roi if cid in by_id else None,
+            series_uid=by_id[cid].series_uid if cid in by_id else None))
     return ReviewStudy(m.path, root_path, cases, proposed_column=proposed,
                        reference_column=reference, label=label)

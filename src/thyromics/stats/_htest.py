@@ -10,16 +10,20 @@ test                   thyromics (scipy)                           R
 =====================  ==========================================  ==========================
 Student t              ``ttest_ind(equal_var=True)``               ``t.test(var.equal=TRUE)``
 Welch t                ``ttest_ind(equal_var=False)``              ``t.test()``
-Mann-Whitney U         ``mannwhitneyu(method="asymptotic",         ``wilcox.test(exact=FALSE,
-                       use_continuity=True)`` (tie-corrected)      correct=TRUE)``
+Mann-Whitney U         ``mannwhitneyu(method="asymptotic",         ``wilcox.test()`` default:
+                       use_continuity=True)`` (tie-corrected);     normal approximation with
+                       ``method="exact"`` when both groups have    continuity correction, exact
+                       < 50 values and there are no ties           below 50 per group w/o ties
 one-way ANOVA          ``f_oneway``                                ``summary(aov())``
+Welch ANOVA            Welch (1951) F, this module                 ``oneway.test(var.equal=
+                                                                   FALSE)``
 Kruskal-Wallis         ``kruskal`` (tie-corrected)                 ``kruskal.test``
 chi-square             ``chi2_contingency(correction=True)``:      ``chisq.test()`` (default
                        Yates' correction on 2x2 tables only        ``correct=TRUE``)
 Fisher exact 2x2       ``fisher_exact``                            ``fisher.test``
 Fisher exact 2xc/rx2   exact enumeration (this module)             ``fisher.test``
 Fisher r x c (r,c>2)   Monte-Carlo, ``MonteCarloMethod`` (seeded)  ``fisher.test(simulate.
-                                                                   p.value=TRUE)``
+                       also 2 x c tables too wide to enumerate     p.value=TRUE)``
 Levene                 ``levene(center="median")``                 ``car::leveneTest`` default
                        (Brown-Forsythe)
 Shapiro-Wilk           ``shapiro``                                 ``shapiro.test``
@@ -40,13 +44,21 @@ __all__ = [
     "fisher_exact_2xc",
     "is_normal",
     "variances_differ",
+    "welch_anova",
     "FISHER_MC_RESAMPLES",
+    "WILCOX_EXACT_BELOW",
 ]
+
+WILCOX_EXACT_BELOW = 50
+"""Mann-Whitney is exact when both groups have fewer values than this and no ties (R)."""
 
 FISHER_MC_RESAMPLES = 100_000
 """Monte-Carlo resamples for Fisher's test on tables larger than 2 x c (seeded)."""
 
 _FISHER_EXACT_MAX_TABLES = 5_000_000
+# Cumulative partial tables examined before the exact 2 x c enumeration gives up (a few
+# seconds); wide sparse tables (hundreds of levels) then go to Monte Carlo at once.
+_FISHER_EXACT_MAX_WORK = 3_000_000
 # R's fisher.test counts tables whose probability is <= the observed one times
 # (1 + 1e-7), to be robust to floating-point ties; we do the same.
 _FISHER_REL_TOL = 1e-7
@@ -112,15 +124,40 @@ def variances_differ(groups: list[np.ndarray], alpha: float = 0.05) -> tuple[boo
     return (p < alpha), p
 
 
+def welch_anova(groups: list[np.ndarray]) -> tuple[float, float, float, float]:
+    """Welch's heteroscedastic one-way ANOVA (Welch 1951), as R's ``oneway.test``.
+
+    With ``w_i = n_i / s_i^2``, ``m = sum w_i xbar_i / sum w_i`` and
+    ``t = sum (1 - w_i / sum w)^2 / (n_i - 1)``:
+    ``F = [sum w_i (xbar_i - m)^2 / (k - 1)] / [1 + 2 (k - 2) t / (k^2 - 1)]`` on
+    ``k - 1`` and ``(k^2 - 1) / (3 t)`` degrees of freedom.
+
+    Returns ``(F, df1, df2, p)``.
+    """
+    n = np.array([g.size for g in groups], dtype=float)
+    mean = np.array([g.mean() for g in groups])
+    var = np.array([g.var(ddof=1) for g in groups])
+    k = len(groups)
+    w = n / var
+    m = np.sum(w * mean) / np.sum(w)
+    tmp = np.sum((1 - w / w.sum()) ** 2 / (n - 1))
+    f = (np.sum(w * (mean - m) ** 2) / (k - 1)) / (1 + 2 * (k - 2) * tmp / (k * k - 1))
+    df2 = (k * k - 1) / (3 * tmp)
+    return float(f), float(k - 1), float(df2), float(stats.f.sf(f, k - 1, df2))
+
+
 def continuous_test(groups: list[np.ndarray], *, normal: bool,
                     alpha_levene: float = 0.05) -> TestResult:
     """Compare a continuous variable between groups.
 
     Two groups: Student's t-test when ``normal`` and the Levene test (median centre)
     does not reject equal variances at ``alpha_levene``, Welch's t-test when it does;
-    Mann-Whitney U (normal approximation with continuity and tie correction) when not
-    ``normal``. More than two groups: one-way ANOVA when ``normal``, else
-    Kruskal-Wallis (tie-corrected chi-square approximation).
+    Mann-Whitney U when not ``normal``: exact when both groups have fewer than
+    :data:`WILCOX_EXACT_BELOW` values and no value is tied, otherwise the normal
+    approximation with continuity and tie correction (R's ``wilcox.test`` default).
+    More than two groups: one-way ANOVA when ``normal`` and Levene does not reject,
+    Welch's ANOVA (``oneway.test``) when it does; else Kruskal-Wallis (tie-corrected
+    chi-square approximation).
 
     Parameters
     ----------
@@ -129,7 +166,7 @@ def continuous_test(groups: list[np.ndarray], *, normal: bool,
     normal : bool
         Whether to use the parametric test.
     alpha_levene : float
-        Significance level of the Levene test deciding Student vs Welch.
+        Significance level of the Levene test deciding equal vs unequal variances.
     """
     groups = [np.asarray(g, dtype=float) for g in groups if len(g) > 0]
     if len(groups) < 2:
@@ -144,12 +181,24 @@ def continuous_test(groups: list[np.ndarray], *, normal: bool,
             name = "Welch t-test" if differ else "Student t-test"
             return TestResult(name, float(res.statistic), float(res.pvalue),
                               f"Levene (median) p = {p_lev:.3g}")
-        res = stats.mannwhitneyu(a, b, method="asymptotic", use_continuity=True,
-                                 alternative="two-sided")
-        return TestResult("Mann-Whitney U", float(res.statistic), float(res.pvalue))
+        both = np.concatenate([a, b])
+        exact = (max(a.size, b.size) < WILCOX_EXACT_BELOW
+                 and np.unique(both).size == both.size)
+        res = stats.mannwhitneyu(a, b, method="exact" if exact else "asymptotic",
+                                 use_continuity=True, alternative="two-sided")
+        return TestResult("Mann-Whitney U (exact)" if exact else "Mann-Whitney U",
+                          float(res.statistic), float(res.pvalue))
     if normal:
+        if min(g.size for g in groups) < 2:
+            return TestResult("not tested", np.nan, np.nan, "a group has < 2 values")
+        differ, p_lev = variances_differ(groups, alpha_levene)
+        if differ:
+            f, _, df2, p = welch_anova(groups)
+            return TestResult("Welch ANOVA", f, p,
+                              f"Levene (median) p = {p_lev:.3g}; df = {len(groups) - 1}, {df2:.4g}")
         res = stats.f_oneway(*groups)
-        return TestResult("one-way ANOVA", float(res.statistic), float(res.pvalue))
+        return TestResult("one-way ANOVA", float(res.statistic), float(res.pvalue),
+                          f"Levene (median) p = {p_lev:.3g}")
     res = stats.kruskal(*groups)
     return TestResult("Kruskal-Wallis", float(res.statistic), float(res.pvalue))
 
@@ -220,6 +269,7 @@ def fisher_exact_2xc(table: np.ndarray) -> float:
     thr = float(np.sum(_log_comb(cols, t[0]))) + np.log1p(_FISHER_REL_TOL)
     m = len(cols)
     p = 0.0
+    work = 0
     sums = np.zeros(1, dtype=np.int64)
     logw = np.zeros(1)      # sum of log C(c_k, x_k) over the columns placed so far
     mult = np.ones(1)       # number of merged partial tables
@@ -248,8 +298,10 @@ def fisher_exact_2xc(table: np.ndarray) -> float:
             w_m = np.zeros(len(uniq))
             w_m[inv] = w_new
             s_new, w_new, k_new = uniq[:, 0], w_m, k_m
-        if s_new.size > _FISHER_EXACT_MAX_TABLES:
-            raise OverflowError(f"more than {_FISHER_EXACT_MAX_TABLES} partial tables")
+        work += s_new.size
+        if s_new.size > _FISHER_EXACT_MAX_TABLES or work > _FISHER_EXACT_MAX_WORK:
+            raise OverflowError(f"more than {_FISHER_EXACT_MAX_TABLES} partial tables, or "
+                                f"{_FISHER_EXACT_MAX_WORK} examined")
         sums, logw, mult = s_new, w_new, k_new
     # after the last column the remaining states are complete tables (lo = hi = 0) and
     # were all counted or dropped above.
@@ -263,7 +315,8 @@ def categorical_test(table: np.ndarray, *, min_expected: float = 5,
     Pearson's chi-square test when every expected count is at least ``min_expected``
     (Yates' continuity correction on 2 x 2 tables only, as R's ``chisq.test`` default);
     otherwise Fisher's exact test: exact for 2 x 2, 2 x c and r x 2 tables (as R's
-    ``fisher.test``), Monte-Carlo with ``FISHER_MC_RESAMPLES`` seeded resamples for
+    ``fisher.test``; a 2 x c table too wide to enumerate within the work limit goes to
+    Monte Carlo), Monte-Carlo with ``FISHER_MC_RESAMPLES`` seeded resamples for
     larger tables (as ``fisher.test(simulate.p.value=TRUE)``; R's exact network
     algorithm has no scipy equivalent). Empty rows/columns are dropped first.
     """
@@ -288,5 +341,7 @@ def categorical_test(table: np.ndarray, *, min_expected: float = 5,
     method = stats.MonteCarloMethod(n_resamples=FISHER_MC_RESAMPLES,
                                     rng=np.random.default_rng(seed))
     res = stats.fisher_exact(t, method=method)
-    return TestResult("Fisher exact (Monte Carlo)", float(res.statistic), float(res.pvalue),
+    # scipy returns 0-d or 1-element arrays depending on the table's shape
+    return TestResult("Fisher exact (Monte Carlo)", float(np.ravel(res.statistic)[0]),
+                      float(np.ravel(res.pvalue)[0]),
                       f"{FISHER_MC_RESAMPLES} resamples, seed {seed}")

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from thyromics.stats.table1 import Table1
 
-__all__ = ["footnote", "to_markdown", "to_html", "frame_to_markdown"]
+__all__ = ["footnote", "footnote_parts", "split_column", "to_markdown", "to_html",
+           "frame_to_markdown", "FIXED", "NS"]
 
 _SEP = " | "
 
@@ -17,22 +18,34 @@ _TEST_TEXT = {
     "Welch t-test": "Welch's t-test (unequal variances: Levene test, median centre, p < 0.05)",
     "Mann-Whitney U": "Mann-Whitney U test (normal approximation with continuity and tie "
                       "correction)",
-    "one-way ANOVA": "one-way analysis of variance",
+    "Mann-Whitney U (exact)": "Mann-Whitney U test, exact (both groups < 50 values, no ties)",
+    "one-way ANOVA": "one-way analysis of variance (equal variances: Levene test, median "
+                     "centre, p ≥ 0.05)",
+    "Welch ANOVA": "Welch's one-way analysis of variance (unequal variances: Levene test, "
+                   "median centre, p < 0.05)",
     "Kruskal-Wallis": "Kruskal-Wallis test",
     "chi-square (Yates)": "Pearson's chi-square test with Yates' continuity correction (2 x 2)",
     "chi-square": "Pearson's chi-square test",
     "Fisher exact": "Fisher's exact test (any expected count < {minexp:g})",
     "Fisher exact (Monte Carlo)": "Fisher's exact test by Monte Carlo, 100 000 resamples, "
-                                  "seed {seed} (any expected count < {minexp:g})",
+                                  "seed {seed} (any expected count < {minexp:g}; table larger "
+                                  "than 2 x c or too wide to enumerate)",
 }
 
+#: Fixed columns of a Table 1; group columns are ``"<group> = <level>"`` (and, when
+#: stratified, ``"<by> = <stratum> | ..."``), so no group level can take their place.
+FIXED = ("variable", "level", "Overall", "p", "test", "Missing")
+NS = " = "
 
-def footnote(t: Table1) -> str:
-    """The footnote: summaries, normality rule, every test used, notes."""
+
+def footnote_parts(t: Table1) -> list[str]:
+    """The footnote's sentences: summaries, normality rule, every test used, notes."""
     s = t.settings
     parts = [
         "Continuous variables: mean ± SD when the Shapiro-Wilk test did not reject "
-        f"normality (p ≥ {s.alpha_normality:g}) in any group, otherwise median [Q1, Q3]. "
+        f"normality (p ≥ {s.alpha_normality:g}) in any group, otherwise median [Q1, Q3]"
+        + (" (variables named by the user as non-normal: median [Q1, Q3])"
+           if getattr(s, "nonnormal", ()) else "") + ". "
         "Categorical variables: n (%) of non-missing values.",
     ]
     used = [x for x in dict.fromkeys(t.tests["test"].tolist()) if x in _TEST_TEXT]
@@ -43,7 +56,24 @@ def footnote(t: Table1) -> str:
     if "not tested" in t.tests["test"].tolist():
         parts.append("'not tested': fewer than two groups had values.")
     parts.extend(t.notes)
-    return " ".join(parts)
+    return parts
+
+
+def footnote(t: Table1) -> str:
+    """The footnote as one paragraph (:func:`footnote_parts` joined)."""
+    return " ".join(footnote_parts(t))
+
+
+def split_column(c: str, group: str, by: str | None) -> tuple[str | None, str]:
+    """``(spanning header or None, column header)`` of a Table 1 column name."""
+    if c in FIXED:
+        return None, c
+    if by is not None and _SEP in c and c.startswith(f"{by}{NS}"):
+        stratum, sub = c.split(_SEP, 1)
+        return stratum, sub
+    if c.startswith(f"{group}{NS}"):
+        return group, c[len(group) + len(NS):]
+    return None, c
 
 
 def _md_cell(x: object) -> str:
@@ -91,16 +121,7 @@ def to_html(t: Table1, title: str = "Table 1") -> str:
     cols = list(f.columns)
     esc = html.escape
     s = t.settings
-    n_groups = len([c for c in cols[2:] if c not in ("Overall", "p", "test", "Missing")])
-    spans: list[tuple[str | None, str]] = []  # (top label or None, bottom label)
-    for c in cols[2:]:
-        if s.by is not None and _SEP in c:
-            stratum, sub = c.split(_SEP, 1)
-            spans.append((f"{s.by} = {stratum}", sub))
-        elif s.by is None and n_groups and c not in ("Overall", "p", "test", "Missing"):
-            spans.append((s.group, c))
-        else:
-            spans.append((None, c))
+    spans = [split_column(c, s.group, s.by) for c in cols[2:]]
     top = ['<th rowspan="2" colspan="2"></th>']
     bottom = []
     i = 0

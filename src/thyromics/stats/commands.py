@@ -64,8 +64,8 @@ def table1(
     continuous: Optional[list[str]] = typer.Option(None, "--continuous",
                                                    help="Force these variables continuous."),
     nonnormal: Optional[list[str]] = typer.Option(
-        None, "--nonnormal", help="Summarise these as median [IQR] (others mean ± SD); "
-        "default: Shapiro-Wilk rule."),
+        None, "--nonnormal", help="Summarise these as median [IQR] with a rank test; the "
+        "others follow the Shapiro-Wilk rule."),
     decimals: int = typer.Option(1, "--decimals", help="Decimals of summaries."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Write .html, .md or .csv (by extension)."),
@@ -104,10 +104,14 @@ def logistic(
                                                   help="Reference level as COLUMN=LEVEL."),
     multivariable: bool = typer.Option(False, "--multivariable/--univariable",
                                        help="One model with all predictors, or one each."),
+    ci: str = typer.Option("wald", "--ci", help="Confidence intervals: wald (R confint.default) "
+                           "or profile (profile likelihood, R confint)."),
+    firth: bool = typer.Option(False, "--firth", help="Firth's penalised likelihood (finite "
+                               "estimates under separation; R brglm2), Wald intervals."),
     output: Optional[Path] = typer.Option(None, "--output", "-o",
                                           help="Write the table as .csv (or .md / .html)."),
 ) -> None:
-    """Logistic regression: odds ratios with 95% Wald CIs and p-values."""
+    """Logistic regression: odds ratios with 95% CIs (Wald or profile) and p-values."""
     import warnings
 
     from thyromics.errors import InputError
@@ -126,16 +130,17 @@ def logistic(
             warnings.simplefilter("ignore", lg.SeparationWarning)  # reported below
             if multivariable:
                 res = lg.multivariable(frame, outcome, preds, categorical=_split(categorical),
-                                       reference=refs)
+                                       reference=refs, ci=ci, firth=firth)
                 table = res.table
                 caption = (f"n = {res.n}, events = {res.events}, dropped (missing) = "
-                           f"{res.n_dropped}, AIC = {res.aic:.2f}")
+                           f"{res.n_dropped}, AIC = {res.aic:.2f}; {res.method}, "
+                           f"{'profile-likelihood' if res.ci == 'profile' else 'Wald'} 95% CIs")
                 if res.separation is not None:
                     caption += (" (at the last iteration: no finite MLE)\n"
                                 + res.separation.message)
             else:
                 table = lg.univariable(frame, outcome, preds, categorical=_split(categorical),
-                                       reference=refs)
+                                       reference=refs, ci=ci, firth=firth)
                 notes = [n for n in dict.fromkeys(table["note"]) if n]
                 caption = "\n".join(notes)
         if output is not None:

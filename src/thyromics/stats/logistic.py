@@ -3,13 +3,20 @@
 * Model: ``logit P(y = 1) = b0 + x . b``, fitted by unpenalised maximum likelihood
   (``statsmodels.api.Logit``, Newton-Raphson), as R's ``glm(family = binomial)``.
 * Odds ratio ``OR = exp(b)``; 95% Wald interval ``exp(b ± z_0.975 SE)`` (R's
-  ``confint.default``, not the profile-likelihood ``confint``); Wald p-value
-  ``2 (1 - Phi(|b / SE|))``; ``AIC = -2 log L + 2 k`` (R's ``AIC(glm)``).
+  ``confint.default``; ``ci="wald"``, default) or the profile-likelihood interval
+  (``ci="profile"``, R's ``confint`` on a ``glm``; see :mod:`thyromics.stats._likelihood`),
+  which is the better one in small samples and for ORs far from 1; Wald p-value
+  ``2 (1 - Phi(|b / SE|))``; ``AIC = -2 log L + 2 k`` (R's ``AIC(glm)``). The ``ci``
+  column of the table names the interval.
+* ``firth=True``: Firth's penalised likelihood (R ``brglm2``, ``type = "AS_mean"``),
+  whose estimates stay finite under separation; Wald intervals and p-values from its
+  standard errors. AIC and log-likelihood are then those of the penalised fit.
 * Categorical predictors (non-numeric columns, or those listed in ``categorical``) are
   treatment-coded: one 0/1 term per level against a reference level, named in the
   ``reference`` column. Default reference: the first level in sorted order (R's
-  ``factor`` default); ``reference={"grade": "low"}`` overrides. Numeric and boolean
-  columns enter as numbers (one OR per unit).
+  ``factor`` default: numbers in numeric order, so levels 1, 2, 10 have reference 1 and
+  are labelled ``1``, ``2``, ``10``, not ``1.0``); ``reference={"grade": "low"}``
+  overrides. Numeric and boolean columns enter as numbers (one OR per unit).
 * Missing values: complete cases on the outcome and the model's predictors; the number
   of rows dropped is reported (``n_dropped``).
 * Variance inflation factors: for each non-intercept column ``j`` of the design,
@@ -17,7 +24,10 @@
   ``j`` on all other columns *including the intercept* (statsmodels
   ``variance_inflation_factor`` on the design *with* its constant column; the VIF of the
   constant itself is not reported). Leaving the constant out would give uncentred R^2 and
-  wrong VIFs. For a categorical predictor one VIF per dummy is given (not the GVIF).
+  wrong VIFs. For a categorical predictor one VIF per dummy is given. Beside it, per
+  predictor, the generalised VIF of the fitted model (``gvif``, ``gvif_df``,
+  ``gvif_adj = GVIF^(1/(2 df))``) as R's ``car::vif`` on the ``glm``, which is the number
+  to report for a categorical predictor.
 * Separation is checked before fitting (:mod:`thyromics.stats._separation`); terms with
   infinite estimates get NaN OR/CI/p and the finding in words in ``note`` and
   :attr:`LogisticResult.separation`, with a :class:`SeparationWarning`.
@@ -36,10 +46,11 @@ from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.stats._separation import SeparationReport, detect_separation
 
 __all__ = ["LogisticResult", "SeparationWarning", "SeparationReport", "univariable",
-           "multivariable"]
+           "multivariable", "CI_METHODS"]
 
 _COLUMNS = ["term", "variable", "level", "reference", "coef", "se", "OR", "ci_low",
             "ci_high", "p"]
+CI_METHODS = ("wald", "profile")
 
 
 class SeparationWarning(ThyromicsWarning):
@@ -76,6 +87,8 @@ class LogisticResult:
     log_likelihood: float
     converged: bool
     separation: SeparationReport | None = None
+    ci: str = "wald"
+    method: str = "maximum likelihood"
 
     @property
     def vif(self) -> pd.Series:
@@ -134,8 +147,10 @@ def _design(frame: pd.DataFrame, outcome: str, predictors: list[str],
                                  f"[{x[ys == 1].min():g}, {x[ys == 1].max():g}], non-events "
                                  f"[{x[ys == 0].min():g}, {x[ys == 0].max():g}].")
             continue
-        labels = s.astype(str)
-        levels = sorted(labels.unique().tolist())
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        labels = s.map(_level_label) if numeric else s.astype(str)
+        levels = (sorted(labels.unique().tolist(), key=float) if numeric
+                  else sorted(labels.unique().tolist()))
         ref = str(reference.get(var, levels[0]))
         if ref not in levels:
             close = difflib.get_close_matches(ref, levels, n=3)
@@ -158,6 +173,12 @@ def _design(frame: pd.DataFrame, outcome: str, predictors: list[str],
     return y, x, meta, int((~complete).sum()), describe
 
 
+def _level_label(v: object) -> str:
+    """A numeric level as R's ``factor`` prints it: ``1`` not ``1.0``."""
+    f = float(v)  # type: ignore[arg-type]
+    return str(int(f)) if f.is_integer() else repr(f)
+
+
 def _vif(x: pd.DataFrame) -> np.ndarray:
     from statsmodels.stats.outliers_influence import variance_inflation_factor
 
@@ -172,7 +193,28 @@ def _vif(x: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _fit(y: np.ndarray, x: pd.DataFrame, meta: list[dict], describe: dict[str, str]):
+def _fit_firth(y: np.ndarray, x: pd.DataFrame, meta: list[dict]):
+    from scipy import stats
+
+    from thyromics.stats._likelihood import firth_logistic
+
+    fit = firth_logistic(x.to_numpy(dtype=float), y)
+    table = pd.DataFrame(meta)
+    b, se = fit.params, fit.bse
+    z = stats.norm.ppf(0.975)
+    table["coef"], table["se"] = b, se
+    with np.errstate(over="ignore"):
+        table["OR"] = np.exp(b)
+        table["ci_low"], table["ci_high"] = np.exp(b - z * se), np.exp(b + z * se)
+    table["p"] = 2 * stats.norm.sf(np.abs(b / se))
+    table["note"] = "" if fit.converged else "Firth fit did not converge"
+    cov = np.linalg.inv((x.to_numpy(float) * (lambda p: p * (1 - p))(
+        1 / (1 + np.exp(-(x.to_numpy(float) @ b))))[:, None]).T @ x.to_numpy(float))
+    return table, fit, cov
+
+
+def _fit(y: np.ndarray, x: pd.DataFrame, meta: list[dict], describe: dict[str, str],
+         ci: str = "wald"):
     import statsmodels.api as sm
     from scipy import stats
 
@@ -183,7 +225,8 @@ def _fit(y: np.ndarray, x: pd.DataFrame, meta: list[dict], describe: dict[str, s
         table[c] = np.nan
     table["note"] = ""
     if sep is not None:
-        warnings.warn(sep.message, SeparationWarning, stacklevel=3)
+        warnings.warn(sep.message + " Or fit it here with firth=True (--firth).",
+                      SeparationWarning, stacklevel=3)
     model = sm.Logit(y, x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation handled above; convergence below
@@ -202,6 +245,12 @@ def _fit(y: np.ndarray, x: pd.DataFrame, meta: list[dict], describe: dict[str, s
             table["OR"] = np.exp(b)
             table["ci_low"], table["ci_high"] = np.exp(b - z * se), np.exp(b + z * se)
             table["p"] = 2 * stats.norm.sf(np.abs(b / se))
+        if ci == "profile" and sep is None:
+            from thyromics.stats._likelihood import profile_ci
+
+            lo, hi = profile_ci(x.to_numpy(dtype=float), y, b, se, float(res.llf))
+            with np.errstate(over="ignore"):
+                table["ci_low"], table["ci_high"] = np.exp(lo), np.exp(hi)
     if sep is not None:
         bad = table["term"].isin(sep.infinite)
         table.loc[bad, ["coef", "se", "OR", "ci_low", "ci_high", "p"]] = np.nan
@@ -211,9 +260,29 @@ def _fit(y: np.ndarray, x: pd.DataFrame, meta: list[dict], describe: dict[str, s
     return table, res, sep
 
 
+def _gvif_columns(table: pd.DataFrame, cov: np.ndarray | None) -> pd.DataFrame:
+    """``gvif, gvif_df, gvif_adj`` per term row (the predictor's value; car::vif)."""
+    from thyromics.stats._likelihood import gvif
+
+    table = table.assign(gvif=np.nan, gvif_df=np.nan, gvif_adj=np.nan)
+    terms = table["term"].tolist()
+    variables = [v for v in dict.fromkeys(table["variable"]) if v]
+    if cov is None or len(variables) < 2 or not np.all(np.isfinite(cov)):
+        return table
+    pos = {v: [i - 1 for i, t in enumerate(terms) if table["variable"].iloc[i] == v]
+           for v in variables}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = gvif(np.asarray(cov)[1:, 1:], [pos[v] for v in variables])
+    for v, (g, df, adj) in zip(variables, values):
+        rows = table["variable"] == v
+        table.loc[rows, ["gvif", "gvif_df", "gvif_adj"]] = [g, df, adj]
+    return table
+
+
 def multivariable(frame: pd.DataFrame, outcome: str, predictors: list[str], *,
                   categorical: list[str] | None = None, reference: dict | None = None,
-                  event: object | None = None) -> LogisticResult:
+                  event: object | None = None, ci: str = "wald",
+                  firth: bool = False) -> LogisticResult:
     """Fit one logistic model of ``outcome`` on all ``predictors`` together.
 
     Parameters
@@ -228,6 +297,10 @@ def multivariable(frame: pd.DataFrame, outcome: str, predictors: list[str], *,
         ``{predictor: reference level}``; default: first level in sorted order.
     event : object, optional
         Value of ``outcome`` that counts as the event (1).
+    ci : {"wald", "profile"}
+        Wald (``confint.default``) or profile-likelihood (``confint``) intervals.
+    firth : bool
+        Fit Firth's penalised likelihood instead (Wald intervals; R ``brglm2``).
 
     Returns
     -------
@@ -235,28 +308,50 @@ def multivariable(frame: pd.DataFrame, outcome: str, predictors: list[str], *,
     """
     if not predictors:
         raise InputError("no predictors given")
+    if ci not in CI_METHODS:
+        raise InputError(f"ci must be one of {', '.join(CI_METHODS)}, found {ci!r}")
+    if firth and ci == "profile":
+        raise InputError("profile-penalised-likelihood intervals for Firth's regression are "
+                         "not implemented; use ci='wald' with firth=True")
     y, x, meta, dropped, describe = _design(frame, outcome, list(predictors),
                                             set(categorical or []), dict(reference or {}),
                                             event)
     if len(np.unique(y)) < 2:
         raise InputError(f"after dropping {dropped} incomplete rows, outcome {outcome!r} "
                          "has only one class")
-    table, res, sep = _fit(y, x, meta, describe)
-    table["vif"] = _vif(x)
-    table.loc[table["term"] == "const", "vif"] = np.nan
+    vif = _vif(x)
+    vif[0] = np.nan  # the constant's VIF is not reported
+    columns = _COLUMNS + ["ci", "vif", "gvif", "gvif_df", "gvif_adj", "note"]
+    if firth:
+        table, fit, cov = _fit_firth(y, x, meta)
+        table["vif"] = vif
+        table = _gvif_columns(table, cov)
+        table["ci"] = "wald (Firth)"
+        return LogisticResult(
+            table=table[columns], outcome=outcome, predictors=tuple(predictors), n=len(y),
+            events=int(y.sum()), n_dropped=dropped, aic=float(-2 * fit.llf + 2 * x.shape[1]),
+            log_likelihood=float(fit.llf), converged=fit.converged, separation=None, ci="wald",
+            method="Firth penalised likelihood")
+    table, res, sep = _fit(y, x, meta, describe, ci=ci)
+    table["vif"] = vif
+    ok = res is not None and sep is None
+    table = _gvif_columns(table, res.cov_params().to_numpy() if ok else None)
+    table["ci"] = ci
     return LogisticResult(
-        table=table[_COLUMNS + ["vif", "note"]], outcome=outcome,
-        predictors=tuple(predictors), n=len(y), events=int(y.sum()), n_dropped=dropped,
+        table=table[columns],
+        outcome=outcome, predictors=tuple(predictors), n=len(y), events=int(y.sum()),
+        n_dropped=dropped,
         aic=float(res.aic) if res is not None else float("nan"),
         log_likelihood=float(res.llf) if res is not None else float("nan"),
         converged=bool(res is not None and res.mle_retvals.get("converged", False)
                        and sep is None),
-        separation=sep)
+        separation=sep, ci=ci)
 
 
 def univariable(frame: pd.DataFrame, outcome: str, predictors: list[str], *,
                 categorical: list[str] | None = None, reference: dict | None = None,
-                event: object | None = None) -> pd.DataFrame:
+                event: object | None = None, ci: str = "wald",
+                firth: bool = False) -> pd.DataFrame:
     """Screen predictors one at a time: one logistic model per predictor.
 
     Each model uses the complete cases of the outcome and that predictor only.
@@ -274,18 +369,18 @@ def univariable(frame: pd.DataFrame, outcome: str, predictors: list[str], *,
             warnings.simplefilter("ignore", SeparationWarning)
             r = multivariable(frame, outcome, [var], categorical=categorical,
                               reference={k: v for k, v in (reference or {}).items()
-                                         if k == var}, event=event)
+                                         if k == var}, event=event, ci=ci, firth=firth)
         t = r.table[r.table["term"] != "const"]
         for _, row in t.iterrows():
             note = r.separation.message if r.separation is not None else ""
             rows.append({"predictor": var, "term": row["term"], "level": row["level"],
                          "reference": row["reference"], "OR": row["OR"],
                          "ci_low": row["ci_low"], "ci_high": row["ci_high"], "p": row["p"],
-                         "n": r.n, "events": r.events, "n_dropped": r.n_dropped,
-                         "note": note})
+                         "ci": row["ci"], "n": r.n, "events": r.events,
+                         "n_dropped": r.n_dropped, "note": note})
         if r.separation is not None:
             warnings.warn(f"univariable model of {var!r}: {r.separation.message}",
                           SeparationWarning, stacklevel=2)
     return pd.DataFrame(rows, columns=["predictor", "term", "level", "reference", "OR",
-                                       "ci_low", "ci_high", "p", "n", "events", "n_dropped",
-                                       "note"])
+                                       "ci_low", "ci_high", "p", "ci", "n", "events",
+                                       "n_dropped", "note"])

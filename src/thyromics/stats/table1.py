@@ -5,20 +5,29 @@ Rules (all overridable, all written into the table's footnote):
 * **Variable type.** A column is *categorical* when it is not numeric (text, category,
   boolean) or when it is numeric with at most ``max_levels`` (default 10) distinct
   non-missing values; otherwise *continuous*. ``categorical=`` / ``continuous=`` force
-  the type. When ``variables`` is not given, every column except ``group``/``by`` is
-  used, leaving out text columns with more than 20 distinct values (identifiers, paths).
+  the type. A numeric column tabulated as categorical is named in the notes and its levels
+  are sorted numerically (as R's ``factor``). When ``variables`` is not given, every
+  column except ``group``/``by`` is used, leaving out *identifier-like* columns, each
+  named in the notes: text with more than ``max_text_levels`` (20) distinct values, text
+  unique per row, or integer-valued numbers unique per row (IDs, UIDs, paths).
 * **Normality.** With ``nonnormal="auto"`` (default) a continuous variable is summarised
   as mean ± SD and tested parametrically when the Shapiro-Wilk test does not reject
   normality at ``alpha_normality`` in any group (of any ``by`` stratum); otherwise as
   median [Q1, Q3] (quartiles by linear interpolation, R's ``quantile(type = 7)``) with a
-  rank test. A list makes exactly those variables non-normal and the others normal.
+  rank test. A list makes those variables non-normal; the others follow the rule.
 * **Tests** (see :mod:`thyromics.stats._htest` for the R equivalents): two groups:
   Student t-test, or Welch when Levene's test (median centre) has p < 0.05; or
-  Mann-Whitney U (normal approximation, continuity and tie corrected). More groups:
-  one-way ANOVA or Kruskal-Wallis. Categorical: Pearson chi-square (Yates' correction on
+  Mann-Whitney U (exact below 50 values per group without ties, else the normal
+  approximation, continuity and tie corrected, as R's ``wilcox.test``). More groups:
+  one-way ANOVA, or Welch's ANOVA (``oneway.test``) when Levene has p < 0.05; or
+  Kruskal-Wallis. Categorical: Pearson chi-square (Yates' correction on
   2 x 2 only, as R's ``chisq.test``), or Fisher's exact test when any expected count is
   below ``min_expected_for_chi2`` (exact for 2 x c tables, Monte-Carlo with 100 000
-  seeded resamples for larger ones).
+  seeded resamples for larger or too wide ones).
+* **Columns.** Group columns are named ``"<group> = <level>"`` (stratified:
+  ``"<by> = <stratum> | <group> = <level>"``, and ``"<by> = <stratum> | p"``), so a group
+  level called ``test``, ``p``, ``Overall``, ``Missing``, ``level`` or ``variable`` keeps
+  its own column; the HTML shows them under a two-level header.
 * **Missing values** are excluded from summaries and tests and counted in the
   ``Missing`` column; percentages are of the non-missing values in the column. Rows with
   a missing ``group`` (or ``by``) are left out of the whole table and counted in the
@@ -42,10 +51,12 @@ import pandas as pd
 from thyromics.errors import InputError
 from thyromics.stats import _htest, _render
 
-__all__ = ["Table1", "Table1Settings", "table1", "format_p", "detect_categorical"]
+__all__ = ["Table1", "Table1Settings", "table1", "format_p", "detect_categorical",
+           "identifier_like", "read_table1_csv"]
 
 OVERALL = "Overall"
 _SEP = " | "
+_NS = _render.NS
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,8 @@ class Table1Settings:
     max_levels: int = 10
     decimals: int = 1
     seed: int = 0
+    nonnormal: tuple[str, ...] = ()
+    max_text_levels: int = 20
 
 
 @dataclass(frozen=True)
@@ -70,8 +83,9 @@ class Table1:
     ----------
     frame : pandas.DataFrame
         The printable table (strings): ``variable``, ``level``, one column per group
-        (``"<by> | <group>"`` when stratified), ``Overall``, ``p`` and ``test`` (per
-        stratum when stratified) and ``Missing``.
+        ``"<group> = <level>"`` (``"<by> = <stratum> | <group> = <level>"`` when
+        stratified), ``Overall``, ``p`` and ``test`` (``"<by> = <stratum> | p"`` ... when
+        stratified) and ``Missing``.
     tests : pandas.DataFrame
         One row per variable (and stratum): ``variable, stratum, kind, summary, test,
         statistic, p, note``, plus the Shapiro-Wilk decision ``normal``.
@@ -92,14 +106,21 @@ class Table1:
     def to_csv(self, path: str | Path) -> Path:
         """Write :attr:`frame` as CSV (UTF-8) and return the path.
 
-        Beside it, ``<name>.json`` holds what the CSV cannot: ``footnote``, ``notes`` and
+        After the table, one empty row and then the footnote, one sentence per row in the
+        ``variable`` column (tests used, rules, rows and columns left out), so the CSV
+        read on its own says how its numbers were made; :func:`read_table1_csv` splits
+        the two again. Beside it, ``<name>.json`` holds ``footnote``, ``notes`` and
         ``settings`` (the study report shows the table from these two files).
         """
         import json
         from dataclasses import asdict
 
         path = Path(path)
-        self.frame.to_csv(path, index=False)
+        foot = pd.DataFrame([[""] * self.frame.shape[1]]
+                            + [[part] + [""] * (self.frame.shape[1] - 1)
+                               for part in _render.footnote_parts(self)],
+                            columns=self.frame.columns)
+        pd.concat([self.frame, foot], ignore_index=True).to_csv(path, index=False)
         meta = {"footnote": self.footnote(), "notes": list(self.notes), "settings": asdict(self.settings)}
         path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         return path
@@ -128,6 +149,44 @@ class Table1:
                          f".md or .html, found {ext or 'none'!r}")
 
 
+def read_table1_csv(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
+    """``(table, footnote sentences)`` of a CSV written by :meth:`Table1.to_csv`.
+
+    The table ends at its first row with an empty ``variable`` (a real row never has
+    one); older files without a footnote are returned whole.
+    """
+    f = pd.read_csv(path, dtype=str, keep_default_na=False)
+    empty = np.flatnonzero(f["variable"].eq("").to_numpy()) if "variable" in f else []
+    if not len(empty):
+        return f, []
+    cut = int(empty[0])
+    return f.iloc[:cut].reset_index(drop=True), f["variable"].iloc[cut + 1:].tolist()
+
+
+def identifier_like(s: pd.Series, max_text_levels: int = 20) -> str | None:
+    """Why ``s`` looks like an identifier rather than a characteristic, or None.
+
+    Text (or boolean-free object) columns with more than ``max_text_levels`` distinct
+    values or unique on every row, and integer-valued numeric columns unique on every
+    row (of at least 10 non-missing values). Float measurements unique per row (a
+    diameter) are not identifiers.
+    """
+    x = s.dropna()
+    k = int(x.nunique())
+    if pd.api.types.is_bool_dtype(s) or x.empty:
+        return None
+    if not pd.api.types.is_numeric_dtype(s):
+        if k > max_text_levels:
+            return f"text with {k} distinct values"
+        if k == len(x) and len(x) > 2:
+            return f"text unique on every row ({k} values)"
+        return None
+    v = x.to_numpy(dtype=float)
+    if len(x) >= 10 and k == len(x) and np.all(v == np.round(v)):
+        return f"integer values unique on every row ({k} values)"
+    return None
+
+
 def format_p(p: float) -> str:
     """Print a p-value: ``<0.001`` below 0.001, else three decimals; '' for NaN."""
     if p is None or not np.isfinite(p):
@@ -150,10 +209,15 @@ def _label(v: object) -> str:
 
 
 def _levels(s: pd.Series) -> list:
+    """Sorted levels: numerically for numbers (also numbers stored as text), else as text."""
     vals = s.dropna().unique().tolist()
     try:
         return sorted(vals)
     except TypeError:
+        pass
+    try:
+        return sorted(vals, key=lambda v: float(v))
+    except (TypeError, ValueError):
         return sorted(vals, key=str)
 
 
@@ -183,7 +247,8 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
            continuous: list[str] | None = None,
            nonnormal: list[str] | Literal["auto"] | None = "auto",
            alpha_normality: float = 0.05, min_expected_for_chi2: float = 5,
-           max_levels: int = 10, decimals: int = 1, seed: int = 0) -> Table1:
+           max_levels: int = 10, decimals: int = 1, seed: int = 0,
+           max_text_levels: int = 20) -> Table1:
     """Build Table 1 of ``variables`` by ``group`` (optionally within each ``by`` level).
 
     Parameters
@@ -196,11 +261,13 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
         Stratifying column (e.g. cohort ``train``/``internal``/``external``): groups are
         shown and tested within each of its levels.
     variables : list of str, optional
-        Rows of the table, in order. Default: every other column (see module notes).
+        Rows of the table, in order. Default: every other column except identifier-like
+        ones (:func:`identifier_like`), which are named in the notes.
     categorical, continuous : list of str, optional
         Force the type of these variables (default: detection rule, ``max_levels``).
     nonnormal : "auto", list of str or None
-        ``"auto"`` or None: Shapiro-Wilk rule; a list: exactly these are non-normal.
+        ``"auto"`` or None: Shapiro-Wilk rule for every continuous variable; a list:
+        these are non-normal (median [IQR], rank test), the others follow the rule.
     alpha_normality : float
         Level of the Shapiro-Wilk test (per group).
     min_expected_for_chi2 : float
@@ -211,6 +278,8 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
         Decimals of means, SDs, medians, quartiles and percentages.
     seed : int
         Seed of the Monte-Carlo Fisher test (tables larger than 2 x c only).
+    max_text_levels : int
+        Text columns with more distinct values are left out of the default variables.
 
     Returns
     -------
@@ -221,9 +290,11 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
     InputError
         Unknown columns, or fewer than two groups.
     """
+    forced_nonnormal = tuple(nonnormal) if nonnormal not in (None, "auto") else ()
     settings = Table1Settings(group=group, by=by, alpha_normality=alpha_normality,
                               min_expected_for_chi2=float(min_expected_for_chi2),
-                              max_levels=max_levels, decimals=decimals, seed=seed)
+                              max_levels=max_levels, decimals=decimals, seed=seed,
+                              nonnormal=forced_nonnormal, max_text_levels=max_text_levels)
     _check_columns(frame, [group] + ([by] if by else []), "group/by")
     notes: list[str] = []
     keep = frame[group].notna() & (frame[by].notna() if by else True)
@@ -234,14 +305,18 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
     forced_cat, forced_cont = set(categorical or []), set(continuous or [])
     if variables is None:
         variables = []
+        skipped: list[str] = []
         for c in frame.columns:
             if c in (group, by):
                 continue
-            s = data[c]
-            if c not in forced_cat and not pd.api.types.is_numeric_dtype(s) and s.nunique() > 20:
-                notes.append(f"column {c!r} skipped (text with {s.nunique()} distinct values).")
+            why = identifier_like(data[c], max_text_levels)
+            if c not in forced_cat and c not in forced_cont and why:
+                skipped.append(f"{c!r} ({why})")
                 continue
             variables.append(c)
+        if skipped:
+            notes.append("Identifier-like columns left out (give them in variables= to "
+                         "tabulate them): " + "; ".join(skipped) + ".")
     _check_columns(frame, list(variables) + sorted(forced_cat | forced_cont), "variable")
     both = forced_cat & forced_cont
     if both:
@@ -257,7 +332,10 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
     cells = [(b, g) for b in strata for g in groups]
 
     def col(b, name) -> str:
-        return name if b is None else f"{_label(b)}{_SEP}{name}"
+        return name if b is None else f"{by}{_NS}{_label(b)}{_SEP}{name}"
+
+    def gcol(b, g) -> str:
+        return col(b, f"{group}{_NS}{_label(g)}")
 
     def subset(b, g=None) -> pd.DataFrame:
         m = np.ones(len(data), dtype=bool)
@@ -268,21 +346,27 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
         return data.loc[m]
 
     # column order: groups (per stratum), Overall, p/test per stratum, Missing
-    group_cols = [col(b, _label(g)) for b, g in cells]
+    group_cols = [gcol(b, g) for b, g in cells]
     p_cols = [col(b, "p") for b in strata]
     t_cols = [col(b, "test") for b in strata]
     columns = ["variable", "level"] + group_cols + [OVERALL]
     for p, t in zip(p_cols, t_cols):
         columns += [p, t]
     columns.append("Missing")
+    if len(set(columns)) != len(columns):
+        dup = sorted({c for c in columns if columns.count(c) > 1})
+        raise InputError(f"Table 1 columns {dup} would repeat: levels of {group!r}"
+                         + (f" or {by!r}" if by else "") + " contain ' | ' or ' = ' in a way "
+                         "that makes two columns the same; rename those levels")
 
     rows: list[dict] = []
     n_row = {"variable": "n", "level": ""}
     for b, g in cells:
-        n_row[col(b, _label(g))] = str(len(subset(b, g)))
+        n_row[gcol(b, g)] = str(len(subset(b, g)))
     n_row[OVERALL] = str(len(data))
     rows.append(n_row)
     test_rows: list[dict] = []
+    numeric_cat: list[str] = []
     d = decimals
 
     for var in variables:
@@ -297,6 +381,8 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
                                  f"value(s) are not numbers; declare it categorical")
         if is_cat:
             levels = _levels(s)
+            if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+                numeric_cat.append(f"{var!r} ({len(levels)} values)")
             head = {"variable": var, "level": "", "Missing": str(n_missing)}
             level_rows = [{"variable": var, "level": _label(lv)} for lv in levels]
             for b, g in cells:
@@ -304,7 +390,7 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
                 for r, lv in zip(level_rows, levels):
                     k = int((x == lv).sum())
                     pct = 100.0 * k / len(x) if len(x) else float("nan")
-                    r[col(b, _label(g))] = f"{k} ({pct:.{d}f})"
+                    r[gcol(b, g)] = f"{k} ({pct:.{d}f})"
             x_all = s.dropna()
             for r, lv in zip(level_rows, levels):
                 k = int((x_all == lv).sum())
@@ -324,14 +410,14 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
 
         x_of = {(b, g): s.loc[subset(b, g).index].dropna().to_numpy(dtype=float)
                 for b, g in cells}
-        if nonnormal in (None, "auto"):
-            normal, _ = _htest.is_normal(list(x_of.values()), alpha_normality)
+        if var in forced_nonnormal:
+            normal = False
         else:
-            normal = var not in set(nonnormal)
+            normal, _ = _htest.is_normal(list(x_of.values()), alpha_normality)
         row = {"variable": var, "level": "mean ± SD" if normal else "median [IQR]",
                "Missing": str(n_missing)}
         for (b, g), x in x_of.items():
-            row[col(b, _label(g))] = _cont_summary(x, normal, d)
+            row[gcol(b, g)] = _cont_summary(x, normal, d)
         row[OVERALL] = _cont_summary(s.dropna().to_numpy(dtype=float), normal, d)
         for b in strata:
             res = _htest.continuous_test([x_of[(b, g)] for g in groups], normal=normal,
@@ -343,6 +429,10 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
                               "p": res.p, "note": res.note})
         rows.append(row)
 
+    if numeric_cat:
+        notes.append("Numeric variables tabulated as categorical (at most "
+                     f"{max_levels} distinct values, or declared so), levels in numeric order: "
+                     + ", ".join(numeric_cat) + ".")
     out = pd.DataFrame(rows).reindex(columns=columns).fillna("")
     tests = pd.DataFrame(test_rows, columns=["variable", "stratum", "kind", "summary", "normal",
                                              "test", "statistic", "p", "note"])

@@ -33,7 +33,7 @@ def _collect_warnings(out: Path):
 
 def demo(
     output: Path = typer.Argument(Path("demo_out"), help="Folder for the synthetic data and the study outputs."),
-    patients: int = typer.Option(40, "--patients", help="Synthetic patients per modality."),
+    patients: int = typer.Option(60, "--patients", help="Synthetic patients per modality."),
     seed: int = typer.Option(7, "--seed", help="Seed of the synthetic cohort and of every model."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Local worker processes (0 = all usable cores)."),
 ) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from thyromics.errors import InputError
 
-__all__ = ["StudyConfig", "ExtractConfig", "Table1Config", "ModelConfig", "DeepConfig", "load_study",
-           "study_reference"]
+__all__ = ["StudyConfig", "ExtractConfig", "Table1Config", "ModelConfig", "DeepConfig",
+           "SubgroupConfig", "EvaluateConfig", "RobustnessConfig", "HarmonizeConfig",
+           "load_study", "study_reference"]
 
 
 class _Frozen(BaseModel):
@@ -52,6 +53,7 @@ class ModelConfig(_Frozen):
     selection: Literal["lasso", "univariate", "mrmr", "none"] = Field("lasso", description="Feature selection inside each training fold.")
     resample: Literal["none", "smote", "undersample"] = Field("none", description="Class rebalancing inside each training fold.")
     threshold: Literal["youden", "constrained"] = Field("youden", description="Threshold rule on the out-of-fold training predictions, carried unchanged: youden, or constrained (sensitivity >= 0.70, NPV >= 0.50, then 0.5 sens + 0.3 NPV + 0.2 spec).")
+    cv_threshold: Literal["nested", "pooled"] = Field("nested", description="Threshold of the cross-validated (cv) metrics: nested (chosen inside each outer training part on its inner out-of-fold scores, applied to the held-out fold) or pooled (chosen on the pooled out-of-fold scores it is evaluated on: optimistic).")
     tune: bool = Field(True, description="Tune each classifier's grid in an inner patient-grouped CV (forests tune on out-of-bag error).")
     tuner: Literal["grid", "optuna"] = Field("grid", description="grid: the registry grid; optuna: Optuna's seeded TPE sampler over the registry's search space (inner patient-grouped CV, ROC AUC).")
     trials: int = Field(30, ge=1, description="Optuna trials per fit (tuner: optuna).")
@@ -74,6 +76,88 @@ class DeepConfig(_Frozen):
     gradcam: int = Field(12, ge=0, description="Grad-CAM overlays written for this many lesions of the evaluation cohorts.")
 
 
+class SubgroupConfig(_Frozen):
+    """One subgroup variable: a manifest column, as it is or cut into bins.
+
+    The lesion-size strata of the lung-metastasis study (>= 10, 9, 8, 7, 6, 5, <= 4 mm)::
+
+        column: size_mm
+        edges: [-.inf, 5, 6, 7, 8, 9, 10, .inf]
+        labels: ["<= 4 mm", "5 mm", "6 mm", "7 mm", "8 mm", "9 mm", ">= 10 mm"]
+
+    Bins are left-closed, ``[5, 6)`` holds 5.0 to 5.99 mm.
+    """
+
+    column: str = Field(..., description="Manifest column whose values (or bins of them) define the subgroups.")
+    edges: list[float] | None = Field(None, description="Bin edges of a continuous column, increasing (left-closed bins [a, b); -.inf / .inf for open ends); none: every value is a subgroup.")
+    labels: list[str] | None = Field(None, description="Names of the bins, one per pair of neighbouring edges (default '[a, b)').")
+
+    @model_validator(mode="after")
+    def _check_bins(self) -> "SubgroupConfig":
+        if self.edges is None:
+            if self.labels is not None:
+                raise ValueError(f"subgroup {self.column!r}: labels need edges")
+            return self
+        if len(self.edges) < 2 or any(b <= a for a, b in zip(self.edges, self.edges[1:])):
+            raise ValueError(f"subgroup {self.column!r}: edges must be at least two increasing "
+                             f"numbers, got {self.edges}")
+        if self.labels is not None and len(self.labels) != len(self.edges) - 1:
+            raise ValueError(f"subgroup {self.column!r}: {len(self.edges)} edges make "
+                             f"{len(self.edges) - 1} bins, but {len(self.labels)} labels were given")
+        return self
+
+    def bin_labels(self) -> list[str] | None:
+        """The bin names (given, or ``[a, b)``), or ``None`` for a categorical column."""
+        if self.edges is None:
+            return None
+        if self.labels is not None:
+            return list(self.labels)
+        return [f"[{a:g}, {b:g})" for a, b in zip(self.edges, self.edges[1:])]
+
+
+class EvaluateConfig(_Frozen):
+    """Evaluation beyond the model comparison (``evaluate/`` of the study folder)."""
+
+    subgroups: list[SubgroupConfig] = Field([], description="Subgroup variables: every model of every block is evaluated in each subgroup of every cohort, at its threshold carried from training.")
+
+
+class RobustnessConfig(_Frozen):
+    """Feature robustness under image perturbation (``thyromics robustness``; Zwanenburg et al. 2019)."""
+
+    enabled: bool = Field(False, description="Perturb every case, extract again and rate each feature's ICC over the perturbations (robustness/ of the study folder).")
+    chain: str = Field("ntvc", description="Perturbation chain preset: ntvc (noise, translation, volume, contour: the paper's best), rnvc, noise, rotation, translation, volume, contour.")
+    repetitions: int = Field(10, ge=2, description="Perturbed versions of every case.")
+    seed: int | None = Field(None, description="Seed of the perturbation draws (default: the study seed).")
+    noise_level: float | None = Field(None, ge=0, description="Standard deviation of the added noise (default: estimated from each image).")
+    rotation_angles: list[float] | None = Field(None, description="Rotation angles in degrees (default: -15 ... 15 in steps of 5, without 0).")
+    translation_fractions: list[float] | None = Field(None, description="Sub-voxel translation fractions in [0, 1) (default: 0, 0.25, 0.5, 0.75).")
+    volume_mode: Literal["fraction", "distance"] | None = Field(None, description="Volume adaptation by a volume fraction or a distance in mm (default: fraction).")
+    volume_sizes: list[float] | None = Field(None, description="Volume changes (fractions, or mm; < 0 shrinks; default: -0.2 ... 0.2).")
+    supervoxels: int | None = Field(None, ge=2, description="About this many supervoxels over the lesion in contour randomisation (default 20).")
+    icc: list[Literal["icc1", "icc2", "icc3"]] = Field(["icc1"], description="ICC forms computed; the first decides 'stable' (icc1 is the paper's).")
+    threshold: float = Field(0.9, gt=0, le=1, description="A feature is stable when its ICC is at least this.")
+    criterion: Literal["icc", "lower"] = Field("icc", description="icc: the point estimate against the threshold; lower: its lower 95% bound.")
+    in_model: bool = Field(True, description="Add the robust step to every model: drop features below the threshold, ICC computed on each training fold's cases only.")
+
+
+class HarmonizeConfig(_Frozen):
+    """ComBat harmonisation of the features across centres, fitted inside every training fold."""
+
+    column: str | None = Field(None, description="Manifest column of the centre / scanner; none: no harmonisation.")
+    covariates: list[str] = Field([], description="Biological covariates ComBat keeps (e.g. age, sex; never the label).")
+    reference: str | None = Field(None, description="Reference batch, left unchanged.")
+    unseen: Literal["refuse", "reference"] = Field("refuse", description="A centre met only in another cohort: refuse with a message, or pass its cases unchanged (needs reference).")
+    compare: bool = Field(True, description="Also run every model without ComBat and write the AUCs side by side.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "HarmonizeConfig":
+        if self.unseen == "reference" and self.reference is None:
+            raise ValueError("harmonize.unseen: reference needs harmonize.reference")
+        if (self.covariates or self.reference) and not self.column:
+            raise ValueError("harmonize.covariates / reference need harmonize.column")
+        return self
+
+
 class StudyConfig(_Frozen):
     """A whole study. Paths are relative to the YAML file."""
 
@@ -84,6 +168,9 @@ class StudyConfig(_Frozen):
     table1: Table1Config = Field(Table1Config(), description="Table 1 settings.")
     model: ModelConfig = Field(ModelConfig(), description="Modelling settings.")
     deep: DeepConfig = Field(DeepConfig(), description="Deep-learning settings.")
+    robustness: RobustnessConfig = Field(RobustnessConfig(), description="Perturbation robustness settings.")
+    harmonize: HarmonizeConfig = Field(HarmonizeConfig(), description="Harmonisation settings.")
+    evaluate: EvaluateConfig = Field(EvaluateConfig(), description="Evaluation settings.")
     report: bool = Field(True, description="Build the HTML report at the end.")
 
 
@@ -125,6 +212,11 @@ def study_reference() -> str:
             if isinstance(ann, type) and issubclass(ann, BaseModel):
                 rows.append(f"| `{prefix}{name}` | | {f.description} |")
                 walk(ann, f"{prefix}{name}.")
+                continue
+            item = getattr(ann, "__args__", (None,))[0]
+            if isinstance(item, type) and issubclass(item, BaseModel):  # a list of settings
+                rows.append(f"| `{prefix}{name}` | `{f.default!r}` | {f.description} |")
+                walk(item, f"{prefix}{name}[].")
                 continue
             default = "required" if f.is_required() else f"`{f.default!r}`"
             rows.append(f"| `{prefix}{name}` | {default} | {f.description} |")

@@ -1,4 +1,4 @@
-"""Run a whole study from its YAML: extract -> table1 -> model -> report.
+"""Run a whole study from its YAML: extract -> table1 -> deep -> model -> evaluate -> report.
 
 Each step writes into its own folder of the study output and a ``.done.json`` marker
 holding the hash of what it was made from; a rerun skips every step whose marker
@@ -14,6 +14,7 @@ from pathlib import Path
 from thyromics.provenance import (atomic_write_json, now_iso, package_versions, path_sha256,
                                   settings_hash)
 from thyromics.study.config import StudyConfig
+from thyromics.study.subgroups import SUBGROUPS_CSV, SUBGROUPS_DIR, SUBGROUPS_JSON
 
 __all__ = ["run_study", "StudyPaths"]
 
@@ -29,6 +30,8 @@ class StudyPaths:
         self.table1 = self.out / "table1"
         self.models = self.out / "models"
         self.deep = self.out / "deep"
+        self.robustness = self.out / "robustness"
+        self.evaluate = self.out / SUBGROUPS_DIR
         self.report = self.out / "report.html"
         self.study_json = self.out / "study.json"
 
@@ -87,6 +90,10 @@ def _run_locked(cfg: StudyConfig, paths: StudyPaths, *, log: Log,
     from thyromics.parallel import default_jobs
 
     started = now_iso()
+    if cfg.deep.enabled:  # before any work, not after the extraction
+        from thyromics._extras import require
+
+        require("deep", "deep.enabled in the study YAML")
     manifest = read_manifest(cfg.cases, check_files=False)
     manifest_hash = path_sha256(cfg.cases)
 
@@ -130,15 +137,33 @@ def _run_locked(cfg: StudyConfig, paths: StudyPaths, *, log: Log,
               lambda: _deep(cfg, paths, log))
 
     # 4. Models: each block compared over the chosen classifiers.
-    model_key = settings_hash([ext_key, deep_key, cfg.model.model_dump(mode="json"), cfg.seed])
+    # 3b. Robustness: every case perturbed and extracted again, ICC per feature.
+    rob_key = None
+    if cfg.robustness.enabled:
+        rob_key = settings_hash([ext_key, cfg.robustness.model_dump(mode="json"), cfg.seed])
+        _step("robustness", paths.robustness / ".done.json", rob_key, log,
+              lambda: _robustness(cfg, manifest, settings, paths, log))
+    extra = [rob_key, cfg.harmonize.model_dump(mode="json")] if (
+        rob_key or cfg.harmonize.column) else []
+    model_key = settings_hash([ext_key, deep_key, cfg.model.model_dump(mode="json"), cfg.seed,
+                               *extra])
     _step("model", paths.models / ".done.json", model_key, log, lambda: _models(cfg, paths, log))
+
+    # 5. Subgroups: every model of every block, per subgroup, at its carried threshold.
+    if cfg.evaluate.subgroups:
+        sub_key = settings_hash([model_key, cfg.evaluate.model_dump(mode="json")])
+        _step("evaluate", paths.evaluate / ".done.json", sub_key, log,
+              lambda: _subgroups(cfg, paths, manifest.frame, log))
+    else:  # a subgroup table of an earlier run must not reach this run's report
+        for name in (SUBGROUPS_CSV, SUBGROUPS_JSON, ".done.json"):
+            (paths.evaluate / name).unlink(missing_ok=True)
 
     atomic_write_json(paths.study_json, {
         "name": cfg.name, "started": started, "finished": now_iso(), "seed": cfg.seed,
         "settings": cfg.model_dump(mode="json"), "versions": package_versions(),
         "inputs": {str(cfg.cases): manifest_hash}})
 
-    # 5. The report.
+    # 6. The report.
     if cfg.report:
         from thyromics.report.build import build_report
 
@@ -148,14 +173,26 @@ def _run_locked(cfg: StudyConfig, paths: StudyPaths, *, log: Log,
     return paths
 
 
+def _subgroups(cfg: StudyConfig, paths: StudyPaths, frame, log: Log) -> None:
+    from thyromics.study.subgroups import run_subgroups
+
+    path = run_subgroups(paths.models, frame, cfg.evaluate.subgroups, paths.evaluate, seed=cfg.seed)
+    log(f"[evaluate] subgroups of {', '.join(s.column for s in cfg.evaluate.subgroups)}: {path}")
+
+
 def _table1(manifest, cfg: StudyConfig, paths: StudyPaths) -> None:
     from thyromics.stats.table1 import table1
 
     frame = manifest.frame
-    variables = cfg.table1.variables or list(manifest.clinical_columns)
+    # Without table1.variables: every clinical column except identifier-like ones (UIDs,
+    # free text), which Table 1 names in its footnote.
+    variables = cfg.table1.variables or None
+    keep = list(dict.fromkeys([*manifest.clinical_columns, "label", "split"]))
+    frame = frame[[c for c in keep if c in frame.columns]]
     labelled = frame[frame["label"].notna()] if "label" in frame else frame
     paths.table1.mkdir(parents=True, exist_ok=True)
-    t = table1(labelled, group="label", variables=variables)
+    t = table1(labelled.drop(columns=["split"], errors="ignore"), group="label",
+               variables=variables)
     t.to_csv(paths.table1 / "table1.csv")
     (paths.table1 / "table1.html").write_text(t.to_html(), encoding="utf-8")
     if cfg.table1.by_cohort and "split" in frame and frame["split"].notna().any():
@@ -178,7 +215,7 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
     settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selection,
                                 resample=m.resample, tune=m.tune, n_estimators=m.n_estimators,
                                 threshold_rule=m.threshold, tuner=m.tuner, trials=m.trials,
-                                calibration=m.calibration)
+                                calibration=m.calibration, **_step_settings(cfg, paths))
     for block in m.blocks:
         out = paths.models / block.replace("+", "_")
         log(f"[model] block {block}: {', '.join(m.models)} ({m.cv}-fold CV x {m.repeats})")
@@ -186,7 +223,41 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
                         blocks=[block], models=list(m.models), cv=m.cv,
                         repeats=m.repeats, seed=cfg.seed, settings=settings, out_dir=out,
                         importance=list(m.importance), families=block == "radiomics",
-                        join=[deep_table] if "deep" in block.split("+") else [])
+                        cv_threshold=m.cv_threshold,
+                        join=[deep_table] if "deep" in block.split("+") else [],
+                        harmonize_compare=cfg.harmonize.compare)
+
+
+def _step_settings(cfg: StudyConfig, paths: StudyPaths) -> dict:
+    """PipelineSettings fields of the robust and harmonize steps."""
+    out: dict = {}
+    r, h = cfg.robustness, cfg.harmonize
+    if r.enabled and r.in_model:
+        out.update(robust=str(paths.robustness), robust_threshold=r.threshold,
+                   robust_icc=r.icc[0], robust_criterion=r.criterion)
+    if h.column:
+        out.update(harmonize=h.column, harmonize_covariates=tuple(h.covariates),
+                   harmonize_reference=h.reference, harmonize_unseen=h.unseen)
+    return out
+
+
+def _robustness(cfg: StudyConfig, manifest, settings, paths: StudyPaths, log: Log) -> None:
+    from thyromics.parallel import default_jobs
+    from thyromics.robustness.run import run_robustness
+    from thyromics.robustness.settings import get_chain
+
+    r = cfg.robustness
+    chain = get_chain(r.chain, repetitions=r.repetitions,
+                      seed=cfg.seed if r.seed is None else r.seed, noise_level=r.noise_level,
+                      rotation_angles=r.rotation_angles, translation_fractions=r.translation_fractions,
+                      volume_mode=r.volume_mode, volume_sizes=r.volume_sizes,
+                      supervoxels=r.supervoxels)
+    res = run_robustness(manifest, settings, chain, paths.robustness,
+                         jobs=cfg.extract.jobs or default_jobs(), scheduler=cfg.extract.scheduler,
+                         kinds=list(r.icc), threshold=r.threshold, criterion=r.criterion,
+                         geometry_tolerance=cfg.extract.geometry_tolerance)
+    log(f"[robustness] {res.n_stable} of {res.n_features} features stable ({chain.code} x "
+        f"{chain.repetitions}, {res.n_cases} cases, {res.n_failed} failed extraction(s))")
 
 
 def _deep(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
@@ -260,6 +331,11 @@ def _deep_as_model_block(network: str, held_out, metrics: dict, out: Path) -> No
                                                    "ppv", "npv", "f1")},
                      "threshold": s["threshold"]})
     pd.DataFrame(rows).to_csv(out / "comparison.csv", index=False)
+    # one network: no DeLong comparison inside the block; its explanation is Grad-CAM
+    pd.DataFrame(columns=["cohort", "model_a", "model_b", "n", "auc_a", "auc_b", "auc_diff",
+                          "ci_low", "ci_high", "z", "p", "method"]).to_csv(out / "delong.csv", index=False)
+    atomic_write_json(out / "run.json", {"stage": "deep", "network": network,
+                                         "threshold": "Youden on the validation rows, carried"})
     pd.DataFrame({"case_id": held_out["case_id"], "patient_id": held_out["patient_id"],
                   "model": network, "cohort": held_out["cohort"], "fold": -1, "repeat": -1,
                   "y_true": held_out["label"].astype(int), "score": held_out["probability"]}
