@@ -1,4 +1,5 @@
-"""Synthetic DICOM written with pydicom for the DICOM reader tests: series, RTSTRUCT."""
+"""Synthetic DICOM for the DICOM reader tests: series and RTSTRUCT written with pydicom,
+SEG with highdicom, contours from voxel indices; and the shared real DICOM folders."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 RTSTRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 
 
@@ -72,12 +74,13 @@ def write_series(folder: Path, vol: np.ndarray, *, spacing=(0.5, 0.75, 2.0),
 
 def write_rtstruct(path: Path, series: list[Dataset], rois: dict[str, list[np.ndarray]], *,
                    reference_instances: bool = True, frame_uid: str | None = None,
-                   geometric_type: str = "CLOSED_PLANAR") -> Path:
+                   geometric_type: str | dict[str, str] = "CLOSED_PLANAR") -> Path:
     """An RTSTRUCT with one ROI per entry of ``rois``: name -> list of (m, 3) contours (mm).
 
     Each contour names the slice at its z (``ContourImageSequence``) when
     ``reference_instances``; otherwise it names an instance that is not in the series
-    (as after anonymisation).
+    (as after anonymisation). ``geometric_type``: one for all ROIs, or ROI name -> type
+    (``CLOSED_PLANAR`` where a ROI is not named).
     """
     first = series[0]
     frame_uid = frame_uid or first.FrameOfReferenceUID
@@ -129,7 +132,8 @@ def write_rtstruct(path: Path, series: list[Dataset], rois: dict[str, list[np.nd
             img.ReferencedSOPInstanceUID = by_d.get(d, generate_uid()) if reference_instances \
                 else generate_uid()
             c.ContourImageSequence = Sequence([img])
-            c.ContourGeometricType = geometric_type
+            c.ContourGeometricType = geometric_type if isinstance(geometric_type, str) \
+                else geometric_type.get(name, "CLOSED_PLANAR")
             c.NumberOfContourPoints = len(pts)
             c.ContourData = [f"{v:.6g}" for v in pts.ravel()]
             rc.ContourSequence.append(c)
@@ -153,3 +157,106 @@ def index_to_patient(series: list[Dataset], spacing, pts_ijk: np.ndarray) -> np.
     p = np.asarray(pts_ijk, float)
     return o + np.outer(p[:, 0] * spacing[0], row) + np.outer(p[:, 1] * spacing[1], col) + \
         np.outer(p[:, 2] * spacing[2], normal)
+
+
+def square_contour(series: list[Dataset], spacing, square_ijk, k: float) -> np.ndarray:
+    """The (4, 3) patient-mm corners of the square ``(x0, y0, x1, y1)`` (voxel indices) on
+    slice ``k`` of a series from :func:`write_series` with this ``spacing``."""
+    x0, y0, x1, y1 = square_ijk
+    ij = np.array([[x0, y0, k], [x1, y0, k], [x1, y1, k], [x0, y1, k]], float)
+    return index_to_patient(series, spacing, ij)
+
+
+def write_highdicom_seg(folder: Path, pixels: np.ndarray, names: list[str], *,
+                        spacing=(0.6, 0.9, 2.5), fractional: bool = False,
+                        sources_reversed: bool = True) -> tuple[Path, Path]:
+    """``(series folder, SEG file)``: a zero CT series and a SEG made by highdicom on it.
+
+    ``pixels`` is ``(z, y, x, segments)``; segment ``n`` (1-based) is labelled
+    ``names[n - 1]``. With ``sources_reversed`` the frames are stored in another order
+    than the volume's.
+    """
+    import highdicom as hd
+    import pydicom
+    from pydicom.sr.codedict import codes
+
+    vol = np.zeros(pixels.shape[:3], np.int16)
+    write_series(folder / "ct", vol, spacing=spacing)
+    files = sorted((folder / "ct").glob("*.dcm"))
+    sources = sorted((pydicom.dcmread(f) for f in files),
+                     key=lambda d: float(d.ImagePositionPatient[2]))
+    for d in sources:  # highdicom copies the patient / study module from the sources
+        for key in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                    "ReferringPhysicianName", "StudyID", "AccessionNumber"):
+            setattr(d, key, "")
+    px = pixels
+    if sources_reversed:
+        sources, px = sources[::-1], pixels[::-1]
+    descriptions = [hd.seg.SegmentDescription(
+        segment_number=n, segment_label=name,
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Lesion,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+        for n, name in enumerate(names, start=1)]
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=px.astype(np.float32 if fractional else np.uint8),
+        segmentation_type=(hd.seg.SegmentationTypeValues.FRACTIONAL if fractional
+                           else hd.seg.SegmentationTypeValues.BINARY),
+        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=2,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="test",
+        manufacturer_model_name="test", software_versions="1", device_serial_number="1",
+        max_fractional_value=255 if fractional else None)
+    out = folder / "seg.dcm"
+    seg.save_as(out)
+    return folder / "ct", out
+
+
+def shared_dicom(name: str) -> Path:
+    """``<shared data>/dicom/<name>``: skips when absent (fails under ``CI=true``)."""
+    from conftest import need_data
+
+    return need_data(f"dicom/{name}")
+
+
+def rtstruct_study(folder: Path, spacing=(0.5, 0.75, 2.0)
+                   ) -> tuple[Path, Path, dict[str, np.ndarray]]:
+    """``(series folder, RTSTRUCT, expected masks)``: a 6 x 20 x 16 CT with ROIs "GTV 1"
+    (3 slices of 9 x 7 voxels), "Marker" (a POINT contour: no voxels) and "node" (3 x 3 on
+    one slice). The expected masks are built by hand from the even-odd rule on voxel
+    centres (a square from 2.5 to 9.5 holds the centres 3..9)."""
+    vol = (np.arange(6 * 20 * 16) % 89).astype(np.int16).reshape(6, 20, 16)
+    series = write_series(folder / "ct", vol, spacing=spacing)
+
+    def sq(box, k):
+        return square_contour(series, spacing, box, k)
+
+    write_rtstruct(folder / "rs.dcm", series,
+                   {"GTV 1": [sq((2.5, 3.5, 9.5, 12.5), k) for k in (1, 2, 3)],
+                    "Marker": [sq((5, 5, 6, 6), 2)],
+                    "node": [sq((10.5, 14.5, 13.5, 17.5), 4)]},
+                   geometric_type={"Marker": "POINT"})
+    gtv = np.zeros(vol.shape, np.uint8)
+    gtv[1:4, 4:13, 3:10] = 1
+    node = np.zeros(vol.shape, np.uint8)
+    node[4, 15:18, 11:14] = 1
+    return folder / "ct", folder / "rs.dcm", {"GTV 1": gtv, "node": node}
+
+
+def write_enhanced(path: Path, series_folder: Path, modality: str = "CT") -> Path:
+    """A legacy converted enhanced multi-frame file of a series from :func:`write_series`,
+    made by highdicom (an independent writer of the per-frame functional groups); frames
+    are stored in file-name order (``write_series`` names files in reverse position order).
+    """
+    import highdicom as hd
+    import pydicom
+
+    sources = [pydicom.dcmread(f) for f in sorted(series_folder.glob("*.dcm"))]
+    cls = {"CT": hd.legacy.LegacyConvertedEnhancedCTImage,
+           "MR": hd.legacy.LegacyConvertedEnhancedMRImage}[modality]
+    for ds in sources:
+        ds.Modality = modality
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = \
+            {"CT": CT_STORAGE, "MR": MR_STORAGE}[modality]
+    cls(sources, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(),
+        instance_number=1).save_as(path)
+    return path

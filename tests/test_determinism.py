@@ -46,7 +46,7 @@ def _content(p: Path) -> bytes:
 def _digests(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(_content(p)).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in RUN_RECORDS
-            and ".thyromics_cache" not in p.parts and not p.name.startswith(".")}
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
 
 
 @pytest.fixture(scope="module")
@@ -111,14 +111,31 @@ def _model_table(path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
-def test_model_stage_is_byte_identical_across_n_jobs_and_reruns(tmp_path):
+def test_model_stage_is_byte_identical_across_jobs_dask_and_reruns(tmp_path):
+    """--jobs (fits in processes), --n-jobs (threads in estimators), a Dask cluster, a fresh
+    run without the fit cache and a rerun served from it: the same files."""
+    import distributed
+
     _model_table(tmp_path / "f.csv")
-    for name, jobs in (("a", "1"), ("b", "2"), ("c", "1")):
-        _cli("model", str(tmp_path / "f.csv"), "--models", "lr,rf", "--cv", "3", "--seed", "3",
-             "--n-jobs", jobs, "-o", str(tmp_path / name), cwd=tmp_path)
+    common = ["model", str(tmp_path / "f.csv"), "--models", "lr,rf", "--cv", "3", "--seed", "3",
+              "--no-progress"]
+    runs = {"a": ["--jobs", "1", "--n-jobs", "1"], "b": ["--jobs", "2", "--n-jobs", "2"],
+            "c": ["--jobs", "1", "--no-cache"]}
+    for name, extra in runs.items():
+        _cli(*common, *extra, "-o", str(tmp_path / name), cwd=tmp_path)
     a = _digests(tmp_path / "a")
+    fits = sorted((tmp_path / "a" / ".fits").glob("*.pkl"))
+    assert len(fits) == 2 * (3 + 1) and not (tmp_path / "c" / ".fits").exists()
+    stamps = [p.stat().st_mtime_ns for p in fits]
+    _cli(*common, "--jobs", "2", "-o", str(tmp_path / "a"), cwd=tmp_path)  # from the cache
+    assert [p.stat().st_mtime_ns for p in fits] == stamps
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        _cli(*common, "--no-cache", "--scheduler", cluster.scheduler_address,
+             "-o", str(tmp_path / "dask"), cwd=tmp_path)
     assert any(k.endswith(".csv") for k in a)
-    assert _digests(tmp_path / "b") == a and _digests(tmp_path / "c") == a
+    for name in ("a", "b", "c", "dask"):
+        assert _digests(tmp_path / name) == a, f"{name} differs from the first run"
 
 
 def test_dl_train_on_cpu_is_identical_with_a_seed(tmp_path):

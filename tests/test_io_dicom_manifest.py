@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from _dicom import index_to_patient, write_rtstruct, write_series
+from _dicom import square_contour, write_rtstruct, write_series
 from _helpers import write_nii
 from thyromics.cli import app
 from thyromics.io import read_image, read_manifest, validate_readable
@@ -20,8 +20,7 @@ SPACING = (0.7, 0.7, 2.0)
 
 
 def _square(series, x0, y0, x1, y1, k):
-    ij = np.array([[x0, y0, k], [x1, y0, k], [x1, y1, k], [x0, y1, k]], float)
-    return index_to_patient(series, SPACING, ij)
+    return square_contour(series, SPACING, (x0, y0, x1, y1), k)
 
 
 def _tree(root: Path) -> Path:

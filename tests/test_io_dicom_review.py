@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pydicom
 import pytest
 
@@ -45,6 +46,55 @@ def test_rtstruct_proposal_corrected_and_saved_as_seg(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.array, corrected)
     np.testing.assert_array_equal(state.current_mask("c1")[0], corrected)
     assert row["changed_voxels"] == "16"
+
+
+def test_reader_cases_csv_keeps_the_roi_and_reads_back_as_a_manifest(tmp_path: Path) -> None:
+    """Two ROIs of one RTSTRUCT under review: a correction, a rejection. The reader's
+    cases.csv is a manifest again (the case as reviewed, its roi), and its reviewed SEG
+    is read with the same roi."""
+    from thyromics.io import load_case, read_manifest
+    from thyromics.review.run_agreement import run_agreement
+
+    _study(tmp_path)
+    (tmp_path / "two.csv").write_text("case_id,patient_id,image,mask,roi,label\n"
+                                      "c1,p1,ct,rs.dcm,gtv,1\nc2,p1,ct,rs.dcm,BODY,0\n")
+    state = ReaderState(load_study(tmp_path / "two.csv"), tmp_path / "review", "anna")
+    proposed = state.study.mask("c1", "proposed").array
+    corrected = proposed.copy()
+    corrected[2, 4:8, 4:8] = 1
+    state.record("c1", "correct", mask=corrected)
+    state.record("c2", "reject", reason="not a lesion")
+    manifest = read_manifest(state.manifest_path)
+    assert [(c.case_id, c.roi, c.mask.name, c.patient_id, c.label) for c in manifest.cases] == \
+        [("c1", "gtv", "rs.dcm", "p1", 1), ("c2", "BODY", "rs.dcm", "p1", 0)]
+    frame = manifest.frame.set_index("case_id")
+    assert frame.loc["c2", "decision"] == "rejected"
+    assert pd.isna(frame.loc["c2", "reviewed_mask"])  # rejected: no reviewed mask
+    np.testing.assert_array_equal(load_case(manifest.cases[0])[1].array, proposed)
+    reviewed = Path(frame.loc["c1", "reviewed_mask"])
+    np.testing.assert_array_equal(read_mask(reviewed, roi="GTV", image=tmp_path / "ct").array,
+                                  corrected)
+    res = run_agreement(state.manifest_path, ["mask", "reviewed_mask"], tmp_path / "agr",
+                        preset=None)
+    assert res.n_ok == 1 and [e["case_id"] for e in res.errors] == ["c2"]
+    assert res.summary["dice_mean"].iloc[0] == pytest.approx(2 * 49 / (49 + 65))
+
+
+def test_roi_option_for_rows_without_one_and_a_nifti_reference(tmp_path: Path) -> None:
+    """``--roi`` names the RTSTRUCT structure; the NIfTI reference of the same case is a
+    voxel mask, to which no roi applies."""
+    _study(tmp_path)
+    gtv = load_study(tmp_path / "cases.csv").mask("c1", "proposed")
+    write_nii(tmp_path / "ref.nii.gz", gtv.array, spacing=gtv.spacing, origin=gtv.origin)
+    (tmp_path / "opt.csv").write_text("case_id,image,mask,ref\nc1,ct,rs.dcm,ref.nii.gz\n")
+    study = load_study(tmp_path / "opt.csv", reference="ref", roi="GTV")
+    np.testing.assert_array_equal(study.mask("c1", "proposed").array, gtv.array)
+    np.testing.assert_array_equal(study.mask("c1", "reference").array, gtv.array)
+    state = ReaderState(study, tmp_path / "review", "ben")
+    state.record("c1", "accept")
+    from thyromics.io import read_manifest
+
+    assert [c.roi for c in read_manifest(state.manifest_path).cases] == ["GTV"]
 
 
 def test_save_as_seg_for_a_nifti_proposal_on_a_dicom_image(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _dicom import index_to_patient, write_rtstruct, write_series
+from _dicom import (index_to_patient, shared_dicom, square_contour, write_rtstruct,
+                    write_series)
 from thyromics.errors import CaseError
 from thyromics.io import load_case, read_mask
 from thyromics.io.dicom_rt import rasterize_polygons, rtstruct_rois
@@ -94,9 +95,7 @@ def _ct(tmp_path: Path, n: int = 6, frame_uid="auto"):
 
 
 def _contour(series, square_ijk, k):
-    x0, y0, x1, y1 = square_ijk
-    ij = np.array([[x0, y0, k], [x1, y0, k], [x1, y1, k], [x0, y1, k]], float)
-    return index_to_patient(series, SPACING, ij)
+    return square_contour(series, SPACING, square_ijk, k)
 
 
 @pytest.mark.parametrize("references", [True, False])
@@ -127,32 +126,28 @@ def test_unknown_roi_lists_names_closest_first(tmp_path: Path) -> None:
         read_mask(rs, image=tmp_path / "ct")
 
 
-def test_rtstruct_refusals(tmp_path: Path) -> None:
+@pytest.mark.parametrize("square, k, options, match", [
+    ((2.5, 3.5, 9.5, 12.5), 1.5, {"reference_instances": False},
+     "0.50 slices from the nearest slice centre"),
+    ((2, 3, 9, 12), 1, {"frame_uid": "1.2.3.4"}, "frame of reference 1.2.3.4"),
+    ((-3.5, 3.5, 9.5, 12.5), 1, {}, "reaches outside the image"),
+    ((2, 3, 9, 12), 9, {"reference_instances": False}, "outside the image's 6 slices"),
+    ((2, 3, 9, 12), 1, {"geometric_type": "POINT"}, "expected CLOSED_PLANAR"),
+])
+def test_rtstruct_refusals(tmp_path: Path, square, k, options, match) -> None:
     _, series = _ct(tmp_path)
-    ct = tmp_path / "ct"
-    between = _contour(series, (2.5, 3.5, 9.5, 12.5), 1.5)
-    rs = write_rtstruct(tmp_path / "a.dcm", series, {"x": [between]}, reference_instances=False)
-    with pytest.raises(CaseError, match="0.50 slices from the nearest slice centre"):
-        read_mask(rs, image=ct)
-    other = write_rtstruct(tmp_path / "b.dcm", series, {"x": [_contour(series, (2, 3, 9, 12), 1)]},
-                           frame_uid="1.2.3.4")
-    with pytest.raises(CaseError, match="frame of reference 1.2.3.4"):
-        read_mask(other, image=ct)
-    outside = write_rtstruct(tmp_path / "c.dcm", series,
-                             {"x": [_contour(series, (-3.5, 3.5, 9.5, 12.5), 1)]})
-    with pytest.raises(CaseError, match="reaches outside the image"):
-        read_mask(outside, image=ct)
-    beyond = write_rtstruct(tmp_path / "d.dcm", series, {"x": [_contour(series, (2, 3, 9, 12), 9)]},
-                            reference_instances=False)
-    with pytest.raises(CaseError, match="outside the image's 6 slices"):
-        read_mask(beyond, image=ct)
-    points = write_rtstruct(tmp_path / "e.dcm", series, {"x": [_contour(series, (2, 3, 9, 12), 1)]},
-                            geometric_type="POINT")
-    with pytest.raises(CaseError, match="expected CLOSED_PLANAR"):
-        read_mask(points, image=ct)
-    with pytest.raises(CaseError, match="only a DICOM image carries"):
-        from _helpers import write_nii
+    rs = write_rtstruct(tmp_path / "rs.dcm", series, {"x": [_contour(series, square, k)]},
+                        **options)
+    with pytest.raises(CaseError, match=match):
+        read_mask(rs, image=tmp_path / "ct")
 
+
+def test_rtstruct_on_a_nifti_image_is_refused(tmp_path: Path) -> None:
+    from _helpers import write_nii
+
+    _, series = _ct(tmp_path)
+    rs = write_rtstruct(tmp_path / "rs.dcm", series, {"x": [_contour(series, (2, 3, 9, 12), 1)]})
+    with pytest.raises(CaseError, match="only a DICOM image carries"):
         read_mask(rs, image=write_nii(tmp_path / "i.nii.gz", np.zeros((6, 20, 16), np.int16)))
 
 
@@ -213,10 +208,7 @@ def test_same_as_rt_utils_on_a_square_series(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def sts(shared_data: Path) -> Path:
-    path = shared_data / "dicom" / "sts_001"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
-    return path
+    return shared_dicom("sts_001")
 
 
 @pytest.mark.realdata

@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from _dicom import write_series
+from _dicom import shared_dicom, write_highdicom_seg, write_series
 from thyromics.errors import CaseError, InputError
 from thyromics.io import Image, load_case, read_image, read_mask
 from thyromics.io.dicom_seg import seg_segments, write_seg
@@ -19,41 +19,9 @@ from thyromics.io.manifest import Case
 SPACING = (0.6, 0.9, 2.5)
 
 
-def _seg(tmp_path: Path, pixels: np.ndarray, names: list[str], *, fractional: bool = False,
-         sources_reversed: bool = True) -> tuple[Path, Path]:
+def _seg(tmp_path: Path, pixels: np.ndarray, names: list[str], **kw) -> tuple[Path, Path]:
     """A SEG made by highdicom on a synthetic series; ``pixels`` (z, y, x, segments)."""
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
-    vol = np.zeros(pixels.shape[:3], np.int16)
-    write_series(tmp_path / "ct", vol, spacing=SPACING)
-    files = sorted((tmp_path / "ct").glob("*.dcm"))
-    sources = sorted((pydicom.dcmread(f) for f in files),
-                     key=lambda d: float(d.ImagePositionPatient[2]))
-    for d in sources:  # highdicom copies the patient / study module from the sources
-        for key in ("PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                    "ReferringPhysicianName", "StudyID", "AccessionNumber"):
-            setattr(d, key, "")
-    px = pixels
-    if sources_reversed:  # frames stored in an order other than the volume's
-        sources, px = sources[::-1], pixels[::-1]
-    descriptions = [hd.seg.SegmentDescription(
-        segment_number=n, segment_label=name,
-        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-        segmented_property_type=codes.SCT.Lesion,
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
-        for n, name in enumerate(names, start=1)]
-    seg = hd.seg.Segmentation(
-        source_images=sources, pixel_array=px.astype(np.float32 if fractional else np.uint8),
-        segmentation_type=(hd.seg.SegmentationTypeValues.FRACTIONAL if fractional
-                           else hd.seg.SegmentationTypeValues.BINARY),
-        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=2,
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="test",
-        manufacturer_model_name="test", software_versions="1", device_serial_number="1",
-        max_fractional_value=255 if fractional else None)
-    out = tmp_path / "seg.dcm"
-    seg.save_as(out)
-    return tmp_path / "ct", out
+    return write_highdicom_seg(tmp_path, pixels, names, spacing=SPACING, **kw)
 
 
 def _pixels() -> np.ndarray:
@@ -128,7 +96,7 @@ def test_seg_on_another_series_is_refused(tmp_path: Path) -> None:
 def test_bit_packed_phantom(shared_data: Path) -> None:
     """23 x 38 frames (not a multiple of 8 bits): the image's 1-pixels are the segment's
     round region; the segment also toggles the 4 corners of every slice (info.txt)."""
-    root = shared_data / "dicom" / "seg_bitpacking_phantom"
+    root = shared_dicom("seg_bitpacking_phantom")
     image, mask = load_case(Case("phantom", root / "image", root / "mask" / "mask.dcm", 2,
                                  "phantom", roi="Liver"))
     expected = image.array.astype(bool)

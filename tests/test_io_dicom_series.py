@@ -10,10 +10,10 @@ import numpy as np
 import pydicom
 import pytest
 
-from _dicom import write_rtstruct, write_series
+from _dicom import shared_dicom, write_rtstruct, write_series
 from thyromics.errors import CaseError
 from thyromics.io import read_image
-from thyromics.io.dicom_series import DicomWarning
+from thyromics.io.dicom_series import DicomWarning, UncalibratedSpacingWarning
 
 
 def _vol(n: int = 5) -> np.ndarray:
@@ -128,10 +128,7 @@ def test_two_series_are_listed_with_modality_and_description(tmp_path: Path) -> 
 
 @pytest.fixture(scope="module")
 def us(shared_data: Path) -> Path:
-    path = shared_data / "dicom" / "ultrasound"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
-    return path
+    return shared_dicom("ultrasound")
 
 
 def _luma_of_palette(path: Path) -> np.ndarray:
@@ -162,10 +159,44 @@ def test_ultrasound_with_two_tissue_regions_says_which(us: Path) -> None:
 
 
 @pytest.mark.realdata
-def test_ultrasound_without_regions_keeps_unit_spacing(us: Path) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DicomWarning)
-        img = read_image(us / "US1_UNCR.dcm")
+def test_ultrasound_without_regions_says_the_spacing_is_pixels(us: Path) -> None:
+    path = us / "US1_UNCR.dcm"
+    with pytest.warns(UncalibratedSpacingWarning) as record:
+        img = read_image(path)
+    assert len(record) == 1
+    text = str(record[0].message)
+    assert f"file {path}: ultrasound image without a physical pixel size (no PixelSpacing, " \
+           "no SequenceOfUltrasoundRegions): its spacing 1 x 1 is in pixels, not mm" in text
     assert img.spacing == (1.0, 1.0)
-    rgb = pydicom.dcmread(us / "US1_UNCR.dcm").pixel_array.astype(np.float64)
+    rgb = pydicom.dcmread(path).pixel_array.astype(np.float64)
     np.testing.assert_allclose(img.array, rgb @ np.array([0.299, 0.587, 0.114]), atol=1e-9)
+
+
+@pytest.mark.realdata
+def test_uncalibrated_ultrasound_names_the_case_and_goes_into_provenance(
+        us: Path, tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+
+    from thyromics.features.extract import extract_cohort, read_features
+    from thyromics.features.presets import get_preset
+    from thyromics.io import load_case
+    from thyromics.io.manifest import Case
+
+    rows, cols = pydicom.dcmread(us / "US1_UNCR.dcm").pixel_array.shape[:2]
+    m = np.zeros((rows, cols), np.uint8)
+    m[rows // 3:rows // 2, cols // 3:cols // 2] = 255
+    PILImage.fromarray(m).save(tmp_path / "m.png")
+    with pytest.warns(UncalibratedSpacingWarning, match=r"^case 'us1': file .*US1_UNCR.dcm: "):
+        load_case(Case("us1", us / "US1_UNCR.dcm", tmp_path / "m.png", 2, "p"))
+    with warnings.catch_warnings():  # a calibrated one says nothing of the kind
+        warnings.simplefilter("error", UncalibratedSpacingWarning)
+        read_image(us / "OBXXXX1A.dcm")
+    (tmp_path / "cases.csv").write_text(f"case_id,image,mask\nus1,{us / 'US1_UNCR.dcm'},m.png\n")
+    settings = get_preset("us").replace(log_sigmas=(), wavelet=False)
+    for run in range(2):  # computed, then from the cache: the note stays
+        with pytest.warns(UncalibratedSpacingWarning, match=r"1 case\(s\) have an image whose "
+                                                            r"spacing is not physical \('us1'\)"):
+            summary = extract_cohort(tmp_path / "cases.csv", settings, tmp_path / "f.parquet")
+        assert summary.n_ok == 1 and summary.n_cached == run, summary.errors
+        notes = read_features(tmp_path / "f.parquet")[1]["cases"]["us1"]["notes"]
+        assert len(notes) == 1 and notes[0].startswith(f"file {us / 'US1_UNCR.dcm'}: ultrasound")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _dicom import shared_dicom
 from thyromics.errors import CaseError
 from thyromics.io import load_case, read_image, read_mask
 from thyromics.io.manifest import Case
@@ -16,10 +17,7 @@ from thyromics.io.slicer_seg import slicer_segments
 
 @pytest.fixture(scope="module")
 def slicer(shared_data: Path) -> Path:
-    path = shared_data / "dicom" / "slicer_seg"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
-    return path
+    return shared_dicom("slicer_seg")
 
 
 @pytest.mark.realdata

@@ -32,6 +32,8 @@ from thyromics.report.build import build_report
 from thyromics.report.sections import SECTIONS
 
 SECTION_IDS = [sid for sid, _, _ in SECTIONS]
+#: Sections of steps the main study does not run (see ``steps_study`` and test_report_steps).
+STEP_SECTIONS = ("robustness", "harmonization")
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +59,12 @@ def _section(html: str, sid: str) -> str:
 def test_every_section_present_and_filled(full_report, report_study):  # noqa: F811
     path, html = full_report
     assert path.name == "report.html"
-    assert _statuses(html) == {sid: "ok" for sid in SECTION_IDS}
+    assert _statuses(html) == {sid: "not run" if sid in STEP_SECTIONS else "ok" for sid in SECTION_IDS}
     assert "Synthetic US study: study report" in html
-    # the only step `thyromics run` has no stage for: segmentation networks
-    assert html.count('class="not-run"') == 1 and "deep/segmentation/*.png" in html
+    # segmentation networks (no stage in `thyromics run`) and the steps this study leaves out
+    assert html.count('class="not-run"') == 1 + len(STEP_SECTIONS) and "deep/segmentation/*.png" in html
+    assert "robustness/icc.csv" in _section(html, "robustness")
+    assert "models/&lt;block&gt;/harmonization/" in _section(html, "harmonization")
     # the report `thyromics run` wrote is the same report
     assert _statuses((report_study / "report.html").read_text()) == _statuses(html)
 
@@ -132,6 +136,7 @@ def test_confusion_counts_match_naive_count(full_report):
     cm = pd.read_csv(root / "report_data" / "confusion_radiomics.csv")
     preds = pd.read_parquet(root / "models" / "radiomics" / "predictions.parquet")
     comp = pd.read_csv(root / "models" / "radiomics" / "comparison.csv").dropna(subset=["threshold"])
+    cm = cm.dropna(subset=["threshold"])  # the cv rows (per-fold thresholds): test_report_steps
     assert len(cm) == len(comp) >= 4
     for r in comp.itertuples():
         p = preds[(preds.model == r.model) & (preds.cohort == r.cohort)]

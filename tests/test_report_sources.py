@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from report_study import report_study  # noqa: F401  (fixture)
+from report_study import report_study, steps_study  # noqa: F401  (fixtures)
 from thyromics.csvsafe import restore_frame
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
@@ -186,3 +186,46 @@ def test_the_walk_catches_a_changed_number(page):
     rows[0][col] = rows[0][col].replace(printed, wrong, 1)
     with pytest.raises(AssertionError):
         check_table(root, {**t, "rows": rows})
+
+
+#: The steps study's block folder and its tables that come from the robustness stage and
+#: the models' robust / ComBat steps.
+STEPS_BLOCK = "radiomics_clinical"
+STEP_TABLES = {f"robust_{STEPS_BLOCK}", f"harmonization_auc_{STEPS_BLOCK}",
+               "robustness_least_stable", f"comparison_{STEPS_BLOCK}"}
+
+
+@pytest.fixture(scope="module")
+def steps_page(steps_study):  # noqa: F811
+    html = (steps_study / "report.html").read_text(encoding="utf-8")
+    return steps_study, parse_tables(html)
+
+
+def test_step_tables_equal_their_sources(steps_page):
+    root, tables = steps_page
+    for t in tables:
+        assert ("data-source" in t["attrs"]) != ("data-derived" in t["attrs"]), t["attrs"]
+    sourced = [t for t in tables if t["attrs"].get("data-source")]
+    assert STEP_TABLES <= {t["attrs"]["data-name"] for t in sourced}
+    assert "robustness_stable" in {t["attrs"].get("data-name") for t in tables
+                                   if t["attrs"].get("data-derived") == "robustness/icc.csv"}
+    assert sum(check_table(root, t) for t in sourced) > 100
+
+
+@pytest.mark.parametrize("name,column", [(f"harmonization_auc_{STEPS_BLOCK}", "AUC without ComBat (95% CI)"),
+                                         (f"robust_{STEPS_BLOCK}", "removed")])
+def test_the_walk_catches_a_changed_step_number(steps_page, name, column):
+    root, tables = steps_page
+    t = next(t for t in tables if t["attrs"].get("data-name") == name)
+    col = t["header"].index(column)
+    printed = NUMBER.findall(t["rows"][0][col])[0]
+    values = list(pd.read_csv(root / "report_data" / f"{name}.csv").iloc[0].to_numpy())
+    digits = len(printed.partition(".")[2])
+    step = 10.0 ** -digits
+    wrong = next(w for k in range(1, 50) if not _printed_matches(
+        w := f"{float(printed) + k * step:.{digits}f}", values))
+    rows = [list(r) for r in t["rows"]]
+    rows[0][col] = rows[0][col].replace(printed, wrong, 1)
+    with pytest.raises(AssertionError):
+        check_table(root, {**t, "rows": rows})
+

@@ -15,6 +15,9 @@ import typer
 __all__ = ["dl_app", "segment_app", "dl_train", "dl_predict", "dl_embed", "dl_gradcam",
            "segment_train", "segment_predict"]
 
+_ROI_HELP = ("RTSTRUCT structure / DICOM SEG or Slicer segment name (case-insensitive) for rows "
+             "whose 'roi' cell is empty.")
+
 dl_app = typer.Typer(help="Deep-learning lesion classifiers: train, predict, embed (deep features), "
                           "Grad-CAM.", no_args_is_help=True)
 segment_app = typer.Typer(help="Lesion segmentation networks: train, predict.", no_args_is_help=True)
@@ -99,6 +102,7 @@ def dl_train(
     seed: int = typer.Option(0), device: str = typer.Option("auto", help="auto, cpu or cuda."),
     resume: bool = typer.Option(True, help="Resume from OUT/checkpoint.pt if present."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
 ) -> None:
     """Train a lesion classifier; early stopping on the validation AUC."""
     from thyromics.deep.settings import AugmentSettings, DataSettings, TrainSettings
@@ -114,7 +118,7 @@ def dl_train(
                              pretrained=str(pretrained) if pretrained else None,
                              pretrained_exclude=tuple(p for p in (pretrained_exclude or "").split(",") if p),
                              data=data, augment=AugmentSettings(enabled=augment))
-    res = fit_classifier(manifest, settings, out, resume=resume, progress=progress)
+    res = fit_classifier(manifest, settings, out, resume=resume, progress=progress, roi=roi)
     typer.echo(f"best epoch {res.best_epoch}: validation AUC {res.best_auc:.3f}; model in {out / 'model.pt'}")
 
 
@@ -124,11 +128,12 @@ def dl_predict(
     manifest: Path = typer.Argument(..., help="Case manifest to predict."),
     out: Path = typer.Option(Path("dl_predictions.csv"), "--out", "-o", help="CSV of probabilities."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
+    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
 ) -> None:
     """Probability of class 1 for every lesion of a manifest."""
     from thyromics.deep.train import predict_classifier
 
-    df, errors = predict_classifier(model_dir, manifest, device=device, progress=progress)
+    df, errors = predict_classifier(model_dir, manifest, device=device, progress=progress, roi=roi)
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False)
     _report_errors(errors, out.parent)
@@ -142,11 +147,13 @@ def dl_embed(
     out: Path = typer.Option(Path("dl_features.parquet"), "--out", "-o", help="Parquet feature table."),
     n_components: int = typer.Option(128, help="PCA components (fewer when the training set is smaller)."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
+    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
 ) -> None:
     """Deep features: penultimate activations -> PCA fitted on the training rows -> Parquet."""
     from thyromics.deep.embed import embed_manifest
 
-    df, errors = embed_manifest(model_dir, manifest, n_components=n_components, device=device, progress=progress)
+    df, errors = embed_manifest(model_dir, manifest, n_components=n_components, device=device,
+                                progress=progress, roi=roi)
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out, index=False)
     _report_errors(errors, out.parent)
@@ -160,12 +167,13 @@ def dl_gradcam(
     out: Path = typer.Option(Path("gradcam"), "--out", "-o", help="Folder for the PNG overlays."),
     class_idx: int = typer.Option(1, help="Class whose evidence is shown."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
+    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
 ) -> None:
     """Grad-CAM overlays (image, heat map, mask outline) as PNG, one per lesion."""
     from thyromics.deep.gradcam import gradcam_manifest
 
     paths, errors = gradcam_manifest(model_dir, manifest, out, class_idx=class_idx, device=device,
-                                     progress=progress)
+                                     progress=progress, roi=roi)
     _report_errors(errors, out)
     typer.echo(f"{len(paths)} overlays -> {out}")
 
@@ -186,6 +194,7 @@ def segment_train(
     network_options: Optional[str] = typer.Option(None, help="JSON object of network arguments."),
     seed: int = typer.Option(0), device: str = typer.Option("auto"),
     resume: bool = typer.Option(True), progress: bool = typer.Option(True),
+    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
 ) -> None:
     """Train a segmentation network (Dice loss, Adam); early stopping on the validation Dice."""
     from thyromics.deep.segment import fit_segmenter
@@ -197,7 +206,7 @@ def segment_train(
                                window=_floats(window, 2, "--window"), epochs=epochs, batch_size=batch_size,
                                learning_rate=lr, patience=patience, val_fraction=val_fraction, seed=seed,
                                device=device)
-    res = fit_segmenter(manifest, settings, out, resume=resume, progress=progress)
+    res = fit_segmenter(manifest, settings, out, resume=resume, progress=progress, roi=roi)
     typer.echo(f"best epoch {res.best_epoch}: validation Dice {res.best_dice:.3f}; model in {out / 'model.pt'}")
 
 
@@ -208,12 +217,13 @@ def segment_predict(
     out: Path = typer.Option(Path("segmentations"), "--out", "-o", help="Output folder (masks/ + table)."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
     mask_format: str = typer.Option("auto", "--mask-format", help="auto: masks in the image's format, DICOM SEG for DICOM series; seg: DICOM SEG for every DICOM image."),
+    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
 ) -> None:
     """Segment every case; write masks in the input's format and a Dice/IoU/HD95 table."""
     from thyromics.deep.segment import predict_segmentation
 
     df, errors = predict_segmentation(model_dir, manifest, out, device=device, progress=progress,
-                                      mask_format=mask_format)
+                                      mask_format=mask_format, roi=roi)
     out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / "segmentation.csv", index=False)
     _report_errors(errors, out)

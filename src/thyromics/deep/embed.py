@@ -119,8 +119,12 @@ def deep_feature_table(case_ids: Sequence[str], activations: np.ndarray, train_m
 
 
 def embed_manifest(model_dir: str | Path, manifest: str | Path, *, n_components: int = 128,
-                   device: str = "auto", progress: bool = True) -> tuple[Any, list[tuple[str, str]]]:
+                   device: str = "auto", progress: bool = True,
+                   roi: str | None = None) -> tuple[Any, list[tuple[str, str]]]:
     """Deep-feature table for every lesion of ``manifest`` with a trained classifier.
+
+    ``roi``: the RTSTRUCT structure / SEG or Slicer segment for rows whose ``roi`` cell is
+    empty.
 
     The PCA is fitted on the rows whose ``case_id`` the model folder's ``split.csv``
     marks ``train``; all other rows are only projected. Raises when none of the
@@ -146,7 +150,8 @@ def embed_manifest(model_dir: str | Path, manifest: str | Path, *, n_components:
     split = pd.read_csv(split_file, dtype={"case_id": str})
     train_ids = set(split.loc[split["split"] == "train", "case_id"])
     model, settings = load_classifier(model_dir, device)
-    samples = build_samples(read_cases(manifest), replace(settings.data, max_lesions_per_patient=None),
+    samples = build_samples(read_cases(manifest, roi=roi),
+                            replace(settings.data, max_lesions_per_patient=None),
                             progress=progress)
     mask = np.array([c in train_ids for c in samples.case_ids])
     if mask.sum() < 2:

@@ -115,11 +115,12 @@ def save_overlay(image: np.ndarray, cam: np.ndarray, mask: np.ndarray | None, pa
 
 
 def gradcam_manifest(model_dir: str | Path, manifest: str | Path, out_dir: str | Path, *,
-                     class_idx: int = 1, device: str = "auto", progress: bool = True
-                     ) -> tuple[list[Path], list[tuple[str, str]]]:
+                     class_idx: int = 1, device: str = "auto", progress: bool = True,
+                     roi: str | None = None) -> tuple[list[Path], list[tuple[str, str]]]:
     """Grad-CAM overlays ``<out_dir>/<case_id>.png`` for every lesion of a manifest.
 
-    Returns the written paths and the skipped ``(case_id, reason)`` pairs.
+    ``roi``: the RTSTRUCT structure / SEG or Slicer segment for rows whose ``roi`` cell is
+    empty. Returns the written paths and the skipped ``(case_id, reason)`` pairs.
     """
     from dataclasses import replace
 
@@ -130,7 +131,8 @@ def gradcam_manifest(model_dir: str | Path, manifest: str | Path, out_dir: str |
     from thyromics.deep.train import load_classifier, predict_probabilities
 
     model, settings = load_classifier(model_dir, device)
-    samples = build_samples(read_cases(manifest), replace(settings.data, max_lesions_per_patient=None),
+    samples = build_samples(read_cases(manifest, roi=roi),
+                            replace(settings.data, max_lesions_per_patient=None),
                             progress=progress)
     maps = gradcam_maps(model, settings.network, samples.images, class_idx=class_idx)
     probs = predict_probabilities(model, samples.images, next(model.parameters()).device)

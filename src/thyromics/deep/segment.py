@@ -17,7 +17,7 @@ removed), and compared with reference masks by Dice, IoU and HD95
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -201,15 +201,17 @@ def train_segmenter(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray,
 
 
 def fit_segmenter(manifest: str | Path, settings: SegmentSettings, out_dir: str | Path, *,
-                  resume: bool = True, progress: bool = True) -> SegmentResult:
+                  resume: bool = True, progress: bool = True,
+                  roi: str | None = None) -> SegmentResult:
     """Read a manifest, split patients into training/validation and train a segmenter.
 
-    Writes ``split.csv`` and ``errors.csv`` beside the model files.
+    ``roi``: the RTSTRUCT structure / SEG or Slicer segment for rows whose ``roi`` cell is
+    empty. Writes ``split.csv`` and ``errors.csv`` beside the model files.
     """
     import pandas as pd
 
     out_dir = Path(out_dir)
-    cases = read_cases(manifest)
+    cases = read_cases(manifest, roi=roi)
     x, y, ids, pids, errors = segmentation_samples(cases, settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(errors, columns=["case_id", "reason"]).to_csv(out_dir / "errors.csv", index=False)
@@ -291,7 +293,8 @@ def agreement(pred: np.ndarray, ref: np.ndarray, spacing: Sequence[float]) -> di
 
 def predict_segmentation(model_dir: str | Path, manifest: str | Path, out_dir: str | Path, *,
                          device: str = "auto", progress: bool = True,
-                         mask_format: str = "auto") -> tuple[Any, list[tuple[str, str]]]:
+                         mask_format: str = "auto",
+                         roi: str | None = None) -> tuple[Any, list[tuple[str, str]]]:
     """Segment every case of a manifest; write masks and a per-case table.
 
     Masks go to ``out_dir/masks/<case_id><image suffix>`` in the image's format and
@@ -299,7 +302,8 @@ def predict_segmentation(model_dir: str | Path, manifest: str | Path, out_dir: s
     image gets a DICOM SEG (``<case_id>.dcm``, segment "lesion", algorithm type
     AUTOMATIC, referencing every slice: :func:`thyromics.io.dicom_seg.write_seg`), so
     it opens in 3D Slicer, OHIF and PACS; ``mask_format="seg"`` writes SEG for DICOM
-    file images too. Returns a DataFrame with ``case_id,
+    file images too. ``roi`` is the RTSTRUCT structure / SEG or Slicer segment of the
+    reference masks for rows whose ``roi`` cell is empty. Returns a DataFrame with ``case_id,
     mask_path, n_lesions, dice, iou, hd95`` (metrics NaN when the manifest row has no
     readable reference mask) and the skipped ``(case_id, reason)`` pairs.
     """
@@ -311,10 +315,10 @@ def predict_segmentation(model_dir: str | Path, manifest: str | Path, out_dir: s
     model, settings = load_segmenter(model_dir, device)
     out_dir = Path(out_dir)
     rows, errors = [], []
-    for case in tqdm(read_cases(manifest), desc="segment", disable=not progress):
+    for case in tqdm(read_cases(manifest, roi=roi), desc="segment", disable=not progress):
         try:
             image, ref = load_case_images(case) if case.mask is not None and Path(case.mask).exists() \
-                else (load_case_images(CaseRef(case.case_id, case.image, None, case.patient_id))[0], None)
+                else (load_case_images(replace(case, mask=None))[0], None)
             prob = predict_probability_map(model, image, settings)
             mask, n = postprocess(prob, settings.threshold, settings.min_lesion_size)
             name = case.image.name

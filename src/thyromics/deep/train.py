@@ -227,12 +227,18 @@ def _score(y: np.ndarray, p: np.ndarray, vloss: float) -> float:
 
 
 def fit_classifier(manifest: str | Path, settings: TrainSettings, out_dir: str | Path, *,
-                   resume: bool = True, progress: bool = True) -> TrainResult:
-    """Read a case manifest, cut lesion samples, split by patient and train (see module docstring)."""
+                   resume: bool = True, progress: bool = True,
+                   roi: str | None = None) -> TrainResult:
+    """Read a case manifest, cut lesion samples, split by patient and train (see module docstring).
+
+    ``roi``: the RTSTRUCT structure / SEG or Slicer segment for rows whose ``roi`` cell is
+    empty (:func:`thyromics.io.load_case`).
+    """
     import pandas as pd
 
     out_dir = Path(out_dir)
-    samples = build_samples(read_cases(manifest), settings.data, require_label=True, progress=progress)
+    samples = build_samples(read_cases(manifest, roi=roi), settings.data, require_label=True,
+                            progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(samples.errors, columns=["case_id", "reason"]).to_csv(out_dir / "errors.csv", index=False)
     if len(samples) == 0:
@@ -257,8 +263,10 @@ def load_classifier(model_dir: str | Path, device: str = "auto") -> tuple[torch.
 
 
 def predict_classifier(model_dir: str | Path, manifest: str | Path, *, device: str = "auto",
-                       progress: bool = True) -> tuple["Any", list[tuple[str, str]]]:
-    """Probabilities of class 1 for every lesion of a manifest.
+                       progress: bool = True,
+                       roi: str | None = None) -> tuple["Any", list[tuple[str, str]]]:
+    """Probabilities of class 1 for every lesion of a manifest (``roi`` as in
+    :func:`fit_classifier`).
 
     Returns
     -------
@@ -271,7 +279,7 @@ def predict_classifier(model_dir: str | Path, manifest: str | Path, *, device: s
 
     model, settings = load_classifier(model_dir, device)
     data = replace(settings.data, max_lesions_per_patient=None)
-    samples = build_samples(read_cases(manifest), data, progress=progress)
+    samples = build_samples(read_cases(manifest, roi=roi), data, progress=progress)
     p = predict_probabilities(model, samples.images, next(model.parameters()).device, settings.batch_size)
     df = pd.DataFrame({"case_id": samples.case_ids, "patient_id": samples.patient_ids,
                        "label": samples.labels, "probability": p})

@@ -22,7 +22,8 @@ Indices, from predicted probabilities ``p`` and their logits ``lp``:
 
 Probabilities of exactly 0 or 1 (trees) are clipped to ``[1e-8, 1 - 1e-8]`` before the
 logit. Bootstrap samples with a single class, or whose fit fails, are skipped and
-counted (rms does the same); ``n_boot`` is the number used.
+counted (rms does the same); ``n_boot`` is the number used. :func:`optimism_from_fits`
+gives the same summary from refits made elsewhere (the model stage runs them as tasks).
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ from thyromics.errors import InputError
 from thyromics.evaluate._checks import as_binary, warn_undefined
 from thyromics.evaluate.calibration import _logistic
 
-__all__ = ["INDEXES", "validation_indexes", "bootstrap_indices", "optimism_bootstrap"]
+__all__ = ["INDEXES", "validation_indexes", "bootstrap_indices", "optimism_bootstrap",
+           "optimism_from_fits"]
 
 #: Indices reported by :func:`optimism_bootstrap`, in order.
 INDEXES: tuple[str, ...] = ("auc", "dxy", "intercept", "slope", "brier")
 
 FitPredict = Callable[[NDArray[np.intp]], Callable[[NDArray[np.intp]], NDArray[np.float64]]]
+#: One bootstrap refit: its sample (positions), probabilities on the sample and on all cases.
+BootFit = tuple[ArrayLike, ArrayLike, ArrayLike]
 
 _EPS = 1e-8
 
@@ -119,35 +123,76 @@ def optimism_bootstrap(fit_predict: FitPredict, y: ArrayLike, *, n_boot: int = 2
                else bootstrap_indices(n, n_boot, seed, groups))
     if not samples:
         raise InputError("optimism_bootstrap: give n_boot >= 1 (or indices).")
-    apparent = validation_indexes(yy, fit_predict(every)(every))
+    apparent = fit_predict(every)(every)
+    fits: list[BootFit | None] = []
+    for rows in samples:
+        if yy[rows].min() == yy[rows].max():
+            fits.append(None)
+            continue
+        try:
+            predict = fit_predict(rows)
+            fits.append((rows, predict(rows), predict(every)))
+        except (ValueError, np.linalg.LinAlgError):
+            fits.append(None)
+    return optimism_from_fits(yy, apparent, fits,
+                              patients=groups is not None and indices is None)
+
+
+def optimism_from_fits(y: ArrayLike, apparent: ArrayLike, fits: Sequence[BootFit | None], *,
+                       patients: bool = False) -> dict[str, Any]:
+    """The optimism summary of :func:`optimism_bootstrap` from bootstrap fits made elsewhere.
+
+    Parameters
+    ----------
+    y : array of shape (n,)
+        Binary outcome of the original ``n`` cases.
+    apparent : array of shape (n,)
+        Probabilities of the model fitted on all cases, on those cases.
+    fits : sequence
+        One entry per bootstrap sample: ``(rows, p_rows, p_all)``, the sample's positions,
+        the refit's probabilities on the sample and on the ``n`` original cases; or
+        ``None`` for a sample that was skipped (a single class, or its fit failed).
+    patients : bool
+        Whether whole patients were resampled (said in ``method``).
+
+    Returns
+    -------
+    dict
+        As :func:`optimism_bootstrap`.
+    """
+    yy = as_binary(y)
+    app = validation_indexes(yy, apparent)
     train, test = [], []
     failed = 0
-    for rows in samples:
+    for fit in fits:
+        if fit is None:
+            failed += 1
+            continue
+        rows, p_rows, p_all = fit
+        rows = np.asarray(rows, dtype=np.intp)
         if yy[rows].min() == yy[rows].max():
             failed += 1
             continue
         try:
-            predict = fit_predict(rows)
-            tr = validation_indexes(yy[rows], predict(rows))
-            te = validation_indexes(yy, predict(every))
+            tr = validation_indexes(yy[rows], p_rows)
+            te = validation_indexes(yy, p_all)
         except (ValueError, np.linalg.LinAlgError):
             failed += 1
             continue
         train.append([tr[k] for k in INDEXES])
         test.append([te[k] for k in INDEXES])
     if failed:
-        warn_undefined(f"optimism bootstrap: {failed} of {len(samples)} samples skipped "
+        warn_undefined(f"optimism bootstrap: {failed} of {len(fits)} samples skipped "
                        "(a single class, or the fit failed).")
     tr_m = np.nanmean(np.array(train), axis=0) if train else np.full(len(INDEXES), np.nan)
     te_m = np.nanmean(np.array(test), axis=0) if test else np.full(len(INDEXES), np.nan)
     out: dict[str, Any] = {}
     for i, k in enumerate(INDEXES):
         opt = float(tr_m[i] - te_m[i])
-        out[k] = {"apparent": apparent[k], "training": float(tr_m[i]), "test": float(te_m[i]),
-                  "optimism": opt, "corrected": apparent[k] - opt}
+        out[k] = {"apparent": app[k], "training": float(tr_m[i]), "test": float(te_m[i]),
+                  "optimism": opt, "corrected": app[k] - opt}
     out["n_boot"] = len(train)
     out["n_failed"] = failed
     out["method"] = ("optimism bootstrap (Harrell 1996; rms::validate), "
-                     + ("patients resampled" if groups is not None and indices is None
-                        else "cases resampled"))
+                     + ("patients resampled" if patients else "cases resampled"))
     return out

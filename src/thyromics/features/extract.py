@@ -39,8 +39,8 @@ ID_COLUMNS = ("case_id", "patient_id", "label", "split")
 LESION_ID_COLUMNS = ("parent_case_id", "lesion_id")
 #: Parquet schema-metadata key under which the provenance JSON is stored.
 PROVENANCE_KEY = b"thyromics"
-#: Bump when a change of code changes cached values.
-CACHE_VERSION = "2"
+#: Bump when a change of code changes cached values (3: records keep the readers' notes).
+CACHE_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,7 @@ def extract_case_record(task: CaseTask) -> dict:
     """
     from thyromics.io import load_case
     from thyromics.io.manifest import Case
+    from thyromics.io.readers import reader_notes
 
     t0 = time.perf_counter()
     try:
@@ -134,9 +135,10 @@ def extract_case_record(task: CaseTask) -> dict:
                 series_uid=task.series_uid)
     if task.lesions is not None:
         return _lesions_record(task, case, cached, image_hash, mask_hash, t0)
-    image, mask = load_case(case, label=getattr(task.settings, "label", None),
-                            geometry_tolerance=task.geometry_tolerance, frame=task.frame,
-                            series_uid=task.series_uid)
+    with reader_notes() as read_notes:
+        image, mask = load_case(case, label=getattr(task.settings, "label", None),
+                                geometry_tolerance=task.geometry_tolerance, frame=task.frame,
+                                series_uid=task.series_uid)
     perturbed = None
     if task.perturbation is not None:
         image, mask, perturbed = _perturb(task, image, mask)
@@ -147,6 +149,8 @@ def extract_case_record(task: CaseTask) -> dict:
               "notes": notes, "ndim": image.ndim, "image_sha256": image_hash,
               "mask_sha256": mask_hash, "seconds": round(time.perf_counter() - t0, 4),
               "cached": False}
+    if read_notes:
+        record["read_notes"] = read_notes
     if perturbed is not None:
         record["perturbation"] = perturbed
     if cached is not None:
@@ -182,11 +186,14 @@ def _lesions_record(task: CaseTask, case, cached: Path | None, image_hash: str,
     lesion, and ``lesion_info`` (components found, dropped as too small).
     """
     from thyromics.io.lesions import load_lesions
+    from thyromics.io.readers import reader_notes
 
-    image, lesions, info = load_lesions(
-        case, task.lesions, min_voxels=task.min_lesion_voxels,
-        label=getattr(task.settings, "label", None), geometry_tolerance=task.geometry_tolerance,
-        frame=task.frame, series_uid=task.series_uid)
+    with reader_notes() as read_notes:
+        image, lesions, info = load_lesions(
+            case, task.lesions, min_voxels=task.min_lesion_voxels,
+            label=getattr(task.settings, "label", None),
+            geometry_tolerance=task.geometry_tolerance, frame=task.frame,
+            series_uid=task.series_uid)
     rows, notes, diagnostics = [], [], {}
     for lesion_id, mask in lesions:
         result, values, missing = _extract_one(task, image, mask,
@@ -200,6 +207,8 @@ def _lesions_record(task: CaseTask, case, cached: Path | None, image_hash: str,
               "lesion_info": info, "diagnostics": diagnostics, "notes": notes,
               "ndim": image.ndim, "image_sha256": image_hash, "mask_sha256": mask_hash,
               "seconds": round(time.perf_counter() - t0, 4), "cached": False}
+    if read_notes:
+        record["read_notes"] = read_notes
     if cached is not None:
         try:
             atomic_write_json(cached, {k: v for k, v in record.items() if k != "case_id"})
@@ -401,8 +410,9 @@ def _extract_locked(manifest: "Manifest", settings: "ExtractionSettings", output
 def _case_provenance(record: dict) -> dict:
     out = {"image_sha256": record["image_sha256"], "mask_sha256": record["mask_sha256"],
            "missing": record["missing"]}
-    if record.get("notes"):
-        out["notes"] = record["notes"]
+    notes = [*record.get("read_notes", []), *record.get("notes", [])]
+    if notes:  # what the readers noted (uncalibrated ultrasound ...), then resampling
+        out["notes"] = notes
     if record.get("perturbation"):
         out["perturbation"] = record["perturbation"]
     if "lesions" in record:
@@ -414,7 +424,8 @@ def _case_provenance(record: dict) -> dict:
 
 
 def _warn_notes(order: list[str], records: dict[str, dict]) -> None:
-    """Warn, in this process, about padded short axes and cache files that failed."""
+    """Warn, in this process, about padded short axes, uncalibrated ultrasound images and
+    cache files that failed."""
     from thyromics.errors import ThyromicsWarning
     from thyromics.preprocess.resample import ResamplingWarning
 
@@ -425,6 +436,16 @@ def _warn_notes(order: list[str], records: dict[str, dict]) -> None:
                       f"kernel ({shown}); case {noted[0]!r}: {records[noted[0]]['notes'][0]}. "
                       "Every case's notes are in the provenance file.", ResamplingWarning,
                       stacklevel=3)
+    uncalibrated = [k for k in order if records[k].get("read_notes")]
+    if uncalibrated:
+        from thyromics.io.dicom_series import UncalibratedSpacingWarning
+
+        shown = ", ".join(repr(k) for k in uncalibrated[:3]) + \
+            (" ..." if len(uncalibrated) > 3 else "")
+        warnings.warn(UncalibratedSpacingWarning(
+            f"{len(uncalibrated)} case(s) have an image whose spacing is not physical "
+            f"({shown}); case {uncalibrated[0]!r}: {records[uncalibrated[0]]['read_notes'][0]} "
+            "Every case's notes are in the provenance file."), stacklevel=3)
     failed = [k for k in order if records[k].get("cache_error")]
     if failed:
         warnings.warn(f"{len(failed)} case(s) could not be cached (their values are in the "

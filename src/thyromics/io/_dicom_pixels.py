@@ -1,7 +1,7 @@
 """Second looks at DICOM files with pydicom, for what GDCM gets wrong or does not say.
 
-Private module of :mod:`thyromics.io._formats`: the header of one file, the modality and
-description of a series, and palette colour pixels through their lookup tables.
+Private module of :mod:`thyromics.io._dicom_read`: the header of one file, the modality
+and description of a series, and palette colour pixels through their lookup tables.
 """
 
 from __future__ import annotations
@@ -61,9 +61,9 @@ def palette_grey(path: Path, frame: int | None, colour: str,
     except Exception as e:  # noqa: BLE001 - a broken palette is the file's
         raise _fail(path, f"cannot apply the DICOM palette colour lookup tables ({e}); the "
                           "file's palette is broken.") from e
-    from thyromics.io._formats import _to_grey
+    from thyromics.io._arrays import to_grey
 
-    grey = _to_grey(path, rgb, colour)
+    grey = to_grey(path, rgb, colour)
     if grey.shape != shape:
         raise _fail(path, f"palette image of shape {grey.shape} where GDCM read {shape}.")
     return grey

@@ -14,7 +14,8 @@ import numpy as np
 from thyromics.errors import CaseError
 from thyromics.io.image import Image
 
-__all__ = ["mask_kind", "read_structured", "image_geometry", "STRUCTURED_KINDS"]
+__all__ = ["mask_kind", "applicable_roi", "read_structured", "image_geometry",
+           "structure_names", "STRUCTURED_KINDS"]
 
 #: Kinds of mask file read by name (ROI / segment) rather than by voxel value.
 STRUCTURED_KINDS = ("rtstruct", "seg", "slicer")
@@ -33,7 +34,7 @@ def _dicom_modality(path: Path) -> tuple[str, str]:
 
 def mask_kind(path: str | Path) -> str:
     """``"rtstruct"``, ``"seg"``, ``"slicer"`` or ``"image"`` (any voxel label image)."""
-    from thyromics.io._formats import file_kind
+    from thyromics.io._filetypes import file_kind
     from thyromics.io.dicom_rt import RTSTRUCT_SOP_CLASS
     from thyromics.io.dicom_seg import SEG_SOP_CLASS
     from thyromics.io.slicer_seg import is_slicer_seg
@@ -57,6 +58,16 @@ def mask_kind(path: str | Path) -> str:
     return "image"
 
 
+def applicable_roi(path: str | Path, roi: str | None) -> str | None:
+    """``roi`` where ``path`` names structures (RTSTRUCT, SEG, Slicer), else None.
+
+    For tools that read several masks of one case, in several formats (a proposal as
+    RTSTRUCT, its correction as NIfTI): the case's ``roi`` is the structure to take
+    from every mask that has structures, and means nothing to a voxel label image.
+    """
+    return roi if roi and mask_kind(path) != "image" else None
+
+
 def image_geometry(image: str | Path, series_uid: str | None = None):
     """The :class:`~thyromics.io.dicom_series.SeriesGeometry` of a DICOM image (folder or file).
 
@@ -66,13 +77,14 @@ def image_geometry(image: str | Path, series_uid: str | None = None):
         When ``image`` is not DICOM: RTSTRUCT and SEG masks live in a DICOM frame of
         reference that only a DICOM image carries.
     """
-    from thyromics.io._formats import _choose_series, file_kind
+    from thyromics.io._dicom_read import choose_series
+    from thyromics.io._filetypes import file_kind
     from thyromics.io.dicom_series import series_geometry
 
     image = Path(image)
     kind, fmt = file_kind(image)
     if kind == "series":
-        return series_geometry(image, _choose_series(image, series_uid))
+        return series_geometry(image, choose_series(image, series_uid))
     if kind == "dicom":
         return series_geometry(image.parent, [str(image)])
     raise CaseError(f"the image is {fmt} ({image}), but RTSTRUCT and DICOM SEG masks are "
@@ -96,7 +108,7 @@ def read_structured(path: Path, kind: str, *, roi: str | None, label: int | None
     if kind == "slicer":
         reference = None
         if image is not None:
-            from thyromics.io._formats import read_header
+            from thyromics.io._headers import read_header
 
             reference = read_header(Path(image), series_uid)
         return read_slicer_seg(path, roi, label=label, reference=reference)
@@ -116,9 +128,32 @@ def read_structured(path: Path, kind: str, *, roi: str | None, label: int | None
     return mask
 
 
+def structure_names(path: Path, kind: str) -> tuple[list[str], list[str]]:
+    """``(names, skipped)``: the file's structures / segments that can hold voxels, in file
+    order, and ``"NAME (why)"`` for RTSTRUCT ROIs that cannot (no contours, or only points
+    and open lines: markers, isocentres)."""
+    from thyromics.io.dicom_rt import rtstruct_rois
+    from thyromics.io.dicom_seg import seg_segments
+    from thyromics.io.slicer_seg import slicer_segments
+
+    if kind == "seg":
+        return [s.name for s in seg_segments(path)], []
+    if kind == "slicer":
+        return [s.name for s in slicer_segments(path)], []
+    names, skipped = [], []
+    for r in rtstruct_rois(path):
+        if "CLOSED_PLANAR" in r.geometric_types:
+            names.append(r.name)
+        else:
+            why = "no contours" if not r.n_contours else \
+                f"{'/'.join(r.geometric_types) or 'untyped'} contours only"
+            skipped.append(f"{r.name} ({why})")
+    return names, skipped
+
+
 def _as_2d(mask: Image, image: Path) -> Image:
     """A one-slice mask as the 2D image a single DICOM file is read as."""
-    from thyromics.io._formats import read_header
+    from thyromics.io._headers import read_header
 
     h = read_header(image)
     if len(h.size) != 2:

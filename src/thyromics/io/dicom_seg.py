@@ -32,6 +32,7 @@ import numpy as np
 
 from thyromics.errors import CaseError, InputError
 from thyromics.io._names import choose_name
+from thyromics.io.dicom_enhanced import functional_group
 from thyromics.io.image import Image
 
 __all__ = ["SegmentInfo", "seg_segments", "read_seg", "write_seg", "is_seg", "SEG_SOP_CLASS",
@@ -99,15 +100,6 @@ def seg_segments(path: str | Path, seg=None) -> list[SegmentInfo]:
     return out
 
 
-def _functional(seg, f: int, seq: str):
-    item = seg.PerFrameFunctionalGroupsSequence[f].get(seq)
-    if item:
-        return item[0]
-    shared = seg.SharedFunctionalGroupsSequence[0].get(seq) \
-        if "SharedFunctionalGroupsSequence" in seg else None
-    return shared[0] if shared else None
-
-
 def read_seg(path: str | Path, geometry, segment: str | None = None) -> Image:
     """One segment of a DICOM SEG as a 0/1 mask on the image series' grid.
 
@@ -163,9 +155,9 @@ def read_seg(path: str | Path, geometry, segment: str | None = None) -> Image:
 
 def _slice_of_frame(path: Path, seg, f: int, geometry, d: np.ndarray) -> int:
     nx, ny, nz = geometry.size
-    pos = _functional(seg, f, "PlanePositionSequence")
-    orient = _functional(seg, f, "PlaneOrientationSequence")
-    measures = _functional(seg, f, "PixelMeasuresSequence")
+    pos = functional_group(seg, f, "PlanePositionSequence")
+    orient = functional_group(seg, f, "PlaneOrientationSequence")
+    measures = functional_group(seg, f, "PixelMeasuresSequence")
     if pos is None or "ImagePositionPatient" not in pos:
         raise _fail(path, f"frame {f + 1} has no ImagePositionPatient: a SEG frame must say "
                           "where it lies.")
@@ -187,7 +179,7 @@ def _slice_of_frame(path: Path, seg, f: int, geometry, d: np.ndarray) -> int:
                           "slices' first pixel: the SEG covers another field of view. Resample "
                           "it onto the image first.")
     ref = None
-    item = _functional(seg, f, "DerivationImageSequence")
+    item = functional_group(seg, f, "DerivationImageSequence")
     for src in (item.get("SourceImageSequence", []) if item is not None else []):
         ref = geometry.slice_of(str(src.get("ReferencedSOPInstanceUID", "")))
         if ref is not None:
@@ -258,7 +250,7 @@ def write_seg(masks: dict[str, Image] | Image, source: str | Path, output: str |
     from pydicom.sr.codedict import codes
 
     from thyromics import __version__
-    from thyromics.io._formats import _choose_series
+    from thyromics.io._dicom_read import choose_series
     from thyromics.io.dicom_series import series_geometry
     from thyromics.io.readers import geometry_differences
 
@@ -267,7 +259,7 @@ def write_seg(masks: dict[str, Image] | Image, source: str | Path, output: str |
         masks = {"lesion": masks}
     if not masks:
         raise InputError("write_seg: no masks given; expected at least one segment.")
-    files = _choose_series(source, series_uid) if source.is_dir() else [str(source)]
+    files = choose_series(source, series_uid) if source.is_dir() else [str(source)]
     geometry = series_geometry(source if source.is_dir() else source.parent, files)
     for name, m in masks.items():
         if m.ndim == 2:  # a single-frame image (e.g. ultrasound): only the size can agree
@@ -280,7 +272,8 @@ def write_seg(masks: dict[str, Image] | Image, source: str | Path, output: str |
                              f"the mask's {', '.join(bad)} differ from the series' (mask size "
                              f"{m.size}, series {geometry.size}). Resample the mask onto the "
                              "series first.")
-    sources = [_with_type2(pydicom.dcmread(f)) for f in geometry.files]
+    # an enhanced multi-frame source is one instance, its frames in stored order
+    sources = [_with_type2(pydicom.dcmread(f)) for f in dict.fromkeys(geometry.files)]
     descriptions = []
     for n, name in enumerate(masks, start=1):
         auto = algorithm is not None
@@ -295,6 +288,8 @@ def write_seg(masks: dict[str, Image] | Image, source: str | Path, output: str |
                 family=codes.cid7162.ArtificialIntelligence) if auto else None)))
     pixels = np.stack([np.asarray(m.array != 0, np.uint8).reshape(tuple(reversed(geometry.size)))
                        for m in masks.values()], axis=-1)
+    if geometry.frames:  # volume slice k is stored frame geometry.frames[k]
+        pixels = pixels[np.argsort(geometry.frames)]
     seg = hd.seg.Segmentation(
         source_images=sources, pixel_array=pixels,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,

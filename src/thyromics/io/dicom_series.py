@@ -32,7 +32,11 @@ Ultrasound
 :func:`ultrasound_spacing` takes the physical pixel size of an ultrasound image from its
 ``SequenceOfUltrasoundRegions``: the 2D tissue regions (``RegionSpatialFormat`` 1 and
 ``RegionDataType`` 1) calibrated in cm (unit code 3); of several, the largest by area
-(a :class:`DicomWarning` says which was used, and the others' calibration).
+(a :class:`DicomWarning` says which was used, and the others' calibration). An
+ultrasound image with neither ``PixelSpacing`` nor such a region keeps the spacing
+``(1, 1)``, which is then pixels, not mm: the reader says so with an
+:class:`UncalibratedSpacingWarning` (:func:`uncalibrated_ultrasound` writes its text),
+and extraction records it in the case's provenance notes.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ import numpy as np
 
 from thyromics.errors import CaseError, ThyromicsWarning
 
-__all__ = ["SeriesGeometry", "series_geometry", "ultrasound_spacing", "DicomWarning",
+__all__ = ["SeriesGeometry", "Stack", "series_geometry", "check_stack", "ultrasound_spacing",
+           "DicomWarning", "UncalibratedSpacingWarning", "uncalibrated_ultrasound",
            "NON_IMAGE_MODALITIES", "SLICE_STEP_TOLERANCE_MM", "rescale_needs_float"]
 
 #: Largest allowed difference between slice steps (mm); 0.1 % of the step if larger.
@@ -63,6 +68,17 @@ _US_UNIT_CM = 3
 
 class DicomWarning(ThyromicsWarning):
     """Something a DICOM reader chose for the user (e.g. one of several US regions)."""
+
+
+class UncalibratedSpacingWarning(DicomWarning):
+    """An ultrasound image without a physical pixel size: its spacing ``(1, 1)`` is pixels.
+
+    ``note`` is the file-level text (without the case), as provenance notes keep it.
+    """
+
+    def __init__(self, message: str, note: str | None = None) -> None:
+        super().__init__(message)
+        self.note = message if note is None else note
 
 
 def _fail(path, message: str) -> CaseError:
@@ -89,6 +105,10 @@ class SeriesGeometry:
     needs_float : bool
         True when the rescale must be applied in floating point (see
         :func:`rescale_needs_float`).
+    frames : tuple of int
+        For an enhanced multi-frame file (:mod:`thyromics.io.dicom_enhanced`): the
+        stored frame (0-based) of each slice; ``files`` then repeats the one file. Empty
+        for a series of files.
     """
 
     folder: Path
@@ -106,6 +126,7 @@ class SeriesGeometry:
     modality: str = ""
     description: str = ""
     needs_float: bool = False
+    frames: tuple[int, ...] = ()
 
     @property
     def ndim(self) -> int:
@@ -140,7 +161,8 @@ def rescale_needs_float(pairs: list[tuple[float, float]]) -> bool:
     return any(s != round(s) or i != round(i) for s, i in pairs)
 
 
-def _floats(value, n: int, what: str, path) -> np.ndarray:
+def header_floats(value, n: int, what: str, path) -> np.ndarray:
+    """``n`` numbers of a header value; :class:`CaseError` naming ``what`` otherwise."""
     try:
         out = np.asarray([float(v) for v in value], float)
     except (TypeError, ValueError) as e:
@@ -150,7 +172,8 @@ def _floats(value, n: int, what: str, path) -> np.ndarray:
     return out
 
 
-def _text(ds, key: str) -> str:
+def header_text(ds, key: str) -> str:
+    """A header value as stripped text ('' when absent)."""
     value = ds.get(key, "")
     return "" if value is None else str(value).strip()
 
@@ -181,98 +204,165 @@ def series_geometry(folder: Path | str, files: list[str]) -> SeriesGeometry:
             raise _fail(f, f"cannot read the DICOM header ({e}); re-copy the file or move it "
                            "out of the series folder.") from e
     first = heads[0]
+    if len(heads) == 1 and _is_enhanced(first):
+        from thyromics.io.dicom_enhanced import enhanced_geometry
+
+        return enhanced_geometry(files[0], first)
     if len(heads) == 1 or int(first.get("NumberOfFrames", 1) or 1) > 1 \
             or "ImagePositionPatient" not in first or "ImageOrientationPatient" not in first:
         return _single(folder, files, heads)
-    orient = [tuple(np.round(_floats(h.ImageOrientationPatient, 6, "ImageOrientationPatient", f),
-                             4).tolist()) for h, f in zip(heads, files)]
-    _same(folder, files, orient, "orientation (ImageOrientationPatient)",
-          "Slices of one volume share one orientation: the folder mixes planes (e.g. axial "
-          "and a scout or a reformat). Move each plane into its own folder or series.")
-    sizes = [(int(h.Rows), int(h.Columns)) for h in heads]
-    _same(folder, files, sizes, "size (Rows x Columns)",
-          "Slices of one volume share one size. Move the odd slices out of the folder.")
-    spacings = [tuple(np.round(_floats(h.get("PixelSpacing", [1, 1]), 2, "PixelSpacing", f),
-                               6).tolist()) for h, f in zip(heads, files)]
-    _same(folder, files, spacings, "pixel spacing (PixelSpacing)",
+    stack = check_stack(
+        folder, [Path(f).name for f in files],
+        [header_floats(h.ImageOrientationPatient, 6, "ImageOrientationPatient", f)
+         for h, f in zip(heads, files)],
+        [(int(h.Rows), int(h.Columns)) for h in heads],
+        [header_floats(h.get("PixelSpacing", [1, 1]), 2, "PixelSpacing", f) for h, f in zip(heads, files)],
+        np.stack([header_floats(h.ImagePositionPatient, 3, "ImagePositionPatient", f)
+                  for h, f in zip(heads, files)]),
+        [float(h.get("GantryDetectorTilt", 0) or 0) for h in heads])
+    heads = [heads[k] for k in stack.order]
+    pairs = [(float(h.get("RescaleSlope", 1) or 1), float(h.get("RescaleIntercept", 0) or 0))
+             for h in heads]
+    return SeriesGeometry(
+        folder=folder, files=tuple(files[k] for k in stack.order),
+        sop_instance_uids=tuple(header_text(h, "SOPInstanceUID") for h in heads),
+        positions=stack.positions, size=stack.size, spacing=stack.spacing, origin=stack.origin,
+        direction=stack.direction, series_uid=header_text(first, "SeriesInstanceUID"),
+        study_uid=header_text(first, "StudyInstanceUID"),
+        frame_of_reference_uid=header_text(first, "FrameOfReferenceUID"),
+        patient_id=header_text(first, "PatientID"), modality=header_text(first, "Modality"),
+        description=header_text(first, "SeriesDescription"), needs_float=rescale_needs_float(pairs))
+
+
+@dataclass(frozen=True, eq=False)
+class Stack:
+    """Slices (or frames) sorted along the slice normal and checked: see :func:`check_stack`.
+
+    ``order[k]`` is the input index of volume slice ``k``; ``positions`` are sorted too.
+    """
+
+    order: tuple[int, ...]
+    positions: np.ndarray
+    size: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: tuple[float, ...]
+
+
+_FOLDER_FIXES = {
+    "orientation": "Slices of one volume share one orientation: the folder mixes planes (e.g. "
+                   "axial and a scout or a reformat). Move each plane into its own folder or "
+                   "series.",
+    "size": "Slices of one volume share one size. Move the odd slices out of the folder.",
+    "duplicate": "The folder mixes two acquisitions (or echoes, phases, time points) of one "
+                 "series; move each into its own folder, or choose one with series_uid.",
+}
+_FILE_FIX = ("The file holds several stacks (planes, echoes, phases or time points) in one "
+             "object: convert it with dcm2niix, which writes one volume per stack, and use the "
+             "volume you mean.")
+
+
+def check_stack(folder: Path | str, names: list[str], orientations: list[np.ndarray],
+                sizes: list[tuple[int, int]], pixel_spacings: list[np.ndarray],
+                positions: np.ndarray, tilts: list[float], *,
+                multiframe: bool = False) -> Stack:
+    """Sort slices along their normal and refuse what one voxel grid cannot hold.
+
+    Parameters
+    ----------
+    folder : path
+        For messages (the series folder, or the multi-frame file).
+    names : list of str
+        Each slice's name in messages (file names, or ``"frame 3"``).
+    orientations, sizes, pixel_spacings, positions, tilts
+        Per slice: ``ImageOrientationPatient`` (6), ``(Rows, Columns)``,
+        ``PixelSpacing`` (row, column spacing), ``ImagePositionPatient`` (``(n, 3)``)
+        and ``GantryDetectorTilt`` (degrees, 0 when absent).
+    multiframe : bool
+        The slices are frames of one file: the fixes name dcm2niix, not folders.
+
+    Raises
+    ------
+    CaseError
+        As listed in the module notes.
+    """
+    fixes = dict.fromkeys(_FOLDER_FIXES, _FILE_FIX) if multiframe else _FOLDER_FIXES
+    orient = [tuple(np.round(o, 4).tolist()) for o in orientations]
+    _same(folder, names, orient, "orientation (ImageOrientationPatient)", fixes["orientation"])
+    _same(folder, names, list(sizes), "size (Rows x Columns)", fixes["size"])
+    spacings = [tuple(np.round(p, 6).tolist()) for p in pixel_spacings]
+    _same(folder, names, spacings, "pixel spacing (PixelSpacing)",
           "Slices of one volume share one pixel spacing.")
-    iop = _floats(first.ImageOrientationPatient, 6, "ImageOrientationPatient", files[0])
-    row, col = iop[:3], iop[3:]
+    row, col = np.asarray(orientations[0][:3], float), np.asarray(orientations[0][3:], float)
     normal = np.cross(row, col)
-    pos = np.stack([_floats(h.ImagePositionPatient, 3, "ImagePositionPatient", f)
-                    for h, f in zip(heads, files)])
+    pos = np.asarray(positions, float)
     d = pos @ normal
     order = np.argsort(d, kind="stable")
     d, pos = d[order], pos[order]
-    files_sorted = [files[k] for k in order]
-    heads = [heads[k] for k in order]
-    _check_positions(folder, files_sorted, heads, pos, d, normal)
-    step = float(np.median(np.diff(d)))
+    step = 1.0  # one slice: no step (the caller knows the slice thickness)
+    if len(names) > 1:
+        _check_positions(folder, [names[k] for k in order], [tilts[k] for k in order], pos, d,
+                         normal, fixes["duplicate"])
+        step = float(np.median(np.diff(d)))
     ps = spacings[0]
-    pairs = [(float(h.get("RescaleSlope", 1) or 1), float(h.get("RescaleIntercept", 0) or 0))
-             for h in heads]
-    direction = tuple(np.column_stack([row, col, normal]).ravel().tolist())
-    return SeriesGeometry(
-        folder=folder, files=tuple(files_sorted),
-        sop_instance_uids=tuple(_text(h, "SOPInstanceUID") for h in heads), positions=pos,
-        size=(sizes[0][1], sizes[0][0], len(files_sorted)),
-        spacing=(float(ps[1]), float(ps[0]), step), origin=tuple(pos[0].tolist()),
-        direction=direction, series_uid=_text(first, "SeriesInstanceUID"),
-        study_uid=_text(first, "StudyInstanceUID"),
-        frame_of_reference_uid=_text(first, "FrameOfReferenceUID"),
-        patient_id=_text(first, "PatientID"), modality=_text(first, "Modality"),
-        description=_text(first, "SeriesDescription"), needs_float=rescale_needs_float(pairs))
+    return Stack(order=tuple(int(k) for k in order), positions=pos,
+                 size=(sizes[0][1], sizes[0][0], len(names)),
+                 spacing=(float(ps[1]), float(ps[0]), step),
+                 origin=tuple(pos[0].tolist()),
+                 direction=tuple(np.column_stack([row, col, normal]).ravel().tolist()))
+
+
+def _is_enhanced(ds) -> bool:
+    from thyromics.io.dicom_enhanced import is_enhanced
+
+    return is_enhanced(ds)
 
 
 def _single(folder: Path, files: list[str], heads) -> SeriesGeometry:
     """Geometry of a one-file (possibly multi-frame) series: no stack checks apply."""
     h = heads[0]
-    iop = _floats(h.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), 6,
+    iop = header_floats(h.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), 6,
                   "ImageOrientationPatient", files[0])
     normal = np.cross(iop[:3], iop[3:])
-    ps = _floats(h.get("PixelSpacing", [1, 1]), 2, "PixelSpacing", files[0])
-    pos = _floats(h.get("ImagePositionPatient", [0, 0, 0]), 3, "ImagePositionPatient", files[0])
+    ps = header_floats(h.get("PixelSpacing", [1, 1]), 2, "PixelSpacing", files[0])
+    pos = header_floats(h.get("ImagePositionPatient", [0, 0, 0]), 3, "ImagePositionPatient", files[0])
     thick = float(h.get("SpacingBetweenSlices", h.get("SliceThickness", 1)) or 1)
     pairs = [(float(h.get("RescaleSlope", 1) or 1), float(h.get("RescaleIntercept", 0) or 0))]
     return SeriesGeometry(
-        folder=folder, files=tuple(files), sop_instance_uids=(_text(h, "SOPInstanceUID"),),
+        folder=folder, files=tuple(files), sop_instance_uids=(header_text(h, "SOPInstanceUID"),),
         positions=pos[None, :], size=(int(h.Columns), int(h.Rows), 1),
         spacing=(float(ps[1]), float(ps[0]), thick), origin=tuple(pos.tolist()),
         direction=tuple(np.column_stack([iop[:3], iop[3:], normal]).ravel().tolist()),
-        series_uid=_text(h, "SeriesInstanceUID"), study_uid=_text(h, "StudyInstanceUID"),
-        frame_of_reference_uid=_text(h, "FrameOfReferenceUID"), patient_id=_text(h, "PatientID"),
-        modality=_text(h, "Modality"), description=_text(h, "SeriesDescription"),
+        series_uid=header_text(h, "SeriesInstanceUID"), study_uid=header_text(h, "StudyInstanceUID"),
+        frame_of_reference_uid=header_text(h, "FrameOfReferenceUID"), patient_id=header_text(h, "PatientID"),
+        modality=header_text(h, "Modality"), description=header_text(h, "SeriesDescription"),
         needs_float=rescale_needs_float(pairs))
 
 
-def _same(folder: Path, files: list[str], values: list, what: str, fix: str) -> None:
+def _same(folder: Path | str, names: list[str], values: list, what: str, fix: str) -> None:
     counts = Counter(values)
     if len(counts) == 1:
         return
     parts = []
     for value, n in counts.most_common():
-        example = Path(files[values.index(value)]).name
+        example = names[values.index(value)]
         parts.append(f"{value} in {n} file(s), e.g. {example}")
     raise _fail(folder, f"the DICOM series mixes {len(counts)} slice {what}s: "
                         f"{'; '.join(parts)}. {fix}")
 
 
-def _check_positions(folder: Path, files: list[str], heads, pos: np.ndarray, d: np.ndarray,
-                     normal: np.ndarray) -> None:
-    names = [Path(f).name for f in files]
+def _check_positions(folder: Path | str, names: list[str], tilt_tag: list[float],
+                     pos: np.ndarray, d: np.ndarray, normal: np.ndarray, duplicate_fix: str) -> None:
     steps = np.diff(d)
     dup = np.flatnonzero(steps < 1e-3)
     if dup.size:
         k = int(dup[0])
         raise _fail(folder, f"{dup.size} pair(s) of slices share a position, e.g. "
                             f"{names[k]} and {names[k + 1]} both lie at "
-                            f"{d[k]:.3f} mm along the slice normal. The folder mixes two "
-                            "acquisitions (or echoes, phases, time points) of one series; "
-                            "move each into its own folder, or choose one with series_uid.")
+                            f"{d[k]:.3f} mm along the slice normal. {duplicate_fix}")
     # gantry tilt: positions drift off the normal through the first slice
     rel = pos - pos[0]
     drift = np.linalg.norm(rel - np.outer(rel @ normal, normal), axis=1)
-    tilt_tag = [float(h.get("GantryDetectorTilt", 0) or 0) for h in heads]
     if float(drift.max()) > TILT_TOLERANCE_MM + 1e-4 * float(d[-1] - d[0]):
         span = float(d[-1] - d[0])
         angle = float(np.degrees(np.arctan2(drift.max(), span)))
@@ -294,7 +384,7 @@ def _check_positions(folder: Path, files: list[str], heads, pos: np.ndarray, d: 
         where = "; ".join(f"between {names[k]} ({d[k]:.2f} mm) and {names[k + 1]} "
                           f"({d[k + 1]:.2f} mm)" for k in gaps[:3])
         raise _fail(folder, f"missing slices: {missing} slice(s) missing from a series of "
-                            f"{len(files)} at a {median:g} mm step ({where}"
+                            f"{len(names)} at a {median:g} mm step ({where}"
                             f"{' ...' if gaps.size > 3 else ''}). The volume would be built "
                             "with the gap closed up. Re-export the complete series.")
     if float(np.max(np.abs(steps - median))) > tol:
@@ -356,3 +446,28 @@ def ultrasound_spacing(ds, path: Path | str) -> tuple[float, float] | None:
                       f"{best[3]:.5g} mm per pixel) is used for the whole image; the others: "
                       f"{others}.", DicomWarning, stacklevel=3)
     return best[2], best[3]
+
+
+def uncalibrated_ultrasound(ds, path: Path | str) -> str:
+    """The text of the :class:`UncalibratedSpacingWarning` for an ultrasound file.
+
+    For a file that :func:`ultrasound_spacing` found no calibrated 2D tissue region in
+    and that has no ``PixelSpacing``; it says what the file holds instead.
+    """
+    regions = list(ds.get("SequenceOfUltrasoundRegions", []) or [])
+    if not regions:
+        found = "no SequenceOfUltrasoundRegions"
+    else:
+        kinds = "; ".join(f"region {n}: RegionSpatialFormat {r.get('RegionSpatialFormat', '?')}, "
+                          f"RegionDataType {r.get('RegionDataType', '?')}, PhysicalUnitsX/Y "
+                          f"{r.get('PhysicalUnitsXDirection', '?')}/"
+                          f"{r.get('PhysicalUnitsYDirection', '?')}"
+                          for n, r in enumerate(regions, start=1))
+        found = (f"{len(regions)} ultrasound region(s), none a 2D tissue region calibrated in "
+                 f"cm (format 1, data type 1, units 3) ({kinds})")
+    return (f"file {path}: ultrasound image without a physical pixel size (no PixelSpacing, "
+            f"{found}): its spacing 1 x 1 is in pixels, not mm, so areas, diameters, shape "
+            "and texture distances are in pixel units and not comparable between scanners "
+            "or depths. Fix: export the images with their ultrasound regions (the scanner's "
+            "calibration), or, if every case shares one known pixel size, convert them to "
+            "NIfTI with that spacing.")

@@ -398,9 +398,9 @@ def validate_readable(manifest: "Manifest | Sequence[Case]", *,
 
 
 def _is_raster(path: Path) -> bool:
-    from thyromics.io._formats import FORMATS, _extension
+    from thyromics.io._filetypes import FORMATS, extension
 
-    return FORMATS.get(_extension(Path(path)), ("", ""))[0] == "raster"
+    return FORMATS.get(extension(Path(path)), ("", ""))[0] == "raster"
 
 
 def _fingerprint(path: Path) -> tuple:

@@ -6,6 +6,8 @@ expected, what was found, and the fix, so a batch can record it and go on.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from thyromics.io.manifest import Case
 
 __all__ = ["read_image", "read_mask", "check_finite", "check_geometry", "geometry_differences",
-           "load_case", "SUPPORTED_EXTENSIONS", "DEFAULT_GEOMETRY_TOLERANCE"]
+           "load_case", "read_case_image", "reader_notes", "SUPPORTED_EXTENSIONS",
+           "DEFAULT_GEOMETRY_TOLERANCE"]
 
 #: Largest allowed absolute difference of spacing (mm), origin (mm) and direction cosines.
 DEFAULT_GEOMETRY_TOLERANCE = 1e-3
@@ -260,9 +263,9 @@ def _raster_on_image(mask: Image, image: Image) -> Image:
     raster mask drawn on, e.g., an ultrasound DICOM calibrated at 0.26 mm per pixel lies
     on that image's grid.
     """
-    from thyromics.io._formats import FORMATS, _extension
+    from thyromics.io._filetypes import FORMATS, extension
 
-    kind = FORMATS.get(_extension(Path(mask.source)), ("", ""))[0] if mask.source else ""
+    kind = FORMATS.get(extension(Path(mask.source)), ("", ""))[0] if mask.source else ""
     if kind == "raster" and image.ndim == 2 and mask.size == image.size:
         return Image(mask.array, image.spacing, image.origin, image.direction, mask.source)
     return mask
@@ -270,6 +273,56 @@ def _raster_on_image(mask: Image, image: Image) -> Image:
 
 def _with_case(e: CaseError, case_id: str) -> CaseError:
     return CaseError(e.reason, case_id=case_id, file=e.file, stage=e.stage)
+
+
+@contextmanager
+def reader_notes() -> Iterator[list[str]]:
+    """Collect what the readers note about the inputs instead of warning it.
+
+    Inside the block, every :class:`~thyromics.io.dicom_series.UncalibratedSpacingWarning`
+    is caught and its ``note`` (file-level text, no case id) added once to the list the
+    block receives, which is filled when the block ends; other warnings pass through.
+    For provenance notes, e.g. ``with reader_notes() as notes: load_case(case)``.
+    """
+    import warnings
+
+    from thyromics.io.dicom_series import UncalibratedSpacingWarning
+
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UncalibratedSpacingWarning)
+        yield notes
+    for w in caught:
+        if isinstance(w.message, UncalibratedSpacingWarning):
+            if w.message.note not in notes:
+                notes.append(w.message.note)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
+def read_case_image(case_id: str, path: str | Path, *, frame: int | None = None,
+                    series_uid: str | None = None) -> Image:
+    """:func:`read_image` + :func:`check_finite` for one case, its warnings naming the case.
+
+    An :class:`~thyromics.io.dicom_series.UncalibratedSpacingWarning` (an ultrasound
+    image whose spacing is pixels) is warned again as ``case '<id>': <text>``, its
+    ``note`` kept for provenance; other warnings pass through unchanged.
+    """
+    import warnings
+
+    from thyromics.io.dicom_series import UncalibratedSpacingWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UncalibratedSpacingWarning)
+        image = read_image(path, frame=frame, series_uid=series_uid)
+    for w in caught:
+        if isinstance(w.message, UncalibratedSpacingWarning):
+            warnings.warn(UncalibratedSpacingWarning(f"case {case_id!r}: {w.message}",
+                                                     note=w.message.note), stacklevel=3)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    check_finite(image)
+    return image
 
 
 def load_case(case: "Case", *, label: int | None = None,
@@ -321,8 +374,7 @@ def load_case(case: "Case", *, label: int | None = None,
     current = Path(case.image)
     series_uid = getattr(case, "series_uid", None) or series_uid
     try:
-        image = read_image(current, frame=frame, series_uid=series_uid)
-        check_finite(image)
+        image = read_case_image(cid, current, frame=frame, series_uid=series_uid)
         current = Path(case.mask)
         kind = mask_kind(current)
         # the row's roi always counts; the option's only where a mask names structures

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from thyromics.errors import InputError
-from thyromics.io._formats import FORMATS, _extension
+from thyromics.io._filetypes import FORMATS, extension
 from thyromics.io.image import Image
 
 __all__ = ["write_image"]
@@ -72,7 +72,7 @@ def write_image(image: Image, path: str | Path) -> Path:
     import SimpleITK as sitk
 
     path = Path(path)
-    ext = _extension(path)
+    ext = extension(path)
     if ext not in FORMATS:
         raise InputError(f"cannot write {path}: unknown extension {ext or '(none)'!r}; "
                          f"expected one of {', '.join(FORMATS)}.")

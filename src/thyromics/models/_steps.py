@@ -20,7 +20,11 @@ from thyromics.models.pipeline import PipelineSettings
 if TYPE_CHECKING:  # pragma: no cover
     from thyromics.models.api import ModelStudyResult
 
-__all__ = ["with_passengers", "harmonization_leakage", "step_summaries", "write_step_outputs"]
+__all__ = ["with_passengers", "harmonization_leakage", "step_summaries", "write_step_outputs",
+           "ROBUST_CSV"]
+
+#: What each final model's robust step removed (in the model output folder).
+ROBUST_CSV = "robust.csv"
 
 def with_passengers(X: pd.DataFrame, data: pd.DataFrame, passengers: list[str],
                      settings: PipelineSettings, label: str) -> pd.DataFrame:
@@ -72,7 +76,7 @@ def write_step_outputs(res: "ModelStudyResult", table: pd.DataFrame, out: Path,
                                             if k != "removed"},
                  "removed": ";".join(m.training["robust"]["removed"])}
                 for m in res.models.values() if "robust" in m.training]
-        pd.DataFrame(rows).to_csv(out / "robust.csv", index=False)
+        pd.DataFrame(rows).to_csv(out / ROBUST_CSV, index=False)
     if settings.harmonize:
         from thyromics.models import api
         from thyromics.models.harmonize_report import write_harmonization_report

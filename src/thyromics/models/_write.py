@@ -75,6 +75,6 @@ def write_stage(res: "ModelStudyResult", table: "pd.DataFrame", out: Path, featu
                                    "importance": list(importance)},
         "input": source | ({"manifest": str(Path(manifest).resolve())} if manifest else {}),
         "excluded_columns": res.excluded, "thresholds": res.thresholds,
-        "threshold_rules": res.threshold_rules,
+        "threshold_rules": res.threshold_rules, "importance": res.importance_options,
         "seconds": round(time.perf_counter() - t0, 1)}
     (out / "run.json").write_text(json.dumps(run, indent=1, default=str))

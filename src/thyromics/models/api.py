@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ import pandas as pd
 
 from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.models import _steps as steps
-from thyromics.models._inputs import binary_outcome, used_inputs
+from thyromics.models._inputs import binary_outcome
 from thyromics.models.pipeline import (PipelineSettings, passenger_columns, prepare_frame,
                                        split_column_types)
 
@@ -43,6 +44,8 @@ __all__ = ["FittedModel", "ModelStudyResult", "fit_and_compare", "run_model_stag
 IMPORTANCE_KINDS = ("permutation", "vimp", "shap")
 #: How the ``cv`` row's threshold is chosen (see :func:`fit_and_compare`).
 CV_THRESHOLDS = ("nested", "pooled")
+#: The model stage's fit cache, inside its output folder (see _fit_runner).
+FIT_CACHE = ".fits"
 _METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
 
 
@@ -88,6 +91,14 @@ class ModelStudyResult:
     sample_size: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: How each threshold was chosen, in words (``cv`` row and carried), for run.json.
     threshold_rules: dict[str, str] = field(default_factory=dict)
+    #: The training cohort and settings every fit saw, and each model's inputs: what a
+    #: later step that refits the models needs (e.g. a bootstrap of the whole procedure).
+    context: Any = None
+    specs: dict[str, Any] = field(default_factory=dict)
+    #: ``optimism.csv``: optimism-corrected bootstrap indices (``run_model_stage(optimism=B)``).
+    optimism: pd.DataFrame | None = None
+    #: Which importance was computed for which models, SHAP's row cap (for run.json).
+    importance_options: dict[str, Any] = field(default_factory=dict)
 
 
 def _threshold_value(value: Any) -> float:
@@ -126,7 +137,10 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                     id_column: str = "case_id", clinical: Sequence[str] | None = None,
                     importance: Sequence[str] = IMPORTANCE_KINDS,
                     permutation_repeats: int = 5, positive: Any = None,
-                    cv_threshold: str = "nested") -> ModelStudyResult:
+                    cv_threshold: str = "nested", jobs: int = 1, scheduler: str | None = None,
+                    cache_dir: Path | None = None, progress: Callable | None = None,
+                    importance_models: Sequence[str] | None = None,
+                    shap_rows: int = 200) -> ModelStudyResult:
     """Cross-validate, fit and compare classifiers on feature blocks.
 
     Parameters
@@ -154,6 +168,11 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
         Importance tables to compute (``()`` for none).
     permutation_repeats : int
         Permutations per column for the held-out permutation importance.
+    importance_models : sequence of str, optional
+        Compute importance only for these classifiers or model ids (``fnmatch``
+        patterns, e.g. ``["rf", "lr@radiomics"]``); default every model.
+    shap_rows : int
+        SHAP explains at most this many training cases (a seeded sample).
     positive : optional
         The positive class of ``label`` (e.g. ``"Malignant"``); see
         :func:`thyromics.models._inputs.binary_outcome`.
@@ -165,6 +184,16 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
         the metrics are computed on (optimistic: on pure noise it gives Youden's J near
         0.1). Either way the carried threshold of the final model is the pooled one, and
         the evaluation JSON holds the pooled metrics under ``pooled_oof``.
+    jobs, scheduler : int, str or None
+        The fits (every outer fold and final fit of every model) run in ``jobs`` local
+        processes, or on the Dask cluster at ``scheduler``; the numbers are the same
+        either way (every fit is seeded by ``seed`` and its fold alone).
+    cache_dir : Path, optional
+        Fits are looked up and stored here by content (see
+        :mod:`thyromics.models._fit_runner`): an unchanged fit is not refitted.
+    progress : callable, optional
+        A context manager factory ``progress(total, what)`` yielding ``tick(key, ok)``,
+        called after each fit (e.g. :func:`thyromics.progress.case_progress`).
 
     Returns
     -------
@@ -174,10 +203,9 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     from thyromics.evaluate.api import evaluate_scores
     from thyromics.evaluate.thresholds import choose_threshold
     from thyromics.models import cv as cvmod
+    from thyromics.models._fit_runner import run_fits
+    from thyromics.models._fits import FinalTask, FitContext, FoldTask
     from thyromics.models.blocks import block_columns, resolve_block_sets
-    from thyromics.models.importance import (permutation_importance_auc, pipeline_vimp,
-                                             shap_importance)
-    from thyromics.models.pipeline import build_model, final_pipeline, fit_model
     from thyromics.models.registry import get_classifier
 
     settings = settings or PipelineSettings()
@@ -226,77 +254,52 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     sample_size = _sample_size(X_tr, y_tr, block_sets, numeric_all, categorical_all)
 
     ids = data[id_column].astype(str).to_numpy()
+    specs_by_id = _model_specs(block_sets, models, numeric_all, categorical_all, settings)
+    context = FitContext(X=X_tr, y=y_tr, groups=g_tr, settings=settings, seed=seed,
+                         cv_threshold=cv_threshold, permutation_repeats=permutation_repeats)
+    tasks: list = []
+    for mid, spec in specs_by_id.items():
+        wanted = set(importance) if _asked(spec, importance_models) else set()
+        tasks += [FoldTask(context, spec, fold, permutation="permutation" in wanted)
+                  for fold in folds]
+        reg = specs[spec.classifier]
+        tasks.append(FinalTask(context, spec, vimp="vimp" in wanted and reg.oob_forest,
+                               shap="shap" in wanted and reg.tree_based, shap_rows=shap_rows))
+    with (progress(len(tasks), "model fits") if progress else nullcontext()) as tick:
+        fits = run_fits(tasks, jobs=jobs, scheduler=scheduler, cache_dir=cache_dir,
+                        on_done=(lambda key, cached: tick(str(key), True)) if tick else None)
     pred_rows, fold_rows, cv_scores, finals, oofs = [], [], {}, {}, {}
     perm_parts, vimp_parts, shap_parts = {}, {}, {}
-    for bset, cols in block_sets.items():
-        numeric = [c for c in numeric_all if c in cols]
-        categorical = [c for c in categorical_all if c in cols]
-        for name in models:
-            mid = name if len(block_sets) == 1 else f"{name}@{bset}"
-            passengers = passenger_columns(settings, numeric + categorical)
-            inputs = numeric + categorical + passengers
-            t0 = time.perf_counter()
-
-            def make(name=name, numeric=numeric, categorical=categorical):
-                return build_model(name, settings, numeric=numeric, categorical=categorical,
-                                   seed=seed)
-
-            perm_folds: list[pd.Series] = []
-
-            def on_fold(model, fold, numeric=numeric, categorical=categorical):
-                if "permutation" not in importance:
-                    return
-                pipe = final_pipeline(model)
-                use = used_inputs(pipe, numeric, categorical)
-                Xte = X_tr.iloc[fold.test][inputs]
-                s = pd.Series(0.0, index=numeric + categorical)
-                if use and len(np.unique(y_tr[fold.test])) == 2:
-                    s[use] = permutation_importance_auc(model, Xte, y_tr[fold.test], columns=use,
-                                                        n_repeats=permutation_repeats,
-                                                        seed=seed + fold.fold)
-                perm_folds.append(s)
-
-            chooser = (cvmod.inner_threshold(make, fit_model, _rule_chooser(settings.threshold_rule),
-                                             k=settings.inner_cv, seed=seed)
-                       if cv_threshold == "nested" else None)
-            oof = cvmod.cross_validated_scores(make, fit_model, X_tr[inputs],
-                                               y_tr, g_tr, folds, on_fold=on_fold,
-                                               threshold=chooser)
-            oofs[mid] = oof
-            for (r, f), part in oof.groupby(["repeat", "fold"]):
-                yy = y_tr[part["row"]]
-                fold_rows.append({"model_id": mid, "model": name, "blocks": bset, "repeat": r,
-                                  "fold": f, "n": len(part),
-                                  "auc": roc.auc(yy, part["score"]) if len(set(yy)) == 2
-                                  else np.nan})
-            pred_rows.append(pd.DataFrame({
-                "case_id": ids[tr][oof["row"]], "patient_id": g_tr[oof["row"]], "model": name,
-                "blocks": bset, "model_id": mid, "cohort": "cv", "fold": oof["fold"].to_numpy(),
-                "repeat": oof["repeat"].to_numpy(), "y_true": y_tr[oof["row"]],
-                "score": oof["score"].to_numpy(),
-                "threshold": (oof["threshold"].to_numpy() if "threshold" in oof
-                              else np.full(len(oof), np.nan))}))
-            cv_scores[mid] = oof.groupby("row")["score"].mean().reindex(range(len(tr))).to_numpy()
-            if perm_folds:
-                perm_parts[mid] = pd.concat(perm_folds, axis=1).mean(axis=1)
-            model = make()
-            fit_model(model, X_tr[inputs], y_tr, g_tr)
-            pipe = final_pipeline(model)
-            finals[mid] = FittedModel(
-                model_id=mid, classifier=name, blocks=bset, pipeline=pipe, threshold=np.nan,
-                numeric=numeric, categorical=categorical, label=label,
-                positive_class=positive,
-                settings=settings,
-                training={"n_cases": int(len(tr)), "n_patients": int(len(set(g_tr))),
-                          "n_positive": int(y_tr.sum()), "cv": cv, "repeats": repeats,
-                          "seed": seed, "fit_seconds": round(time.perf_counter() - t0, 2),
-                          "best_params": getattr(model, "best_params_", None),
-                          **steps.step_summaries(pipe)},
-                passengers=passengers)
-            if "vimp" in importance and specs[name].oob_forest:
-                vimp_parts[mid] = pipeline_vimp(pipe, X_tr[inputs], y_tr, seed=seed)
-            if "shap" in importance and specs[name].tree_based:
-                shap_parts[mid] = shap_importance(pipe, X_tr[inputs], seed=seed)
+    for mid, spec in specs_by_id.items():
+        parts = [fits[(mid, f.repeat, f.fold)] for f in folds]
+        oof = pd.concat([p.scores for p in parts], ignore_index=True)
+        oofs[mid] = oof
+        fold_rows += _fold_auc_rows(spec, oof, y_tr, roc)
+        pred_rows.append(pd.DataFrame({
+            "case_id": ids[tr][oof["row"]], "patient_id": g_tr[oof["row"]],
+            "model": spec.classifier, "blocks": spec.blocks, "model_id": mid, "cohort": "cv",
+            "fold": oof["fold"].to_numpy(), "repeat": oof["repeat"].to_numpy(),
+            "y_true": y_tr[oof["row"]], "score": oof["score"].to_numpy(),
+            "threshold": (oof["threshold"].to_numpy() if "threshold" in oof
+                          else np.full(len(oof), np.nan))}))
+        cv_scores[mid] = oof.groupby("row")["score"].mean().reindex(range(len(tr))).to_numpy()
+        if parts[0].permutation is not None:
+            perm_parts[mid] = pd.concat([p.permutation for p in parts], axis=1).mean(axis=1)
+        final = fits[(mid, "final")]
+        finals[mid] = FittedModel(
+            model_id=mid, classifier=spec.classifier, blocks=spec.blocks,
+            pipeline=final.pipeline(), threshold=np.nan, numeric=list(spec.numeric),
+            categorical=list(spec.categorical), label=label, positive_class=positive,
+            settings=settings,
+            training={"n_cases": int(len(tr)), "n_patients": int(len(set(g_tr))),
+                      "n_positive": int(y_tr.sum()), "cv": cv, "repeats": repeats,
+                      "seed": seed, "fit_seconds": final.seconds,
+                      "best_params": final.best_params, **final.summaries},
+            passengers=list(spec.passengers))
+        if final.vimp is not None:
+            vimp_parts[mid] = final.vimp
+        if final.shap is not None:
+            shap_parts[mid] = final.shap
 
     # --- evaluation: every number from thyromics.evaluate --------------------------
     mids = list(finals)
@@ -344,13 +347,47 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
                     "vimp": _importance_frame(vimp_parts, "vimp"),
                     "shap": _importance_frame(shap_parts, "mean_abs_shap")},
         models=finals, thresholds=thresholds, excluded=excluded, evaluation=evaluation,
-        sample_size=sample_size, threshold_rules=rules)
+        sample_size=sample_size, threshold_rules=rules, context=context, specs=specs_by_id,
+        importance_options={"kinds": list(importance), "models": (
+            None if importance_models is None else list(importance_models)),
+            "permutation_repeats": permutation_repeats,
+            "shap_rows": min(shap_rows, len(tr))})
 
 
+def _model_specs(block_sets: dict, models: Sequence[str], numeric_all: list[str],
+                 categorical_all: list[str], settings: PipelineSettings) -> dict:
+    """One :class:`~thyromics.models._fits.ModelSpec` per (block set, classifier)."""
+    from thyromics.models._fits import ModelSpec
+
+    out = {}
+    for bset, cols in block_sets.items():
+        numeric = tuple(c for c in numeric_all if c in cols)
+        categorical = tuple(c for c in categorical_all if c in cols)
+        passengers = tuple(passenger_columns(settings, [*numeric, *categorical]))
+        for name in models:
+            mid = name if len(block_sets) == 1 else f"{name}@{bset}"
+            out[mid] = ModelSpec(mid, name, bset, numeric, categorical, passengers)
+    return out
 
 
+def _asked(spec, patterns: Sequence[str] | None) -> bool:
+    """Whether importance is asked for this model (``None``: every model)."""
+    import fnmatch
+
+    if patterns is None:
+        return True
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns
+               for name in (spec.classifier, spec.model_id))
 
 
+def _fold_auc_rows(spec, oof: pd.DataFrame, y_tr: np.ndarray, roc) -> list[dict]:
+    rows = []
+    for (r, f), part in oof.groupby(["repeat", "fold"]):
+        yy = y_tr[part["row"]]
+        rows.append({"model_id": spec.model_id, "model": spec.classifier, "blocks": spec.blocks,
+                     "repeat": r, "fold": f, "n": len(part),
+                     "auc": roc.auc(yy, part["score"]) if len(set(yy)) == 2 else np.nan})
+    return rows
 
 
 def _sample_size(X_tr: pd.DataFrame, y_tr: np.ndarray, block_sets: dict, numeric: list[str],
@@ -382,17 +419,6 @@ def threshold_rules(rule: str, cv_threshold: str, inner_cv: int) -> dict[str, st
           f"{rule} on the pooled out-of-fold scores these metrics are computed on (optimistic)")
     return {"cv": cv, "carried": f"{rule} on the pooled out-of-fold training scores, carried "
                                  "unchanged"}
-
-
-def _rule_chooser(rule: str):
-    """``choose(y, scores) -> threshold`` by ``rule``; tie warnings of inner folds are muted."""
-    from thyromics.evaluate.thresholds import TiedCutpointWarning, choose_threshold
-
-    def choose(y: np.ndarray, s: np.ndarray) -> float:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", TiedCutpointWarning)
-            return float(choose_threshold(y, s, rule))
-    return choose
 
 
 def _cv_evaluation(y_tr: np.ndarray, oofs: dict, cv_scores: dict, thresholds: dict,
@@ -532,7 +558,11 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
                     out_dir: Path, importance: Sequence[str] = IMPORTANCE_KINDS,
                     families: bool = False, manifest: Path | None = None,
                     join: Sequence[Path] = (), positive: Any = None,
-                    harmonize_compare: bool = True, cv_threshold: str = "nested") -> ModelStudyResult:
+                    harmonize_compare: bool = True, cv_threshold: str = "nested",
+                    jobs: int = 1, scheduler: str | None = None, cache: bool = True,
+                    progress: Callable | None = None, optimism: int = 0,
+                    importance_models: Sequence[str] | None = None,
+                    shap_rows: int = 200) -> ModelStudyResult:
     """Run :func:`fit_and_compare` on a feature table file and write the stage outputs.
 
     Writes into ``out_dir``: ``comparison.csv``, ``predictions.parquet``, ``delong.csv``,
@@ -548,11 +578,19 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
     ``positive``: the positive class of a text label (see :func:`fit_and_compare`).
     ``cv_threshold``: how the ``cv`` row's threshold is chosen (see :func:`fit_and_compare`);
     ``sample_size.csv`` holds Riley et al.'s minimum sample size per block set.
+    ``jobs`` / ``scheduler``: where the fits run (see :func:`fit_and_compare`); with
+    ``cache``, fits are kept by content in ``out_dir/.fits`` so a rerun refits only what
+    changed; ``progress``: a progress bar factory; ``importance_models``, ``shap_rows``:
+    which models get importance tables, SHAP's row cap (see :func:`fit_and_compare`).
     With ``settings.robust``, ``robust.csv`` lists what each final model's robust step
     removed; with ``settings.harmonize``, ``harmonization/`` holds the before / after
     figures and (``harmonize_compare``: the same study again without ComBat) the AUC with
     and without it (:mod:`thyromics.models.harmonize_report`).
+    ``optimism``: B > 0 repeats every final model's whole procedure on B bootstrap samples
+    of the training cohort (patients resampled) and writes ``optimism.csv`` and the
+    ``optimism`` block of ``run.json`` (:mod:`thyromics.models._optimism`).
     """
+    from thyromics.models._optimism import run_optimism
     from thyromics.models._write import write_stage
     from thyromics.provenance import check_writable, output_lock
 
@@ -573,13 +611,20 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
         res = fit_and_compare(table, label=label, group=group, split=split, blocks=blocks,
                               models=models, cv=cv, repeats=repeats, seed=seed,
                               settings=settings, importance=importance, positive=positive,
-                              cv_threshold=cv_threshold)
+                              cv_threshold=cv_threshold, jobs=jobs, scheduler=scheduler,
+                              cache_dir=out / FIT_CACHE if cache else None,
+                              progress=progress, importance_models=importance_models,
+                              shap_rows=shap_rows)
         write_stage(res, table, out, features_path, settings, label=label, group=group,
                      split=split, blocks=blocks, models=models, cv=cv, repeats=repeats,
                      seed=seed, importance=importance, families=families, manifest=manifest,
                      positive=positive, t0=t0)
         steps.write_step_outputs(res, table, out, settings, label=label, group=group, split=split,
                             blocks=blocks, models=models, cv=cv, repeats=repeats, seed=seed,
-                            positive=positive, compare=harmonize_compare)
+                            positive=positive, compare=harmonize_compare, jobs=jobs,
+                            scheduler=scheduler)
+        res.optimism = run_optimism(res, optimism, out, jobs=jobs, scheduler=scheduler,
+                                    cache_dir=out / FIT_CACHE if cache else None,
+                                    progress=progress)
     return res
 

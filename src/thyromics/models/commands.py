@@ -62,9 +62,31 @@ def model(
                                        "training scores, before the threshold is chosen."),
     importance: str = typer.Option("permutation,vimp,shap", "--importance",
                                    help="Comma list of importance tables ('' for none)."),
+    importance_models: Optional[str] = typer.Option(None, "--importance-models",
+                                                    help="Comma list of classifiers / model ids "
+                                                         "(patterns) that get importance tables "
+                                                         "(default: all)."),
+    shap_rows: int = typer.Option(200, "--shap-rows",
+                                  help="SHAP explains at most this many training cases."),
     families: bool = typer.Option(False, "--families",
                                   help="Also write the per-family UMAP / Mann-Whitney table."),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Parallel jobs inside estimators."),
+    jobs: int = typer.Option(0, "--jobs", "-j",
+                             help="Local processes running the fits in parallel (0 = all "
+                                  "cores; the numbers are the same for any value)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Dask scheduler address (tcp://HOST:PORT): "
+                                                 "run the fits on that cluster."),
+    cache: bool = typer.Option(True, "--cache/--no-cache",
+                               help="Keep fits by content in OUTPUT/.fits: a rerun refits only "
+                                    "what changed."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    optimism: int = typer.Option(0, "--optimism", min=0,
+                                 help="B bootstrap samples of the training cohort (patients): "
+                                      "every final model's whole procedure is refitted on each "
+                                      "and optimism.csv gives the optimism-corrected AUC, "
+                                      "calibration slope and Brier (Harrell; rms::validate). "
+                                      "0 = off."),
     manifest: Optional[Path] = typer.Option(None, "--manifest",
                                             help="cases.csv whose clinical columns join the "
                                                  "table on case_id (clinical block)."),
@@ -102,6 +124,8 @@ def model(
     from thyromics.errors import InputError
     from thyromics.models.api import run_model_stage
     from thyromics.models.pipeline import PipelineSettings
+    from thyromics.parallel import default_jobs
+    from thyromics.progress import case_progress
 
     try:
         settings = PipelineSettings(exclude=tuple(exclude), selector=selector,
@@ -122,7 +146,13 @@ def model(
                               repeats=repeats, seed=seed, settings=settings, out_dir=output,
                               importance=_split_list(importance), families=families,
                               manifest=manifest, join=join, positive=positive,
-                              harmonize_compare=harmonize_compare, cv_threshold=cv_threshold)
+                              harmonize_compare=harmonize_compare, cv_threshold=cv_threshold,
+                              jobs=jobs or default_jobs(), scheduler=scheduler, cache=cache,
+                              importance_models=(_split_list(importance_models)
+                                                 if importance_models else None),
+                              shap_rows=shap_rows,
+                              progress=case_progress if progress else None,
+                              optimism=optimism)
     except InputError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

@@ -27,7 +27,13 @@ import pandas as pd
 if TYPE_CHECKING:  # pragma: no cover
     from thyromics.models.api import ModelStudyResult
 
-__all__ = ["write_harmonization_report", "auc_comparison"]
+__all__ = ["write_harmonization_report", "auc_comparison", "HARMONIZATION_DIR", "AUC_CSV",
+           "BATCH_F_CSV", "DISTRIBUTIONS_PNG", "EMBEDDING_PNG"]
+
+#: The folder (inside the model output folder) and its files (see the module docstring).
+HARMONIZATION_DIR = "harmonization"
+AUC_CSV, BATCH_F_CSV = "auc.csv", "batch_f.csv"
+DISTRIBUTIONS_PNG, EMBEDDING_PNG = "distributions.png", "embedding.png"
 
 
 def auc_comparison(harmonized: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
@@ -51,7 +57,7 @@ def write_harmonization_report(res: "ModelStudyResult", table: pd.DataFrame, out
     from thyromics.models.cv import cohorts
     from thyromics.models.harmonize import batch_f_statistics
 
-    folder = Path(out) / "harmonization"
+    folder = Path(out) / HARMONIZATION_DIR
     folder.mkdir(parents=True, exist_ok=True)
     model = next(iter(res.models.values()))
     step = model.pipeline.named_steps["harmonize"]
@@ -66,11 +72,11 @@ def write_harmonization_report(res: "ModelStudyResult", table: pd.DataFrame, out
     f_before = batch_f_statistics(data.loc[tr, feats].to_numpy(float), batch[tr], y[tr])
     f_after = batch_f_statistics(after.loc[tr, feats].to_numpy(float), batch[tr], y[tr])
     bf = pd.DataFrame({"feature": feats, "batch_f_before": f_before, "batch_f_after": f_after})
-    bf.to_csv(folder / "batch_f.csv", index=False)
-    _distributions(data, after, feats, f_before, batch, folder / "distributions.png")
-    _embedding(data, after, feats, batch, tr, folder / "embedding.png")
+    bf.to_csv(folder / BATCH_F_CSV, index=False)
+    _distributions(data, after, feats, f_before, batch, folder / DISTRIBUTIONS_PNG)
+    _embedding(data, after, feats, batch, tr, folder / EMBEDDING_PNG)
     if raw is not None:
-        auc_comparison(res.comparison, raw.comparison).to_csv(folder / "auc.csv", index=False)
+        auc_comparison(res.comparison, raw.comparison).to_csv(folder / AUC_CSV, index=False)
     return folder
 
 

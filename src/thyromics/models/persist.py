@@ -61,11 +61,11 @@ def provenance(settings: PipelineSettings) -> dict[str, Any]:
 
 def save_model(model: FittedModel, directory: Path) -> Path:
     """Write ``model.joblib`` (the fitted pipeline) and ``model.json`` into ``directory``."""
-    import joblib
+    from thyromics.models._canonical_pickle import canonical_dump
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model.pipeline, directory / "model.joblib")
+    canonical_dump(model.pipeline, directory / "model.joblib")  # same model, same bytes
     meta = provenance(model.settings) | {
         "format": _FORMAT, "model_id": model.model_id, "classifier": model.classifier,
         "blocks": model.blocks, "label": model.label, "positive_class": model.positive_class,

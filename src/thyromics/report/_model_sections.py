@@ -18,6 +18,7 @@ from thyromics.errors import ThyromicsError
 from thyromics.report import _stats as S
 from thyromics.report import figures as F
 from thyromics.report._html import Section, fmt, heading, note, safe_name
+from thyromics.report._optimism_section import optimism_table
 from thyromics.report._study import SUBGROUPS, Study
 
 __all__ = ["models_section", "roc_section", "calibration_section", "decision_section",
@@ -117,10 +118,16 @@ def models_section(study: Study) -> Section:
             sec.add_table(f"comparison_{safe_name(block)}", comp, shown,
                           source=f"models/{block}/comparison.csv",
                           caption=_comparison_caption(comp))
+            if "threshold_rule" not in comp:  # e.g. the network block: its run.json says
+                rule = (study.json("models", block, "run.json") or {}).get("threshold")
+                if isinstance(rule, str):
+                    sec.add(note(f"Threshold rule of block {block}: {rule} "
+                                 f"(models/{block}/run.json)."))
             sizes = study.table("models", block, "sample_size.csv")
             if sizes is not None and not sizes.empty and "message" in sizes:
                 for msg, ok in zip(sizes["message"], sizes["enough"]):
                     sec.add(note(("" if bool(ok) else "Sample size too small. ") + str(msg)))
+        optimism_table(sec, study, block)  # models/<block>/optimism.csv, when the stage ran it
         delong = study.table("models", block, "delong.csv")
         if delong is None:
             sec.not_run(f"DeLong comparisons of block {block}", f"models/{block}/delong.csv", _MODEL_CMD)
@@ -264,27 +271,46 @@ def decision_section(study: Study) -> Section:
 
 
 def confusion_section(study: Study) -> Section:
-    """2x2 tables of every model and cohort at the threshold carried from training."""
-    sec = Section("confusion", "Confusion matrices at the carried threshold")
+    """2x2 tables of every model and cohort at its threshold.
+
+    Held-out cohorts: the threshold carried from training (``comparison.csv``). Cohort
+    ``cv`` with a per-fold rule (threshold NaN in ``comparison.csv``): every out-of-fold
+    prediction at the threshold of its fold (``threshold`` of ``predictions.parquet``),
+    counts averaged over CV repeats (:func:`~thyromics.report._stats.confusion_per_fold`).
+    """
+    sec = Section("confusion", "Confusion matrices at the chosen thresholds")
     for block, preds, comp in _predictions(study, sec):
         if comp is None or "threshold" not in comp:
             sec.not_run(f"thresholds of block {block}", f"models/{block}/comparison.csv", _MODEL_CMD)
             continue
         thresholds = {(r.model, r.cohort): r.threshold for r in comp.itertuples(index=False)}
-        rows = []
+        rules = (dict(zip(zip(comp["model"], comp["cohort"]), comp["threshold_rule"].astype(str)))
+                 if "threshold_rule" in comp else {})
+        rows, per_fold = [], False
         for (model, cohort), part in preds.groupby(["model", "cohort"], sort=False):
             t = thresholds.get((model, cohort))
-            if t is None or pd.isna(t):
+            if t is None:
                 continue
-            part = _pooled(part)
-            cm = S.confusion_at(part["y_true"].to_numpy(), part["score"].to_numpy(), float(t))
-            rows.append({"model": model, "cohort": cohort, "threshold": float(t), **cm})
+            if pd.isna(t):  # per-fold thresholds: one per outer fold, in the predictions
+                if cohort != "cv" or "threshold" not in part or part["threshold"].isna().any():
+                    continue
+                cm, per_fold = S.confusion_per_fold(part), True
+            else:
+                part = _pooled(part)
+                cm = S.confusion_at(part["y_true"].to_numpy(), part["score"].to_numpy(), float(t))
+            rows.append({"model": model, "cohort": cohort, "threshold": float(t), **cm,
+                         "threshold_rule": rules.get((model, cohort), "")})
         if rows:
             sec.add_figure(F.confusion_figure(
                 pd.DataFrame(rows), name=f"confusion_{safe_name(block)}",
                 caption=f"Confusion matrices of block {block} (numbers of cases); a case is "
                         "called positive when its score is at or above the threshold chosen on "
-                        "the training data."))
+                        "the training data"
+                        + (" (cohort 'cv': each out-of-fold prediction at the threshold chosen "
+                           "inside its outer training part, column 'threshold' of "
+                           "predictions.parquet; counts averaged over CV repeats)" if per_fold
+                           else "")
+                        + ". Threshold rules: the model comparison table and the data file."))
     return sec
 
 
@@ -389,7 +415,8 @@ def importance_section(study: Study) -> Section:
                 data, name=f"importance_{safe_name(block)}_{kind}",
                 xlabel=_IMPORTANCE_AXIS.get(value, value),
                 caption=f"Top 10 features per model of block {block}: {kind} importance "
-                        f"(models/{block}/importance_{kind}.csv)."))
+                        f"(models/{block}/importance_{kind}.csv)"
+                        f"{_shap_rows_note(study, block) if kind == 'shap' else ''}."))
             shown += 1
         run = study.json("models", block, "run.json")
         if not shown and isinstance(run, dict) and run.get("stage") == "deep":
@@ -399,3 +426,10 @@ def importance_section(study: Study) -> Section:
             sec.not_run(f"importance of block {block}", f"models/{block}/importance_<kind>.csv",
                         _MODEL_CMD)
     return sec
+
+
+def _shap_rows_note(study: Study, block: str) -> str:
+    """How many training cases SHAP explained (``importance.shap_rows`` of run.json)."""
+    run = study.json("models", block, "run.json")
+    rows = (run.get("importance") or {}).get("shap_rows") if isinstance(run, dict) else None
+    return f"; SHAP on a seeded sample of at most {rows} training cases" if rows else ""

@@ -34,6 +34,7 @@ __all__ = [
     "calibration_summary",
     "decision_curve",
     "confusion_at",
+    "confusion_per_fold",
 ]
 
 #: Common false-positive-rate grid on which ROC curves are averaged and banded.
@@ -159,3 +160,24 @@ def confusion_at(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str
     """Counts ``tn``, ``fp``, ``fn``, ``tp`` when ``score >= threshold`` is called positive."""
     c = confusion_counts(y, score, threshold)
     return {k: int(c[k]) for k in ("tn", "fp", "fn", "tp")}
+
+
+def confusion_per_fold(part: pd.DataFrame) -> dict[str, float]:
+    """Counts of out-of-fold predictions, each fold at its own threshold.
+
+    ``part`` has ``y_true``, ``score``, ``fold``, ``threshold`` (the threshold chosen
+    inside the outer training part that predicted the row; one per fold) and optionally
+    ``repeat``. A row is positive when ``score >= threshold``. The counts are summed over
+    the folds and averaged over the repeats, as the ``cv`` metrics of
+    :func:`thyromics.evaluate.cv.cv_threshold_block`: integers with one repeat.
+    """
+    keys = ["repeat", "fold"] if "repeat" in part else ["fold"]
+    total = {k: 0 for k in ("tn", "fp", "fn", "tp")}
+    for _, g in part.groupby(keys, sort=True):
+        thresholds = g["threshold"].unique()
+        if thresholds.size != 1:
+            raise ValueError(f"fold {g['fold'].iloc[0]} has {thresholds.size} thresholds; expected one")
+        c = confusion_counts(g["y_true"].to_numpy(), g["score"].to_numpy(), float(thresholds[0]))
+        total = {k: total[k] + c[k] for k in total}
+    n_rep = int(part["repeat"].nunique()) if "repeat" in part else 1
+    return total if n_rep == 1 else {k: v / n_rep for k, v in total.items()}

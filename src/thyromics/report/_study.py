@@ -15,13 +15,15 @@ Layout (written by ``thyromics run``)::
                                          (the .html beside them is never read)
     OUT/models/<block>/comparison.csv, predictions.parquet, delong.csv,
                        importance_<kind>.csv, families.csv, family_values.parquet,
-                       evaluation.json, run.json
+                       evaluation.json, run.json, robust.csv (robust step),
+                       harmonization/auc.csv, distributions.png, embedding.png (ComBat)
+    OUT/robustness/icc.csv, icc_by_family.png, robustness.json   (robustness: block)
     OUT/deep/gradcam/*.png, OUT/deep/segmentation/*.png, OUT/deep/model/settings.json
     OUT/evaluate/subgroups.csv, subgroups.json
 
 The names come from the modules that write the files (:data:`FEATURES`,
-:data:`FEATURE_ERRORS`, :data:`FEATURE_PROVENANCE`, :data:`SUBGROUPS`), never typed
-again here.
+:data:`FEATURE_ERRORS`, :data:`FEATURE_PROVENANCE`, :data:`SUBGROUPS`, :data:`ROBUSTNESS`,
+:data:`ROBUST_CSV`, :data:`HARMONIZATION`), never typed again here.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import pandas as pd
 from thyromics.errors import InputError
 
 __all__ = ["Study", "META_COLUMNS", "FEATURES", "FEATURE_ERRORS", "FEATURE_PROVENANCE",
-           "SUBGROUPS", "SUBGROUPS_FULL"]
+           "SUBGROUPS", "SUBGROUPS_FULL", "ROBUSTNESS", "ROBUST_CSV", "HARMONIZATION"]
 
 #: Columns of ``features.parquet`` that are not features.
 META_COLUMNS: tuple[str, ...] = ("case_id", "patient_id", "label", "split")
@@ -63,6 +65,31 @@ def _stage_names() -> tuple[tuple[str, ...], ...]:
 #: :func:`thyromics.study.subgroups.run_subgroups`).
 FEATURES, FEATURE_ERRORS, FEATURE_PROVENANCE, SUBGROUPS, SUBGROUPS_FULL = _stage_names()
 
+
+def _step_names() -> tuple[dict[str, tuple[str, ...]], str, dict[str, str]]:
+    """The robustness stage's files in the study folder; the robust / harmonize steps'
+    files inside a model block folder (from their writers)."""
+    from thyromics.models import harmonize_report as H
+    from thyromics.models._steps import ROBUST_CSV
+    from thyromics.robustness.run import ICC_FIGURE, ICC_TABLE, SUMMARY_JSON
+    from thyromics.study.runner import StudyPaths
+
+    folder = _parts(StudyPaths(Path("")).robustness)
+    robustness = {"icc": (*folder, ICC_TABLE), "figure": (*folder, ICC_FIGURE),
+                  "summary": (*folder, SUMMARY_JSON)}
+    harmonization = {"dir": H.HARMONIZATION_DIR, "auc": H.AUC_CSV,
+                     "distributions": H.DISTRIBUTIONS_PNG, "embedding": H.EMBEDDING_PNG}
+    return robustness, ROBUST_CSV, harmonization
+
+
+#: ``robustness/icc.csv``, ``icc_by_family.png``, ``robustness.json`` (keys ``icc``, ``figure``,
+#: ``summary``; written by :func:`thyromics.robustness.run.run_robustness` into the folder
+#: :class:`~thyromics.study.runner.StudyPaths` gives it); ``robust.csv`` of a model block
+#: (:func:`thyromics.models._steps.write_step_outputs`); the block's harmonisation folder
+#: and files (:mod:`thyromics.models.harmonize_report`; keys ``dir``, ``auc``,
+#: ``distributions``, ``embedding``).
+ROBUSTNESS, ROBUST_CSV, HARMONIZATION = _step_names()
+
 #: Which command writes which top-level folder (for error messages).
 _WRITER: dict[str, str] = {
     "features": "thyromics extract",
@@ -70,6 +97,7 @@ _WRITER: dict[str, str] = {
     "models": "thyromics model",
     "deep": "thyromics dl",
     "evaluate": "thyromics evaluate",
+    "robustness": "thyromics robustness",
 }
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from thyromics.report._optimism_section import optimism_answer
+from thyromics.report._step_sections import robustness_answer as _robustness
 from thyromics.report._study import FEATURES, SUBGROUPS, Study
 
 __all__ = ["checklist_rows", "checklist_markdown", "CHECKLIST_CSV", "CHECKLIST_MD", "COLUMNS",
@@ -211,7 +213,7 @@ def _validation(f: _Facts) -> str | None:
     held = sorted(set(comp["cohort"]) - {"cv"}) if comp is not None else []
     return (f"{args.get('cv')}-fold patient-grouped stratified cross-validation x {args.get('repeats')} "
             f"on the training cohort; final model fitted on it and applied unchanged to "
-            f"{', '.join(held) if held else 'no other cohort'}.")
+            f"{', '.join(held) if held else 'no other cohort'}." + optimism_answer(f.runs))
 
 
 def _tuning(f: _Facts) -> str | None:
@@ -335,8 +337,8 @@ PIPELINE_TOPICS: tuple[tuple[str, str, Callable[[_Facts], str | None], str, str]
     ("Grey-level discretisation", _RAD, _discretisation, "provenance", "thyromics extract"),
     ("Image filters (image types)", _RAD, _filters, "provenance", "thyromics extract"),
     ("Features extracted: number and families", _RAD, _feature_count, "features", "thyromics extract"),
-    ("Feature robustness (test-retest, inter-reader)", _RAD, lambda f: None, "features",
-     "not part of this study: `thyromics agreement` gives the ICC of every feature between readers' masks"),
+    ("Feature robustness (test-retest, inter-reader)", _RAD, lambda f: _robustness(f.study), "robustness",
+     "a robustness: block in the study YAML (perturbation ICC); `thyromics agreement` gives the ICC between readers' masks"),
     ("Feature redundancy and selection", _ALL, _redundancy, "models", "thyromics model"),
     ("Data partitioning (unit: patient)", _ALL, _partitioning, "cohort-flow", "thyromics extract"),
     ("Validation scheme (cross-validation, held-out, external)", _ALL, _validation, "models", "thyromics model"),

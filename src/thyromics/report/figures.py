@@ -263,7 +263,11 @@ def decision_figure(curves: pd.DataFrame, *, name: str, caption: str) -> Figure:
 
 @_styled
 def confusion_figure(counts: pd.DataFrame, *, name: str, caption: str) -> Figure:
-    """2x2 tables (``model``, ``cohort``, ``threshold``, ``tn``, ``fp``, ``fn``, ``tp``)."""
+    """2x2 tables (``model``, ``cohort``, ``threshold``, ``tn``, ``fp``, ``fn``, ``tp``).
+
+    A NaN threshold is titled "per-fold thresholds"; counts averaged over repeats may be
+    fractional.
+    """
     n = len(counts)
     nrows, ncols = _grid(n, 4)
     fig, axes = _new(nrows, ncols, height=1.9)
@@ -271,11 +275,12 @@ def confusion_figure(counts: pd.DataFrame, *, name: str, caption: str) -> Figure
         table = np.array([[row.tn, row.fp], [row.fn, row.tp]])
         ax.imshow(table, cmap="Blues", vmin=0, vmax=max(int(table.max()), 1))
         for (i, j), v in np.ndenumerate(table):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=9,
+            ax.text(j, i, f"{v:g}", ha="center", va="center", fontsize=9,
                     color="white" if v > table.max() / 2 else "black")
         ax.set_xticks([0, 1], ["pred. 0", "pred. 1"])
         ax.set_yticks([0, 1], ["true 0", "true 1"])
-        ax.set_title(f"{row.model} / {row.cohort}\nthreshold {row.threshold:.3g}", fontsize=7.5)
+        at = "per-fold thresholds" if np.isnan(row.threshold) else f"threshold {row.threshold:.3g}"
+        ax.set_title(f"{row.model} / {row.cohort}\n{at}", fontsize=7.5)
     _hide_unused(axes, n)
     return Figure(name, caption, _render(fig), counts)
 

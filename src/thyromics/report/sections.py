@@ -27,6 +27,7 @@ from thyromics.report._model_sections import (
     roc_section,
     subgroups_section,
 )
+from thyromics.report._step_sections import harmonization_section, robustness_section
 from thyromics.report._study import (FEATURE_ERRORS, FEATURE_PROVENANCE, FEATURES, META_COLUMNS,
                                      Study)
 
@@ -344,11 +345,13 @@ SECTIONS: list[tuple[str, str, Callable[[Study], Section]]] = [
     ("cohort-flow", "Cohort flow", cohort_flow_section),
     ("table1", "Table 1: patient and lesion characteristics", table1_section),
     ("features", "Features", features_section),
+    ("robustness", "Feature robustness", robustness_section),
     ("models", "Model comparison", models_section),
+    ("harmonization", "Harmonisation across centres", harmonization_section),
     ("roc", "ROC curves", roc_section),
     ("calibration", "Calibration", calibration_section),
     ("decision-curves", "Decision curves", decision_section),
-    ("confusion", "Confusion matrices at the carried threshold", confusion_section),
+    ("confusion", "Confusion matrices at the chosen thresholds", confusion_section),
     ("subgroups", "Subgroups", subgroups_section),
     ("importance", "Feature importance", importance_section),
     ("galleries", "Grad-CAM and segmentation galleries", gallery_section),

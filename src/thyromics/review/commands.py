@@ -18,6 +18,7 @@ def review(
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Review folder (default: review/ beside the manifest); the reader's files go to OUT/READER/."),
     root: Optional[Path] = typer.Option(None, "--root", help="Study folder: files outside it are refused (default: the manifest's folder)."),
     label: Optional[int] = typer.Option(None, "--label", help="Lesion value in multi-label masks."),
+    roi: Optional[str] = typer.Option(None, "--roi", help="RTSTRUCT structure / DICOM SEG or Slicer segment name (case-insensitive) for cases whose 'roi' cell is empty."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind. Default loopback: only this computer can connect; any other address needs the access token printed in the URL."),
     allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", help="Another name the server is reached by (a DNS alias), for the Host check; repeatable."),
     port: int = typer.Option(8765, "--port", help="Port (0: any free port)."),
@@ -33,7 +34,8 @@ def review(
     from thyromics.review.study import load_study
 
     try:
-        study = load_study(cases, proposed=proposed, reference=reference, root=root, label=label)
+        study = load_study(cases, proposed=proposed, reference=reference, root=root, label=label,
+                           roi=roi)
         name = reader or check_reader("".join(ch if ch.isalnum() or ch in "_.-" else "_"
                                               for ch in getpass.getuser()) or "reader")
         state = ReaderState(study, out or study.manifest.parent / "review", name, save_as=save_as)
@@ -82,6 +84,7 @@ def agreement(
     icc_threshold: float = typer.Option(0.75, "--icc-threshold", help="Features with ICC(2,1) below this are listed as not reproducible."),
     group: Optional[str] = typer.Option(None, "--group", help="Manifest column whose groups are compared (Mann-Whitney / Kruskal-Wallis on Dice)."),
     label: Optional[int] = typer.Option(None, "--label", help="Lesion value in multi-label masks."),
+    roi: Optional[str] = typer.Option(None, "--roi", help="RTSTRUCT structure / DICOM SEG or Slicer segment name (case-insensitive) for cases whose 'roi' cell is empty; applied to the masks that name structures only."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Cases in parallel in local worker processes (0 = all cores)."),
 ) -> None:
     """Agreement between readers' masks (or proposal vs correction): Dice, volumes, feature ICC."""
@@ -99,7 +102,7 @@ def agreement(
             result = run_agreement(cases, masks, output, preset=None if no_features else preset,
                                    original_only=original_only, icc_threshold=icc_threshold,
                                    group=group, label=label, on_case=tick,
-                                   jobs=jobs or default_jobs())
+                                   jobs=jobs or default_jobs(), roi=roi)
     except ThyromicsError as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(2) from e

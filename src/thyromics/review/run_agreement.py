@@ -5,6 +5,13 @@ another table joined on ``case_id`` (a reader's ``review/NAME/cases.csv`` and it
 ``reviewed_mask`` column, for instance); paths are relative to their own CSV's folder.
 Every pair of sources is compared (first vs second, ...).
 
+Masks are read by :func:`thyromics.io.read_mask` on the case's image (and its
+``series_uid``), so RTSTRUCT, DICOM SEG and Slicer masks work as in extraction: the
+structure is the source's own ``roi`` cell (a ``FILE.csv`` with a ``roi`` column, else
+the manifest's), or ``roi=`` (``--roi``) where that is empty; it is applied to the masks
+that name structures, not to voxel label images (one case may compare an RTSTRUCT
+proposal with its NIfTI correction).
+
 Outputs in the folder ``OUT``:
 
 ``per_case.csv``        one row per case and comparison (:func:`~thyromics.review.agreement.compare_masks`)
@@ -26,7 +33,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -41,11 +48,13 @@ __all__ = ["MaskSource", "AgreementResult", "resolve_source", "resolve_sources",
 
 @dataclass(frozen=True)
 class MaskSource:
-    """A set of masks: ``name`` shown in tables, ``paths`` case_id -> file (None: empty cell)."""
+    """A set of masks: ``name`` shown in tables, ``paths`` case_id -> file (None: empty cell),
+    ``rois`` case_id -> the structure / segment of that mask (None: none named)."""
 
     name: str
     spec: str
     paths: dict[str, Path | None]
+    rois: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,13 +115,19 @@ def resolve_source(manifest: Any, spec: str) -> MaskSource:
                              f"found {', '.join(other.columns)}.")
         cells = dict(zip(other["case_id"].astype(str), other[col]))
         paths = {str(cid): _cell_path(cells.get(str(cid)), path.parent) for cid in frame["case_id"]}
-        return MaskSource(f"{path.parent.name}:{col}", spec, paths)
+        if "roi" in other.columns:  # the table names its own masks' structures
+            own = dict(zip(other["case_id"].astype(str), other["roi"]))
+            rois = {c.case_id: str(own.get(c.case_id, "")).strip() or None for c in manifest.cases}
+        else:
+            rois = {c.case_id: c.roi for c in manifest.cases}
+        return MaskSource(f"{path.parent.name}:{col}", spec, paths, rois)
     if spec not in frame.columns:
         shown = ", ".join(c for c in frame.columns if c not in ("row", "image_path", "mask_path"))
         raise InputError(f"mask source {spec}: no such column in {manifest.path}; columns: {shown}. "
                          "A column of another CSV is written FILE.csv:COLUMN.")
     base = manifest.path.parent
-    return MaskSource(spec, spec, {str(c): _cell_path(v, base) for c, v in zip(frame["case_id"], frame[spec])})
+    return MaskSource(spec, spec, {str(c): _cell_path(v, base) for c, v in zip(frame["case_id"], frame[spec])},
+                      {c.case_id: c.roi for c in manifest.cases})
 
 
 def resolve_sources(manifest: Any, specs: list[str]) -> list[MaskSource]:
@@ -122,7 +137,7 @@ def resolve_sources(manifest: Any, specs: list[str]) -> list[MaskSource]:
     out = [resolve_source(manifest, spec) for spec in specs]
     names = [s.name for s in out]
     if len(set(names)) < len(names):
-        out = [MaskSource(s.spec, s.spec, s.paths) for s in out]
+        out = [replace(s, name=s.spec) for s in out]
     return out
 
 
@@ -175,16 +190,18 @@ def _feature_icc(values: dict[str, list[dict[str, float]]], names: list[str], th
 class _CaseTask:
     case_id: str
     image: Path
-    paths: tuple[tuple[str, str, Path | None], ...]  # (name, spec, path) per source
+    paths: tuple[tuple[str, str, Path | None, str | None], ...]  # (name, spec, path, roi)
     label: int | None
     group_value: Any
     group: str | None
     settings: Any  # FeatureSettings or None (no feature ICC)
+    series_uid: str | None = None
 
 
 def _agree_case(task: _CaseTask) -> dict[str, Any]:
     """One case: pairwise agreement rows, the masks' hashes, features per source, errors."""
     from thyromics.io import check_geometry, read_image, read_mask
+    from thyromics.io._masks import applicable_roi
     from thyromics.provenance import file_sha256
     from thyromics.review.agreement import compare_masks
 
@@ -193,13 +210,14 @@ def _agree_case(task: _CaseTask) -> dict[str, Any]:
     current = task.paths[0][0]
     try:
         read = []
-        for name, spec, path in task.paths:
+        for name, spec, path, roi in task.paths:
             current = name
             if path is None:
                 raise CaseError(f"no mask in {spec!r} (empty cell).", case_id=cid)
-            read.append(read_mask(path, label=task.label))
+            read.append(read_mask(path, label=task.label, roi=applicable_roi(path, roi),
+                                  image=task.image, image_series_uid=task.series_uid))
             out["hashes"][name] = file_sha256(path) if path.is_file() else ""
-        for (name, _, _), m in zip(task.paths[1:], read[1:]):
+        for (name, *_), m in zip(task.paths[1:], read[1:]):
             current = name
             check_geometry(read[0], m, case_id=cid)
         current = "all"
@@ -220,7 +238,7 @@ def _agree_case(task: _CaseTask) -> dict[str, Any]:
         try:
             from thyromics.features.engine import extract_features
 
-            image = read_image(task.image)
+            image = read_image(task.image, series_uid=task.series_uid)
             check_geometry(image, read[0], case_id=cid)
             out["features"] = [extract_features(image, m, task.settings, case_id=cid).values
                                for m in read]
@@ -234,7 +252,7 @@ def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
                   preset: str | None = "auto", original_only: bool = False,
                   icc_threshold: float = 0.75, group: str | None = None, label: int | None = None,
                   on_case: Callable[[str, bool], None] | None = None,
-                  jobs: int = 1) -> AgreementResult:
+                  jobs: int = 1, roi: str | None = None) -> AgreementResult:
     """Compare every pair of mask sources on every case; write the outputs (see the module).
 
     Parameters
@@ -257,6 +275,9 @@ def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
         Manifest column whose groups are compared.
     label : int, optional
         Lesion value in multi-label masks.
+    roi : str, optional
+        RTSTRUCT structure / SEG or Slicer segment name for cases whose source has no
+        ``roi`` cell (see the module notes).
     on_case : callable, optional
         ``on_case(case_id, ok)`` after each case (progress bars).
     jobs : int
@@ -284,14 +305,16 @@ def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
     settings = None
     for case in manifest.cases if preset is not None else []:
         try:  # the preset's 2D/3D variant follows the first readable image
-            settings = _settings(preset, read_image(case.image).ndim, original_only)
+            settings = _settings(preset, read_image(case.image, series_uid=case.series_uid).ndim,
+                                 original_only)
             break
         except CaseError:
             continue  # that case's own task reports the unreadable image
     tasks = [(case.case_id, _CaseTask(
         case.case_id, Path(case.image),
-        tuple((s.name, s.spec, s.paths.get(case.case_id)) for s in sources), label,
-        groups.get(case.case_id), group, settings)) for case in manifest.cases]
+        tuple((s.name, s.spec, s.paths.get(case.case_id), s.rois.get(case.case_id) or roi)
+              for s in sources), label, groups.get(case.case_id), group, settings,
+        case.series_uid)) for case in manifest.cases]
     order = {cid: i for i, (cid, _) in enumerate(tasks)}
     done: dict[str, dict[str, Any]] = {}
     for outcome in run_tasks(_agree_case, tasks, jobs=jobs):
@@ -341,7 +364,7 @@ def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
         "n_feature_cases": len(features), "not_reproducible": bad, "errors": len(errors)})
     atomic_write_json(out / "provenance.json", {
         "command": "agreement", "manifest": str(manifest.path), "sources": [s.spec for s in sources],
-        "preset": preset, "original_only": original_only, "label": label,
+        "preset": preset, "original_only": original_only, "label": label, "roi": roi,
         "feature_settings": settings_json, "versions": package_versions(), "mask_sha256": hashes})
     return AgreementResult(out, len(manifest.cases), n_ok, summary, icc_table, bad, errors,
                            time.perf_counter() - t0)

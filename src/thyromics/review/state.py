@@ -7,10 +7,17 @@ Layout of a reader's folder (``<review folder>/<reader>/``)::
     masks/<case>.<ext> corrected masks, in the proposed mask's format and geometry; <case>
                        is :func:`~thyromics.review.study.case_file_name` (``x/1`` ->
                        ``x%2F1``, ``x_1`` -> ``x_1``): one file per case, id readable back
-    cases.csv          the reader's manifest: case_id, image, proposed, reference,
-                       decision, reviewed_mask (the final mask: the saved correction,
-                       or the proposed mask when accepted; empty when rejected or not
-                       yet reviewed); rewritten atomically after every decision
+    cases.csv          the reader's manifest (see :data:`MANIFEST_COLUMNS`), rewritten
+                       atomically after every decision
+
+``cases.csv`` reads back as a case manifest (:func:`thyromics.io.read_manifest`):
+``case_id, patient_id, image, mask, roi, series_uid, label, split`` are the case as it
+was reviewed (``mask`` the proposed mask, ``roi`` its structure / segment), then
+``proposed``, ``reference``, ``reference_roi``, ``decision`` and ``reviewed_mask`` (the
+final mask: the saved correction, or the proposed mask when accepted; empty when
+rejected or not yet reviewed). A correction of an RTSTRUCT / SEG proposal is a DICOM SEG
+whose one segment has the ``roi``'s name, so ``reviewed_mask`` is read with the same
+``roi``; ``thyromics agreement CASES --masks mask --masks reviewed_mask`` compares them.
 
 A case's status is its latest decision (``to review`` when it has none), so restarting
 the server on the same folder resumes where the reader stopped. Two readers write to two
@@ -48,10 +55,15 @@ from thyromics.csvsafe import restore_cell, safe_row
 from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.review.study import ReviewError, ReviewStudy, case_file_name, is_inside
 
-__all__ = ["ReaderState", "LOG_COLUMNS", "DECISIONS", "STATUSES", "check_reader"]
+__all__ = ["ReaderState", "LOG_COLUMNS", "MANIFEST_COLUMNS", "DECISIONS", "STATUSES",
+           "check_reader"]
 
 LOG_COLUMNS = ("time", "case_id", "reader", "decision", "reason", "mask", "changed_voxels",
                "dice_vs_proposed", "dice_before", "dice_after", "iou_after", "hd95_after")
+#: Columns of the reader's ``cases.csv`` (see the module notes).
+MANIFEST_COLUMNS = ("case_id", "patient_id", "image", "mask", "roi", "series_uid", "label",
+                    "split", "proposed", "reference", "reference_roi", "decision",
+                    "reviewed_mask")
 #: Request verb -> decision recorded.
 DECISIONS = {"accept": "accepted", "correct": "corrected", "reject": "rejected"}
 STATUSES = ("to review", "accepted", "corrected", "rejected")
@@ -289,7 +301,9 @@ class ReaderState:
         case = self.study.case(case_id)
         image = self.study.image(case_id)
         try:
-            return write_seg({f"{case.roi or 'lesion'} (reviewed by {self.reader})":
+            # the segment keeps the roi's name (read back with the same roi); the reader
+            # is in the series description
+            return write_seg({case.roi or "lesion":
                               image.with_array((np.asarray(mask) != 0).astype(np.uint8))},
                              case.image, target, series_uid=case.series_uid,
                              series_description=f"thyromics review {self.reader}")
@@ -369,7 +383,7 @@ class ReaderState:
         def write(tmp: Path) -> None:
             with open(tmp, "w", newline="", encoding="utf-8") as f:
                 w = csv.writer(f)
-                w.writerow(["case_id", "image", "proposed", "reference", "decision", "reviewed_mask"])
+                w.writerow(MANIFEST_COLUMNS)
                 for cid, case in self.study.cases.items():
                     rec = self.latest.get(cid)
                     final = ""
@@ -377,8 +391,12 @@ class ReaderState:
                         final = str(self.folder / rec["mask"])
                     elif rec and rec["decision"] == "accepted":
                         final = str(case.proposed)
-                    w.writerow(safe_row([cid, case.image, case.proposed or "", case.reference or "",
-                                         rec["decision"] if rec else "", final]))
+                    w.writerow(safe_row([
+                        cid, case.patient_id or cid, case.image, case.proposed or case.mask or "",
+                        case.roi or "", case.series_uid or "",
+                        "" if case.label is None else case.label, case.split or "",
+                        case.proposed or "", case.reference or "", case.reference_roi or "",
+                        rec["decision"] if rec else "", final]))
 
         atomic_write(self.manifest_path, write)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -97,8 +96,15 @@ class ReviewCase:
     row : int
         CSV row number (header = 1).
     roi, series_uid : str or None
-        The manifest's ``roi`` (structure / segment of RTSTRUCT, SEG and Slicer masks)
-        and ``series_uid`` (the image's DICOM series) cells.
+        The structure / segment of the proposed mask (RTSTRUCT, SEG and Slicer masks:
+        the proposed source's ``roi`` cell, see
+        :func:`~thyromics.review.run_agreement.resolve_source`) and the image's DICOM
+        series (the manifest's ``series_uid``).
+    reference_roi : str or None
+        The structure / segment of the reference mask.
+    patient_id, label, split, mask
+        The manifest's (``mask``: its ``mask`` cell), so that the reader's ``cases.csv``
+        reads back as a manifest.
     """
 
     case_id: str
@@ -108,13 +114,11 @@ class ReviewCase:
     row: int
     roi: str | None = None
     series_uid: str | None = None
-
-
-def _cell_path(value: Any, base: Path) -> Path | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = str(value).strip()
-    return (base / text).resolve() if text else None
+    reference_roi: str | None = None
+    patient_id: str = ""
+    label: int | None = None
+    split: str | None = None
+    mask: Path | None = None
 
 
 class ReviewStudy:
@@ -189,15 +193,17 @@ class ReviewStudy:
     def mask(self, case_id: str, which: str) -> "Image":
         """The ``proposed`` or ``reference`` mask as 0/1 ``uint8``, checked against the image grid."""
         from thyromics.io import check_geometry, read_mask
+        from thyromics.io._masks import applicable_roi
 
         case = self.case(case_id)
         if which not in ("proposed", "reference"):
             raise ReviewError(400, f"unknown mask {which!r}: expected 'proposed' or 'reference'.")
         path = self.checked_path(getattr(case, which), f"{which} mask", case_id)
         image = self.image(case_id)
+        roi = applicable_roi(path, case.roi if which == "proposed" else case.reference_roi)
         try:
-            mask = self._cached(f"mask{self.label}:{case.roi}", path, lambda p: read_mask(
-                p, label=self.label, roi=case.roi, image=case.image,
+            mask = self._cached(f"mask{self.label}:{roi}", path, lambda p: read_mask(
+                p, label=self.label, roi=roi, image=case.image,
                 image_series_uid=case.series_uid))
             check_geometry(image, mask)
         except CaseError as e:
@@ -224,7 +230,8 @@ class ReviewStudy:
 
 
 def load_study(manifest: str | Path, *, proposed: str = "mask", reference: str | None = None,
-               root: str | Path | None = None, label: int | None = None) -> ReviewStudy:
+               root: str | Path | None = None, label: int | None = None,
+               roi: str | None = None) -> ReviewStudy:
     """Read the manifest and the names of the mask columns.
 
     Parameters
@@ -241,6 +248,9 @@ def load_study(manifest: str | Path, *, proposed: str = "mask", reference: str |
         The study folder; default the manifest's folder.
     label : int, optional
         Lesion value in multi-label masks (see :func:`thyromics.io.read_mask`).
+    roi : str, optional
+        RTSTRUCT structure / SEG or Slicer segment for cases whose source has no ``roi``
+        cell; like the cells, applied only to masks that have structures.
 
     Raises
     ------
@@ -258,13 +268,12 @@ def load_study(manifest: str | Path, *, proposed: str = "mask", reference: str |
     if not root_path.is_dir():
         raise InputError(f"--root {root_path}: not a folder.")
     cases = []
-    by_id = {c.case_id: c for c in m.cases}
-    for rec in m.frame.to_dict("records"):
-        cid = str(rec["case_id"])
+    for c in m.cases:
         cases.append(ReviewCase(
-            case_id=cid, image=_cell_path(rec["image"], base) or base,
-            proposed=prop.paths.get(cid), reference=ref.paths.get(cid) if ref else None,
-            row=int(rec["row"]), roi=by_id[cid].roi if cid in by_id else None,
-            series_uid=by_id[cid].series_uid if cid in by_id else None))
+            case_id=c.case_id, image=c.image, proposed=prop.paths.get(c.case_id),
+            reference=ref.paths.get(c.case_id) if ref else None, row=c.row,
+            roi=prop.rois.get(c.case_id) or roi, series_uid=c.series_uid,
+            reference_roi=(ref.rois.get(c.case_id) or roi) if ref else None,
+            patient_id=c.patient_id, label=c.label, split=c.split, mask=c.mask))
     return ReviewStudy(m.path, root_path, cases, proposed_column=proposed,
                        reference_column=reference, label=label)

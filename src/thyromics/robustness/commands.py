@@ -31,7 +31,7 @@ def robustness(
     from thyromics.features.settings import ExtractionSettings
     from thyromics.io.manifest import read_manifest
     from thyromics.parallel import default_jobs
-    from thyromics.robustness.run import run_robustness
+    from thyromics.robustness.run import ICC_FIGURE, run_robustness
     from thyromics.robustness.settings import get_chain
 
     if criterion not in ("icc", "lower"):
@@ -56,4 +56,4 @@ def robustness(
                f"{res.n_cases} cases x {res.n_perturbations} perturbations; "
                f"{res.n_failed} failed extraction(s); {res.seconds:.1f} s.")
     typer.echo(f"  ICC table: {res.out / 'icc.csv'}")
-    typer.echo(f"  figure:    {res.out / 'icc_by_family.png'}")
+    typer.echo(f"  figure:    {res.out / ICC_FIGURE}")

@@ -45,10 +45,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from thyromics.features.settings import ExtractionSettings
     from thyromics.io.manifest import Manifest
 
-__all__ = ["RobustnessResult", "run_robustness", "read_perturbed", "PERTURBED_TABLE"]
+__all__ = ["RobustnessResult", "run_robustness", "read_perturbed", "PERTURBED_TABLE",
+           "ICC_TABLE", "ICC_FIGURE", "SUMMARY_JSON"]
 
 #: File of the long perturbed table inside a robustness output folder.
 PERTURBED_TABLE = "perturbations.parquet"
+#: The per-feature ICC table, its figure and the summary (inside the output folder).
+ICC_TABLE, ICC_FIGURE, SUMMARY_JSON = "icc.csv", "icc_by_family.png", "robustness.json"
 _ID = ("case_id", "patient_id", "label", "split")
 
 
@@ -110,7 +113,7 @@ def run_robustness(manifest: "str | Path | Manifest", settings: "ExtractionSetti
     out = check_writable(Path(out), "the robustness output folder")
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest, check_files=False)
-    with output_lock(out / "robustness.json"):
+    with output_lock(out / SUMMARY_JSON):
         return _run_locked(manifest, settings, chain, out, jobs=jobs, scheduler=scheduler,
                            kinds=tuple(kinds), threshold=threshold, criterion=criterion,
                            geometry_tolerance=geometry_tolerance, figure=figure,
@@ -157,13 +160,13 @@ def _run_locked(manifest, settings, chain, out: Path, *, jobs, scheduler, kinds,
     param_frame = pd.DataFrame(params).sort_values(["case_id", "repetition"], kind="stable")
     atomic_write(out / "perturbation_parameters.csv",
                  lambda p: param_frame.to_csv(p, index=False))
-    atomic_write(out / "icc.csv", lambda p: icc.to_csv(p, index=False))
+    atomic_write(out / ICC_TABLE, lambda p: icc.to_csv(p, index=False))
     err = pd.DataFrame(errors, columns=["case_id", PERTURBATION_COLUMN, "stage", "error", "file"])
     atomic_write(out / "errors.csv", lambda p: err.to_csv(p, index=False))
     if figure:
         from thyromics.robustness.figure import icc_figure
 
-        icc_figure(icc, out / "icc_by_family.png", kind=kinds[0], threshold=threshold,
+        icc_figure(icc, out / ICC_FIGURE, kind=kinds[0], threshold=threshold,
                    title=f"{chain.code} x {chain.repetitions}, {long['case_id'].nunique()} cases")
     n_cases = int(long["case_id"].nunique())
     summary = {**provenance, "n_cases": n_cases, "n_perturbations": chain.repetitions,
@@ -172,7 +175,7 @@ def _run_locked(manifest, settings, chain, out: Path, *, jobs, scheduler, kinds,
     run = {"created": now_iso(), "jobs": jobs, "scheduler": scheduler,
            "seconds": round(time.perf_counter() - t0, 3),
            "extraction_seconds": round(extraction_seconds, 3)}
-    atomic_write_json(out / "robustness.json", {**summary, "run": run})
+    atomic_write_json(out / SUMMARY_JSON, {**summary, "run": run})
     return RobustnessResult(out=out, icc=icc, n_cases=n_cases,
                             n_perturbations=chain.repetitions, n_features=len(features),
                             n_stable=int(icc["stable"].sum()), n_failed=len(errors),

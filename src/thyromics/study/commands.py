@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -51,6 +52,12 @@ def demo(
 def run(
     study: Path = typer.Argument(..., help="The study YAML (see docs/user-guide.md for every key)."),
     output: Path = typer.Option(Path("study_out"), "-o", "--output", help="Study output folder."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j",
+                                       help="Local processes for extraction and the model fits "
+                                            "(0 = all cores; overrides the YAML's jobs)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Dask scheduler address (tcp://HOST:PORT) for "
+                                                 "extraction and the model fits."),
 ) -> None:
     """Run a study: extract -> table1 -> model -> report; a rerun resumes."""
     from thyromics.errors import ThyromicsError
@@ -59,10 +66,19 @@ def run(
     from thyromics.study.runner import run_study
 
     try:
-        cfg = load_study(study)
+        cfg = _where(load_study(study), jobs, scheduler)
         with _collect_warnings(output):
             paths = run_study(cfg, output, log=typer.echo, progress=case_progress)
     except ThyromicsError as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(2) from e
     typer.echo(f"Report: {paths.report.resolve()}")
+
+
+def _where(cfg, jobs: int | None, scheduler: str | None):
+    """The study with ``--jobs`` / ``--scheduler`` applied to extraction and the model fits."""
+    update = {k: v for k, v in (("jobs", jobs), ("scheduler", scheduler)) if v is not None}
+    if not update:
+        return cfg
+    return cfg.model_copy(update={"extract": cfg.extract.model_copy(update=update),
+                                  "model": cfg.model.model_copy(update=update)})

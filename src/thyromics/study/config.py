@@ -60,6 +60,11 @@ class ModelConfig(_Frozen):
     calibration: Literal["none", "sigmoid", "isotonic"] = Field("none", description="Calibrate probabilities on inner out-of-fold training scores (Platt sigmoid or isotonic) before the threshold is chosen.")
     n_estimators: int = Field(500, ge=10, description="Trees of the forest and boosting classifiers.")
     importance: list[Literal["permutation", "vimp", "shap"]] = Field(["permutation", "vimp", "shap"], description="Importance tables: held-out permutation, OOB VIMP (forests), SHAP (trees).")
+    importance_models: list[str] | None = Field(None, description="Classifiers or model ids (patterns) that get importance tables (default: every model).")
+    shap_rows: int = Field(200, ge=10, description="SHAP explains at most this many training cases (a seeded sample; stated in the report).")
+    jobs: int = Field(0, ge=0, description="Local processes running the fits in parallel (0 = all usable cores; the numbers are the same for any value).")
+    scheduler: str | None = Field(None, description="Dask scheduler address (tcp://HOST:PORT): run the fits on that cluster (the study folder on shared storage).")
+    optimism: int = Field(0, ge=0, description="Optimism-corrected bootstrap (Harrell; rms::validate): every final model's whole procedure refitted on this many bootstrap samples of the training patients; optimism.csv per block (0 = off).")
 
 
 class DeepConfig(_Frozen):

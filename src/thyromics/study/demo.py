@@ -61,7 +61,7 @@ def run_demo(out: str | Path, *, n_patients: int = 60, seed: int = 7, jobs: int 
             "model": {"models": list(models), "cv": 5 if n_patients >= 40 else 3,
                       "blocks": ["radiomics", "clinical", "radiomics+clinical",
                                  *(["radiomics+deep"] if spec["deep"]["enabled"] else [])],
-                      "tune": False, "n_estimators": 150,
+                      "tune": False, "n_estimators": 150, "jobs": jobs,
                       "importance": ["permutation", "shap"]},
             "evaluate": {"subgroups": spec["subgroups"]},
         }, sort_keys=False), encoding="utf-8")

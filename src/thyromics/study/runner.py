@@ -145,9 +145,13 @@ def _run_locked(cfg: StudyConfig, paths: StudyPaths, *, log: Log,
               lambda: _robustness(cfg, manifest, settings, paths, log))
     extra = [rob_key, cfg.harmonize.model_dump(mode="json")] if (
         rob_key or cfg.harmonize.column) else []
-    model_key = settings_hash([ext_key, deep_key, cfg.model.model_dump(mode="json"), cfg.seed,
+    # Where the fits run does not change them: jobs and scheduler are not in the key.
+    model_key = settings_hash([ext_key, deep_key,
+                               cfg.model.model_dump(mode="json", exclude={"jobs", "scheduler"}),
+                               cfg.seed,
                                *extra])
-    _step("model", paths.models / ".done.json", model_key, log, lambda: _models(cfg, paths, log))
+    _step("model", paths.models / ".done.json", model_key, log,
+          lambda: _models(cfg, paths, log, progress))
 
     # 5. Subgroups: every model of every block, per subgroup, at its carried threshold.
     if cfg.evaluate.subgroups:
@@ -201,9 +205,10 @@ def _table1(manifest, cfg: StudyConfig, paths: StudyPaths) -> None:
         (paths.table1 / "table1_by_cohort.html").write_text(tc.to_html(), encoding="utf-8")
 
 
-def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
+def _models(cfg: StudyConfig, paths: StudyPaths, log: Log, progress: Callable | None) -> None:
     from thyromics.models.api import run_model_stage
     from thyromics.models.pipeline import PipelineSettings
+    from thyromics.parallel import default_jobs
 
     m = cfg.model
     deep_table = paths.deep / "deep_features.parquet"
@@ -225,7 +230,10 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
                         importance=list(m.importance), families=block == "radiomics",
                         cv_threshold=m.cv_threshold,
                         join=[deep_table] if "deep" in block.split("+") else [],
-                        harmonize_compare=cfg.harmonize.compare)
+                        harmonize_compare=cfg.harmonize.compare,
+                        importance_models=m.importance_models, shap_rows=m.shap_rows,
+                        jobs=m.jobs or default_jobs(), scheduler=m.scheduler,
+                        progress=progress, optimism=m.optimism)
 
 
 def _step_settings(cfg: StudyConfig, paths: StudyPaths) -> dict:

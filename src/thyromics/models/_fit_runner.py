@@ -1,0 +1,173 @@
+"""Run the model stage's fits: in parallel, on a cluster, and never twice for one content.
+
+Every fit (:mod:`thyromics.models._fits`) is keyed by what it depends on: the training
+cohort's values, labels and patients, the settings, the seed, the fold, the model and the
+code of the installed thyromics package and versions of the libraries that fit. A result
+found in the cache folder under that key is used as it is; anything else is computed.
+A rerun after a change to the report, or with one classifier added, refits only what
+changed; a change in the data, a setting or the code refits everything it touches.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import pickle
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from thyromics.errors import InputError
+from thyromics.models._fits import FinalTask, FitContext, FoldTask, run_fit
+
+__all__ = ["run_fits", "task_digest", "CACHE_VERSION"]
+
+#: Bump when the cached result objects change shape.
+CACHE_VERSION = "1"
+_FIT_LIBRARIES = ("numpy", "scipy", "scikit-learn", "imbalanced-learn", "lightgbm", "xgboost",
+                  "pandas", "optuna", "numba")
+
+
+def run_fits(tasks: Sequence[FoldTask | FinalTask], *, jobs: int = 1,
+             scheduler: str | None = None, cache_dir: Path | None = None,
+             on_done: Callable[[tuple, bool], None] | None = None) -> dict[tuple, Any]:
+    """Results of ``tasks`` by task key; the tasks' warnings re-emitted in task order.
+
+    ``jobs`` local processes (1: in this process) or the Dask cluster at ``scheduler``.
+    ``cache_dir`` (optional) holds one file per computed fit, named by its digest.
+    ``on_done(key, cached)`` is called after each task (a progress bar).
+
+    Raises
+    ------
+    InputError
+        A fit failed: the model and fold are named with the original error.
+    """
+    from thyromics.parallel import run_tasks
+
+    results: dict[tuple, Any] = {}
+    todo: list[tuple[tuple, tuple[FoldTask | FinalTask, Path | None]]] = []
+    digests = _ContextDigests()
+    for task in tasks:
+        path = None
+        if cache_dir is not None:
+            path = Path(cache_dir) / f"{task_digest(task, digests(task.context))}.pkl"
+            cached = _load(path)
+            if cached is not None:
+                results[task.key] = cached
+                if on_done is not None:
+                    on_done(task.key, True)
+                continue
+        todo.append((task.key, (task, path)))
+    failures = []
+    for outcome in run_tasks(_fit_and_store, todo, jobs=jobs, scheduler=scheduler):
+        if outcome.ok:
+            results[outcome.key] = outcome.result
+        else:
+            failures.append(outcome)
+        if on_done is not None:
+            on_done(outcome.key, False)
+    if failures:
+        first = min(failures, key=lambda o: str(o.key))
+        raise InputError(f"fit {_name(first.key)} failed: {type(first.error).__name__}: "
+                         f"{first.error}" + (f" (and {len(failures) - 1} more fit(s))"
+                                             if len(failures) > 1 else "")) from first.error
+    for task in tasks:  # in task order, whatever order they finished in
+        for message, category in results[task.key].warnings:
+            warnings.warn(message, category, stacklevel=2)
+    return results
+
+
+def _name(key: tuple) -> str:
+    return (f"{key[0]} (final model)" if key[1] == "final"
+            else f"{key[0]} repeat {key[1]} fold {key[2]}")
+
+
+def _fit_and_store(arg: tuple[FoldTask | FinalTask, Path | None]):
+    task, path = arg
+    result = run_fit(task)
+    if path is not None:
+        _store(path, result)
+    return result
+
+
+def _load(path: Path):
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001 - a torn or stale cache file is recomputed
+        return None
+
+
+def _store(path: Path, result: Any) -> None:
+    from thyromics.provenance import atomic_write
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
+    except OSError:  # the result stands; only a rerun recomputes it
+        pass
+
+
+class _ContextDigests:
+    """Digests of the (few, large) fit contexts, each computed once."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[FitContext, str]] = {}
+
+    def __call__(self, ctx: FitContext) -> str:
+        hit = self._seen.get(id(ctx))
+        if hit is None or hit[0] is not ctx:
+            hit = (ctx, context_digest(ctx))
+            self._seen[id(ctx)] = hit
+        return hit[1]
+
+
+def context_digest(ctx: FitContext) -> str:
+    """SHA-256 of everything a study's fits share (values, labels, settings, seed, code)."""
+    h = hashlib.sha256()
+    X = ctx.X
+    h.update(repr([(str(c), str(t)) for c, t in zip(X.columns, X.dtypes)]).encode())
+    h.update(pd.util.hash_pandas_object(X, index=True).to_numpy().tobytes())
+    for arr in (ctx.y, ctx.groups):
+        a = np.asarray(arr)
+        h.update(repr((a.dtype.str, a.shape)).encode())
+        h.update(a.astype(str).tobytes() if a.dtype == object else a.tobytes())
+    h.update(ctx.settings.model_dump_json().encode())
+    h.update(repr((ctx.seed, ctx.cv_threshold, ctx.permutation_repeats)).encode())
+    h.update(_code_digest().encode())
+    return h.hexdigest()
+
+
+def task_digest(task: FoldTask | FinalTask, context: str) -> str:
+    """SHA-256 of one fit: its context digest, model and fold (or final fit options)."""
+    h = hashlib.sha256(f"{CACHE_VERSION}|{context}|{task.spec!r}".encode())
+    if isinstance(task, FoldTask):
+        h.update(repr((task.fold.repeat, task.fold.fold, task.permutation)).encode())
+        h.update(np.asarray(task.fold.train, dtype=np.int64).tobytes())
+        h.update(b"|")
+        h.update(np.asarray(task.fold.test, dtype=np.int64).tobytes())
+    else:
+        h.update(repr(("final", task.vimp, task.shap, task.shap_rows)).encode())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The installed thyromics source and the fitting libraries' versions."""
+    import thyromics
+    from thyromics.provenance import package_versions
+
+    h = hashlib.sha256()
+    root = Path(thyromics.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    h.update(repr(sorted(package_versions(_FIT_LIBRARIES).items())).encode())
+    return h.hexdigest()
