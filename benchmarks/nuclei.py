@@ -121,7 +121,6 @@ def main(argv=None) -> int:
     if not args.data.is_dir():
         print(f"no MoNuSeg tiles at {args.data}; see ../shared/data/README.md", file=sys.stderr)
         return 1
-    from thyromics.pathology.nuclei_io import filter_by_area
     from thyromics.pathology.nucleus_metrics import score
     from thyromics.pathology.segment import classical_nuclei
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
 import sys
 import tempfile
@@ -25,7 +26,7 @@ import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("THYROMICS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RATINGS = ["Calcification_value", "InternalStructure_value", "Lobulation_value",
            "Margin_value", "Sphericity_value", "Spiculation_value", "Subtlety_value",
            "Texture_value"]
@@ -88,11 +89,33 @@ def _digests(folder: Path) -> dict[str, str]:
             and not p.name.startswith("provenance_")}  # the report's copy of the run records
 
 
+def _cv_rows(models: Path) -> None:
+    """The cv rows: metrics at the per-fold (nested) thresholds against the pooled rule."""
+    import json
+
+    print("\ncv rows: Youden's J = sensitivity + specificity - 1 at the nested (per-fold) "
+          "thresholds against the pooled out-of-fold rule (optimistic)\n")
+    print("| model | cv AUC | sens nested | spec nested | J nested | sens pooled | "
+          "spec pooled | J pooled |")
+    print("|---|---|---|---|---|---|---|---|")
+    for block in sorted(p for p in models.iterdir() if (p / "evaluation.json").is_file()):
+        scores = json.loads((block / "evaluation.json").read_text())["cv"]["scores"]
+        for mid, s in scores.items():
+            pooled = s.get("pooled_oof") or {}
+            se, sp = s["sensitivity"]["value"], s["specificity"]["value"]
+            pse = (pooled.get("sensitivity") or {}).get("value", float("nan"))
+            psp = (pooled.get("specificity") or {}).get("value", float("nan"))
+            print(f"| {mid}@{block.name} | {s['auc']:.3f} | {se:.3f} | {sp:.3f} | {se + sp - 1:.3f} | "
+                  f"{pse:.3f} | {psp:.3f} | {pse + psp - 1:.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="First N LIDC nodules (default all).")
     ap.add_argument("--models", default=",".join(TEN))
     ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--no-serial", action="store_true",
+                    help="Skip the --jobs 1 run (then jobs 2 is the reference).")
     ap.add_argument("--out", type=Path, default=None, help="Keep the studies here.")
     args = ap.parse_args()
     if not (DATA / "lidc" / "cases.csv").exists():
@@ -103,6 +126,8 @@ def main() -> None:
     manifest = _manifest(args.limit, root)
     runs: dict[str, dict[str, float]] = {}
     for name, jobs in (("jobs 1", 1), ("jobs 2", 2)):
+        if args.no_serial and jobs == 1:
+            continue
         folder = root / name.replace(" ", "")
         folder.mkdir(exist_ok=True)
         runs[name] = _run(_study(folder, manifest, models, jobs, None), folder / "out")
@@ -117,22 +142,23 @@ def main() -> None:
                                                  cluster.scheduler_address), folder / "out")
     digests = {name: _digests(root / name.replace(" ", "").replace("Dask2workers", "dask") / "out")
                for name in runs}
-    ref = digests["jobs 1"]
+    ref = digests[next(iter(runs))]
     same = {name: d == ref for name, d in digests.items()}
     stages = [s for s in ("extract", "table1", "model", "report", "total")
               if any(s in r for r in runs.values())]
     n = len(pd.read_csv(manifest))
     print(f"LIDC study: {n} nodules, {len(models)} classifiers x 2 blocks, 5-fold CV "
           f"(nested thresholds, inner tuning); wall seconds per stage\n")
-    print("| run | " + " | ".join(stages) + " | same files as jobs 1 |")
+    print("| run | " + " | ".join(stages) + f" | same files as {next(iter(runs))} |")
     print("|---|" + "---|" * (len(stages) + 1))
     for name, r in runs.items():
         print(f"| {name} | " + " | ".join(f"{r.get(s, float('nan')):.0f}" for s in stages)
               + f" | {'yes' if same[name] else 'NO'} |")
-    t1, t2 = runs["jobs 1"].get("model"), runs["jobs 2"].get("model")
+    t1, t2 = runs.get("jobs 1", {}).get("model"), runs["jobs 2"].get("model")
     if t1 and t2:
         print(f"\nmodel stage: speed-up {t1 / t2:.2f} on 2 processes, scaling efficiency "
               f"{t1 / (2 * t2):.2f}; files compared: {len(ref)}")
+    _cv_rows(root / next(iter(runs)).replace(" ", "") / "out" / "models")
     if not all(same.values()):
         diff = sorted(k for name, d in digests.items() for k in set(d) | set(ref)
                       if d.get(k) != ref.get(k))

@@ -32,6 +32,21 @@ def need_data(sub: str) -> Path:
     return path
 
 
+def need_module(name: str):
+    """Import an optional extra's module (torch, distributed ...): skips when it is not
+    installed, fails under ``CI=true`` (CI installs every extra, so a broken install must
+    not pass as a skip)."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        msg = f"{name} is not installed ({e}); install the extra that brings it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg, allow_module_level=True)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """Root of ../shared/data."""

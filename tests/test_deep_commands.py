@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from _helpers import png_cohort
+from conftest import need_module  # noqa: E402
 
 
 def test_commands_module_imports_nothing_heavy():
@@ -23,7 +24,7 @@ def synthetic_manifest(tmp_path):
 
 
 def test_dl_train_predict_embed_through_the_cli(synthetic_manifest, tmp_path):
-    pytest.importorskip("torch")
+    need_module("torch")
     import pandas as pd
     from typer.testing import CliRunner
 

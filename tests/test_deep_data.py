@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+from conftest import need_module  # noqa: E402
+need_module("torch")
 
 from thyromics.deep._io import CaseRef  # noqa: E402
 from thyromics.deep.data import (bounding_box, build_samples, crop_2d, patch_3d,  # noqa: E402

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-torch = pytest.importorskip("torch")
+from conftest import need_module  # noqa: E402
+torch = need_module("torch")
 
 from thyromics.deep.embed import DeepPCA, deep_feature_table, penultimate_activations  # noqa: E402
 from thyromics.deep.gradcam import gradcam_maps, save_overlay  # noqa: E402

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("monai")
+from conftest import need_module  # noqa: E402
+torch = need_module("torch")
+need_module("monai")
 
 from thyromics.deep.nets import NETWORKS, build_network, cam_layer, get_spec, penultimate_module  # noqa: E402
 from thyromics.errors import InputError  # noqa: E402

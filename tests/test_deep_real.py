@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import need_module  # noqa: E402
 
-pytest.importorskip("torch")
+need_module("torch")
 
 
 def _subset(src_dir, tmp_path, n_per_class: int, name: str):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from conftest import need_module  # noqa: E402
+torch = need_module("torch")
 
 from thyromics.deep.segment import (agreement, postprocess, predict_probability_map,  # noqa: E402
                                     predict_segmentation, train_segmenter)

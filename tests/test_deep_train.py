@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from conftest import need_module  # noqa: E402
+torch = need_module("torch")
 
 from thyromics.deep._loop import load_pretrained  # noqa: E402
 from thyromics.deep.data import LesionSamples  # noqa: E402

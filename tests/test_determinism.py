@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 from _helpers import png_cohort
+from conftest import need_module  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +72,7 @@ def ct_manifest(tmp_path_factory) -> Path:
 
 
 def test_extraction_is_byte_identical_across_jobs_dask_and_reruns(ct_manifest, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    distributed = need_module("distributed")
     root = ct_manifest.parent
     common = [str(ct_manifest), "--params", str(root / "params.yaml"), "--csv"]
     runs = {"jobs1": ["--jobs", "1"], "jobs1_again": ["--jobs", "1"], "jobs2": ["--jobs", "2"]}

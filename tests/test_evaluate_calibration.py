@@ -17,6 +17,7 @@ from thyromics.evaluate.calibration import calibration, hosmer_lemeshow
 from thyromics.evaluate.cv import cv_roc
 from thyromics.evaluate.dca import decision_curve
 from thyromics.evaluate.roc import auc
+from conftest import need_module  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "evaluate_refs", Path(__file__).parent / "fixtures" / "evaluate" / "evaluate_refs.py")
@@ -86,7 +87,7 @@ def test_hosmer_lemeshow_hand():
 # ------------------------------------------------------------------ decision curves
 
 def test_decision_curve_matches_dcurves():
-    dcurves = pytest.importorskip("dcurves")
+    dcurves = need_module("dcurves")
     d = refs.dataset("medium")
     pt = np.round(np.arange(0.01, 0.99, 0.01), 2)
     ours = decision_curve(d.y, {"pa": d.pa, "pb": d.pb}, thresholds=pt)

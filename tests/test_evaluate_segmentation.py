@@ -8,6 +8,7 @@ import pytest
 from thyromics.errors import InputError
 from thyromics.evaluate._checks import UndefinedMetricWarning
 from thyromics.evaluate.segmentation import case_agreement, dice, hd95, iou, lesion_agreement
+from conftest import need_module  # noqa: E402
 
 
 def _surface_naive(m):
@@ -71,7 +72,7 @@ def test_hd95_equals_brute_force(seed, shape):
 @pytest.mark.slow  # importing MONAI takes several seconds
 @pytest.mark.parametrize("seed", range(3))
 def test_hd95_equals_monai(seed):
-    torch = pytest.importorskip("torch")
+    torch = need_module("torch")
     from monai.metrics import compute_hausdorff_distance
 
     rng = np.random.default_rng(10 + seed)

@@ -64,6 +64,7 @@ def test_rerun_uses_cache_and_parallel_is_identical(us_cohort, tmp_path):
     assert a.n_cached == 0 and b.n_cached == b.n_ok == a.n_ok
     c = extract_cohort(manifest, _settings(), tmp_path / "c.parquet", jobs=2,
                        cache_dir=tmp_path / "fresh")
+    assert c.n_cached == 0 and c.n_ok == a.n_ok
     ta, tc = read_features(tmp_path / "a.parquet")[0], read_features(tmp_path / "c.parquet")[0]
     pd.testing.assert_frame_equal(ta, tc)
     # another setting is another cache key
@@ -103,6 +104,7 @@ def _direct_pyradiomics(image_path, mask_path, settings):
     return {k: float(v) for k, v in out.items() if not k.startswith("diagnostics")}
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_lidc_subset_matches_direct_pyradiomics(lidc_dir, tmp_path):
     frame = pd.read_csv(lidc_dir / "cases.csv").head(4)

@@ -30,7 +30,7 @@ def _tree(root: Path) -> Path:
     write_rtstruct(root / "A" / "study1" / "RT" / "rs.dcm", a,
                    {"GTV_1": [_square(a, 3.5, 4.5, 9.5, 12.5, k) for k in (1, 2, 3)],
                     "Body": [_square(a, 0, 0, 19, 23, k) for k in range(5)]})
-    b = write_series(root / "B" / "CT", vol[::-1].copy(), spacing=SPACING, patient_id="B")
+    write_series(root / "B" / "CT", vol[::-1].copy(), spacing=SPACING, patient_id="B")
     image = read_image(root / "B" / "CT")
     m = np.zeros(vol.shape, np.uint8)
     m[2:4, 5:12, 6:13] = 1

@@ -14,6 +14,7 @@ from _helpers import write_nii
 from thyromics.io import read_mask
 from thyromics.review.state import ReaderState
 from thyromics.review.study import load_study
+from conftest import need_module  # noqa: E402
 
 SPACING = (0.8, 0.8, 2.0)
 
@@ -118,7 +119,7 @@ def test_save_as_seg_for_a_nifti_proposal_on_a_dicom_image(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_segment_predict_writes_dicom_seg_for_a_series(tmp_path: Path) -> None:
     """An untrained 3D CBAM U-Net: this test is about the file written, not the mask."""
-    pytest.importorskip("torch")
+    need_module("torch")
     from thyromics.deep._loop import save_model
     from thyromics.deep.nets import build_network
     from thyromics.deep.segment import predict_segmentation

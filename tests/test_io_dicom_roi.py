@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from _dicom import rtstruct_study
 from _helpers import write_nii
 from thyromics.io import read_image
+from conftest import need_module  # noqa: E402
 
 SPACING = (0.5, 0.75, 2.0)
 
@@ -61,7 +61,7 @@ def test_agreement_source_table_brings_its_own_roi(tmp_path: Path) -> None:
 
 
 def test_deep_loader_takes_the_roi_column_and_option(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
+    need_module("torch")
     from thyromics.deep._io import load_case_images, read_cases
     from thyromics.deep.data import build_samples
     from thyromics.deep.settings import DataSettings

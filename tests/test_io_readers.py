@@ -296,7 +296,7 @@ def test_empty_folder_is_not_a_series(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     PILImage.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / "case_01.png")
-    with pytest.raises(CaseError, match="not found.*Did you mean: case_01.png") as err:
+    with pytest.raises(CaseError, match="not found.*Did you mean 'case_01.png'") as err:
         read_image(tmp_path / "case_1.png")
     assert err.value.stage == "read" and err.value.file == str(tmp_path / "case_1.png")
 

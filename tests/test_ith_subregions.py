@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import pytest
 
 from thyromics.features.ith import (IthSettings, expand_mask, slic_subregions,
                                     subregion_radiomics)

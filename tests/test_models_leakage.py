@@ -92,6 +92,7 @@ def cohort_result():
             settings=PipelineSettings(n_estimators=30, tune=False, selector="none"))
 
 
+@pytest.mark.slow
 def test_no_patient_on_both_sides(cohort_result) -> None:
     _, res = cohort_result
     cv = res.predictions[res.predictions.cohort == "cv"]

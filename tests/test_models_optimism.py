@@ -94,6 +94,7 @@ def _stage(tmp_path, name: str, *, jobs: int, optimism: int, cache: bool = False
     return res, out
 
 
+@pytest.mark.slow
 def test_optimism_is_the_same_for_any_jobs_and_from_the_cache(tmp_path):
     res1, one = _stage(tmp_path, "one", jobs=1, optimism=4)
     _, two = _stage(tmp_path, "two", jobs=2, optimism=4, cache=True)

@@ -92,6 +92,7 @@ def test_a_failed_fit_names_the_model_and_fold():
         run_fits(_tasks(columns=("no_such_column",)))
 
 
+@pytest.mark.slow
 def test_jobs_give_the_numbers_of_a_serial_run(tmp_path):
     t = _table(80)
     kw = dict(label="label", group="patient_id", models=["lr", "rf"], cv=3, seed=2,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from thyromics.parallel import run_tasks
+from conftest import need_module  # noqa: E402
 
 
 def square_or_fail(x: int) -> int:
@@ -24,7 +25,7 @@ def test_local_results_and_failures(jobs):
 
 @pytest.mark.slow
 def test_dask_cluster_same_results():
-    distributed = pytest.importorskip("distributed")
+    distributed = need_module("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
         outcomes = {o.key: o for o in run_tasks(square_or_fail, [(i, i) for i in range(6)],

@@ -197,7 +197,6 @@ def test_spatial_statistics_against_circle_geometry():
     """12 tumour nuclei on a circle of radius R: every distance to the centroid is R (SD
     0), and each nucleus' 5 nearest neighbours lie at chords 2R sin(pi j / 12) for
     j = 1, 1, 2, 2, 3. A second slide's far-away nuclei must not mix into the first's."""
-    import pandas as pd
 
     from thyromics.pathology.aggregate import spatial
 

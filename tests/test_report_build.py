@@ -56,6 +56,7 @@ def _section(html: str, sid: str) -> str:
     return html[start:html.index("</section>", start)]
 
 
+@pytest.mark.slow
 def test_every_section_present_and_filled(full_report, report_study):  # noqa: F811
     path, html = full_report
     assert path.name == "report.html"
@@ -101,6 +102,7 @@ def test_extraction_provenance_is_shown(full_report):
     assert shown["columns.features"] == str(len(prov["columns"]["features"]))
 
 
+@pytest.mark.slow
 def test_extraction_provenance_from_the_parquet_when_the_sidecar_is_gone(report_study, tmp_path):  # noqa: F811
     root = copy_study(report_study, tmp_path / "OUT")
     (root / "features" / "features.provenance.json").unlink()
@@ -289,6 +291,7 @@ def test_partial_study(report_study, tmp_path):  # noqa: F811
     assert rows.loc["Calibration", "status"] == "not run"
 
 
+@pytest.mark.slow
 def test_broken_input_is_shown_not_fatal(report_study, tmp_path):  # noqa: F811
     """Deterministic whatever ran before in the process: only the report's own
     'section failed' warnings are counted, each a ThyromicsWarning naming its section."""
@@ -338,6 +341,7 @@ def test_command_prints_path(tmp_path):
     assert res.exit_code == 2
 
 
+@pytest.mark.slow
 def test_a_removed_subgroup_setting_leaves_no_stale_table(report_study, tmp_path):  # noqa: F811
     """A rerun without evaluate.subgroups removes the earlier run's subgroup table."""
     from thyromics.study.config import load_study

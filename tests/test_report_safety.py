@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import base64
 import hashlib
 import json
@@ -26,6 +27,7 @@ def _section(html: str, sid: str) -> str:
     return html[start:html.index("</section>", start)]
 
 
+@pytest.mark.slow
 def test_table1_html_on_disk_never_reaches_the_report(report_study, tmp_path):  # noqa: F811
     root = copy_study(report_study, tmp_path / "OUT")
     (root / "table1" / "table1.html").write_text(f"<table><tr><td>{ATTACK}</td></tr></table>")
@@ -75,6 +77,7 @@ def test_real_table1_from_the_stage_keeps_its_strings_and_footnote(tmp_path, fix
     assert "Shapiro-Wilk" in sec  # the footnote
 
 
+@pytest.mark.slow
 def test_report_data_csvs_neutralise_formulas_not_numbers(report_study, tmp_path):  # noqa: F811
     root = copy_study(report_study, tmp_path / "OUT")
     errors = root / "features" / "features.errors.csv"

@@ -164,9 +164,9 @@ def test_no_false_alarm_on_ordinary_data(data):
 
 # ----------------------------------------------------------------- errors
 def test_errors(data):
-    with pytest.raises(InputError, match="did you mean 'cat3'"):
+    with pytest.raises(InputError, match="Did you mean 'cat3'"):
         multivariable(data, "y", ["cat"])
-    with pytest.raises(InputError, match="reference level 'lo' .* did you mean 'low'"):
+    with pytest.raises(InputError, match="reference level 'lo' .* Did you mean 'low'"):
         multivariable(data, "y", ["cat3"], reference={"cat3": "lo"})
     with pytest.raises(InputError, match="must be 0/1"):
         multivariable(data, "cat3", ["x1"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from thyromics.cli import app
@@ -23,6 +24,7 @@ def test_warnings_are_collected_in_a_log(tmp_path):
     assert "something odd" in (tmp_path / "warnings.log").read_text()
 
 
+@pytest.mark.slow
 def test_run_without_a_split_column_cross_validates_every_case(tmp_path):
     """A manifest with no split column (DDTI, LIDC): every case is training data for the
     cross-validation; the study must not stop at the model step."""

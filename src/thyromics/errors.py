@@ -6,7 +6,7 @@ found and, where there is one, the fix.
 
 from __future__ import annotations
 
-__all__ = ["ThyromicsError", "InputError", "CaseError", "ThyromicsWarning"]
+__all__ = ["ThyromicsError", "InputError", "CaseError", "ThyromicsWarning", "did_you_mean"]
 
 
 class ThyromicsError(Exception):
@@ -49,3 +49,11 @@ class CaseError(ThyromicsError):
 
 class ThyromicsWarning(UserWarning):
     """Base class of warnings raised by thyromics on purpose."""
+
+
+def did_you_mean(word: object, options, *, n: int = 3, cutoff: float = 0.6) -> str:
+    """`` Did you mean 'a', 'b'?`` for the options closest to ``word`` (``difflib``), or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=n, cutoff=cutoff)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, did_you_mean
 from thyromics.evaluate._checks import warn_undefined
 from thyromics.evaluate.calibration import calibration
 from thyromics.evaluate.metrics import METRICS, metrics_at_threshold
@@ -158,10 +158,8 @@ def holm(p: list[float | None]) -> list[float | None]:
 
 def check_columns(columns: list[str], wanted: list[str], *, what: str) -> None:
     """Raise :class:`InputError` naming missing columns and the closest present ones."""
-    import difflib
 
     for col in wanted:
         if col not in columns:
-            close = difflib.get_close_matches(col, columns, n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            hint = did_you_mean(col, columns, n=3)
             raise InputError(f"{what} column {col!r} not found; the table has {len(columns)} columns.{hint}")

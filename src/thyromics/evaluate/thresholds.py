@@ -26,7 +26,6 @@ optimal cutpoints found". ``ties="median"`` gives cutpointr's number.
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Mapping
 from typing import Literal
@@ -34,7 +33,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.errors import InputError, ThyromicsWarning, did_you_mean
 from thyromics.evaluate._checks import as_binary, as_scores, need_both_classes, warn_undefined
 
 __all__ = ["ThresholdRule", "TiedCutpointWarning", "youden", "youden_ties", "for_sensitivity", "for_specificity", "choose_threshold",
@@ -236,8 +235,7 @@ def choose_threshold(y_true: ArrayLike, score: ArrayLike, rule: ThresholdRule = 
             return youden(y_true, score)
         if rule.strip().lower() == "constrained":
             return constrained(y_true, score)
-        close = difflib.get_close_matches(rule, RULES, n=2)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(rule, RULES, n=2)
         raise InputError(f"unknown threshold rule {rule!r}: use 'youden', a number, "
                          f"{{'sensitivity': x}} or {{'specificity': x}}.{hint}")
     if isinstance(rule, Mapping):
@@ -250,7 +248,6 @@ def choose_threshold(y_true: ArrayLike, score: ArrayLike, rule: ThresholdRule = 
             return for_specificity(y_true, score, float(target))
         if key == "constrained":
             return constrained(y_true, score, **dict(target or {}))
-        close = difflib.get_close_matches(str(key), RULES[1:], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(str(key), RULES[1:], n=1)
         raise InputError(f"unknown threshold rule key {key!r}: use 'sensitivity' or 'specificity'.{hint}")
     raise InputError(f"threshold rule must be 'youden', a number or a dict, found {type(rule).__name__}.")

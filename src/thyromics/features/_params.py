@@ -7,11 +7,10 @@ never silently falls back to a default.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, did_you_mean
 
 __all__ = ["params_to_fields"]
 
@@ -44,8 +43,7 @@ _INTERP_CODES = {1: "sitkNearestNeighbor", 2: "sitkLinear", 3: "sitkBSpline",
 
 
 def _unknown(kind: str, key: str, valid: Any, source: str) -> InputError:
-    close = difflib.get_close_matches(str(key), [str(v) for v in valid], n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(str(key), [str(v) for v in valid], n=3, cutoff=0.5)
     return InputError(f"{source}: unknown {kind} {key!r}.{hint} Valid: {', '.join(map(str, valid))}")
 
 

@@ -49,10 +49,9 @@ study's 14 shape features suggest 3D shape on single-slice volumes, which is deg
 
 from __future__ import annotations
 
-import difflib
 from types import MappingProxyType
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, did_you_mean
 from thyromics.features.settings import ExtractionSettings
 
 __all__ = ["PRESETS", "get_preset", "preset_names"]
@@ -104,8 +103,7 @@ def get_preset(name: str) -> ExtractionSettings:
     try:
         return PRESETS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(PRESETS), n=3, cutoff=0.4)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name, list(PRESETS), n=3, cutoff=0.4)
         raise InputError(f"unknown preset {name!r}.{hint} Valid presets: "
                          f"{', '.join(PRESETS)}; or give a PyRadiomics parameter file "
                          "(--params FILE).") from None

@@ -12,7 +12,6 @@ https://pyradiomics.readthedocs.io/en/latest/customization.html for their meanin
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,8 +50,9 @@ _WEIGHTING = ("manhattan", "euclidean", "infinity", "no_weighting")
 
 
 def _did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    from thyromics.errors import did_you_mean
+
+    return did_you_mean(word, options, cutoff=0.5)
 
 
 class ExtractionSettings(BaseModel):

@@ -6,10 +6,9 @@ Private module of :mod:`thyromics.io._formats`: the extension table, the kind of
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
-from thyromics.errors import CaseError
+from thyromics.errors import CaseError, did_you_mean
 
 __all__ = ["FORMATS", "SUPPORTED_EXTENSIONS", "extension", "is_dicom_file", "file_kind", "fail",
            "first_line", "unreadable"]
@@ -64,9 +63,7 @@ def file_kind(path: Path) -> tuple[str, str]:
     if not path.exists():
         hint = ""
         if path.parent.is_dir():
-            close = difflib.get_close_matches(path.name, [p.name for p in path.parent.iterdir()], n=3)
-            if close:
-                hint = f" Did you mean: {', '.join(close)}?"
+            hint = did_you_mean(path.name, [p.name for p in path.parent.iterdir()])
         raise fail(path, f"file not found: expected an image or a DICOM folder at {path}.{hint}")
     if path.is_dir():
         return "series", "DICOM series"

@@ -34,7 +34,6 @@ are the CSV's line numbers: the header is row 1, the first case row 2.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
@@ -42,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thyromics.errors import CaseError, InputError
+from thyromics.errors import CaseError, InputError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -274,8 +273,7 @@ def read_manifest(path: str | Path, *, check_files: bool = True,
         labels.append(label)
         split = _cell(rec.get("split")).lower() or None
         if split is not None and split not in allowed:
-            close = difflib.get_close_matches(split, allowed, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(split, allowed, n=1)
             problems.append(f"{who}: unknown split {_cell(rec.get('split'))!r}; allowed: "
                             f"{', '.join(allowed)}.{hint}")
         splits.append(split)

@@ -161,22 +161,36 @@ def _run_fold(task: FoldTask) -> FoldResult:
 def _inner_maker(spec: ModelSpec, ctx: FitContext, outer_model):
     """Fresh models for the inner refits that choose a fold's threshold.
 
-    A tuned outer model's search chose its hyperparameters on this outer training part
-    only; the inner refits take those values instead of searching again (which would cost
-    grid size x inner folds more fits per outer fold). Neither can see the held-out fold.
+    A tuned outer model chose its hyperparameters on this outer training part only (an
+    inner grouped search, or a forest's out-of-bag grid); the inner refits take those
+    values instead of searching again, which would cost (grid size) x (inner folds) more
+    fits per outer fold. Neither can see the held-out fold.
     """
     from thyromics.models.tuning import CalibratedPipeline
 
-    best = getattr(outer_model, "best_params_", None)
-    if not best:
+    chosen = _chosen_params(outer_model)
+    if not chosen:
         return lambda: _make(spec, ctx.settings, ctx.seed)
     untuned = ctx.settings.model_copy(update={"tune": False})
 
     def make():
         model = _make(spec, untuned, ctx.seed)
         prefix = "estimator__" if isinstance(model, CalibratedPipeline) else ""
-        return model.set_params(**{prefix + k: v for k, v in best.items()})
+        return model.set_params(**{prefix + k: v for k, v in chosen.items()})
     return make
+
+
+def _chosen_params(outer_model) -> dict[str, Any]:
+    """The outer fit's tuned values as pipeline parameters (empty when nothing was tuned)."""
+    from thyromics.models.pipeline import final_pipeline
+    from thyromics.models.rfq import OOBForestClassifier
+
+    best = dict(getattr(outer_model, "best_params_", None) or {})  # an inner search
+    clf = final_pipeline(outer_model).steps[-1][1]
+    if isinstance(clf, OOBForestClassifier) and clf.tune and clf.oob_errors_:
+        best["classifier__max_features_grid"] = (clf.best_params_["max_features"],)
+        best["classifier__min_samples_leaf_grid"] = (clf.best_params_["min_samples_leaf"],)
+    return best
 
 
 def _fold_permutation(task: FoldTask, model) -> pd.Series:

@@ -9,12 +9,11 @@ compares e.g. ``["radiomics", "clinical", "radiomics+clinical"]``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import pandas as pd
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, did_you_mean
 
 __all__ = ["BLOCKS", "RADIOMICS_FAMILIES", "ID_COLUMNS", "parse_feature_column",
            "feature_family", "block_columns", "resolve_block_sets"]
@@ -92,8 +91,7 @@ def resolve_block_sets(specs: Sequence[str], blocks: dict[str, list[str]]) -> di
         cols: list[str] = []
         for name in names:
             if name not in blocks:
-                close = difflib.get_close_matches(name, list(blocks), n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(name, list(blocks), n=1)
                 raise InputError(f"unknown feature block {name!r} in {spec!r}; valid blocks: "
                                  f"{', '.join(blocks)}.{hint}")
             cols += [c for c in blocks[name] if c not in cols]

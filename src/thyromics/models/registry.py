@@ -10,13 +10,12 @@ tune ``max_features`` and ``min_samples_leaf`` on their out-of-bag error inside
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, did_you_mean
 
 __all__ = ["ClassifierSpec", "CLASSIFIERS", "get_classifier", "make_classifier"]
 
@@ -170,8 +169,7 @@ def get_classifier(name: str) -> ClassifierSpec:
     key = str(name).strip().lower()
     if key in CLASSIFIERS:
         return CLASSIFIERS[key]
-    close = difflib.get_close_matches(key, list(CLASSIFIERS), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(key, list(CLASSIFIERS), n=3, cutoff=0.5)
     raise InputError(f"unknown classifier {name!r}; valid names: "
                      f"{', '.join(CLASSIFIERS)}.{hint}")
 

@@ -27,7 +27,7 @@ import numpy as np
 from thyromics.errors import CaseError, InputError
 from thyromics.pathology import _batch
 from thyromics.pathology._batch import StageSummary
-from thyromics.pathology.settings import FeatureSettings, NucleiSettings, StainSettings, TileSettings
+from thyromics.pathology.settings import NucleiSettings, StainSettings, TileSettings
 from thyromics.pathology.slides import SlideRow, TileSpec, read_slide_manifest
 
 __all__ = ["run_tiles", "run_normalise", "run_nuclei", "run_features"]

@@ -150,7 +150,7 @@ def open_slide(path: Path, *, mpp: float | None = None, slide_id: str | None = N
     """
     path = Path(path)
     if not path.exists():
-        raise CaseError(f"slide file not found. Check the path in the slide manifest (relative "
+        raise CaseError("slide file not found. Check the path in the slide manifest (relative "
                         "to the CSV's folder).", case_id=slide_id, file=str(path), stage="read")
     try:
         if path.suffix.lower() in PLAIN_SUFFIXES:

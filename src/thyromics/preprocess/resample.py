@@ -24,7 +24,6 @@ Two grids:
 
 from __future__ import annotations
 
-import difflib
 import math
 import warnings
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.errors import InputError, ThyromicsWarning, did_you_mean
 from thyromics.io.image import Image
 
 __all__ = ["resample", "resample_mask", "resample_to_grid", "resampled_grid", "pyradiomics_grid",
@@ -78,8 +77,7 @@ def _sitk_name(name: str) -> str:
     key = _SITK_NAMES.get(name, name)
     if key not in KERNEL_SUPPORT:
         options = [*INTERPOLATORS, *KERNEL_SUPPORT]
-        close = difflib.get_close_matches(str(name), options, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(str(name), options, n=1)
         raise InputError(f"unknown interpolator {name!r}; expected one of "
                          f"{', '.join(INTERPOLATORS)} (or a SimpleITK name such as "
                          f"sitkBSpline).{hint}")

@@ -12,7 +12,6 @@ review tool reads must lie inside it, so the server never serves a file from els
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import threading
 from collections import OrderedDict
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from thyromics.errors import CaseError, InputError, ThyromicsError
+from thyromics.errors import CaseError, InputError, ThyromicsError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     from thyromics.io.image import Image
@@ -149,8 +148,7 @@ class ReviewStudy:
         try:
             return self.cases[case_id]
         except KeyError:
-            close = difflib.get_close_matches(case_id, list(self.cases), n=3)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            hint = did_you_mean(case_id, list(self.cases), n=3)
             raise ReviewError(404, f"unknown case {case_id!r}: not in {self.manifest}.{hint}") from None
 
     def checked_path(self, path: Path | None, what: str, case_id: str) -> Path:

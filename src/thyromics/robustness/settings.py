@@ -28,12 +28,11 @@ Elements (applied in this order whatever order they are listed in):
 
 from __future__ import annotations
 
-import difflib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, did_you_mean
 
 __all__ = ["PerturbationSettings", "ELEMENTS", "CHAIN_PRESETS", "get_chain"]
 
@@ -160,8 +159,7 @@ def get_chain(name: str, **overrides) -> PerturbationSettings:
     """
     key = str(name).lower()
     if key not in CHAIN_PRESETS:
-        close = difflib.get_close_matches(key, list(CHAIN_PRESETS), n=2)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(key, list(CHAIN_PRESETS), n=2)
         raise InputError(f"unknown perturbation chain {name!r}; presets: "
                          f"{', '.join(CHAIN_PRESETS)}.{hint}")
     fields = {**CHAIN_PRESETS[key], **{k: v for k, v in overrides.items() if v is not None}}

@@ -35,14 +35,13 @@
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.errors import InputError, ThyromicsWarning, did_you_mean
 from thyromics.stats._separation import SeparationReport, detect_separation
 
 __all__ = ["LogisticResult", "SeparationWarning", "SeparationReport", "univariable",
@@ -118,11 +117,8 @@ def _design(frame: pd.DataFrame, outcome: str, predictors: list[str],
             categorical: set[str], reference: dict, event: object | None):
     missing = [c for c in [outcome, *predictors] if c not in frame.columns]
     if missing:
-        hints = {m: difflib.get_close_matches(m, list(map(str, frame.columns)), n=3)
-                 for m in missing}
         raise InputError("columns not in the table: " + "; ".join(
-            f"{m!r}" + (f" (did you mean {', '.join(map(repr, h))}?)" if h else "")
-            for m, h in hints.items()))
+            f"{m!r}" + did_you_mean(m, frame.columns) for m in missing))
     for r in reference:
         if r not in predictors:
             raise InputError(f"reference given for {r!r}, which is not a predictor")
@@ -153,8 +149,7 @@ def _design(frame: pd.DataFrame, outcome: str, predictors: list[str],
                   else sorted(labels.unique().tolist()))
         ref = str(reference.get(var, levels[0]))
         if ref not in levels:
-            close = difflib.get_close_matches(ref, levels, n=3)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(ref, levels, n=1)
             raise InputError(f"reference level {ref!r} of {var!r} not found among its "
                              f"levels {levels}{hint}")
         for lv in levels:

@@ -48,7 +48,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, did_you_mean
 from thyromics.stats import _htest, _render
 
 __all__ = ["Table1", "Table1Settings", "table1", "format_p", "detect_categorical",
@@ -222,12 +222,10 @@ def _levels(s: pd.Series) -> list:
 
 
 def _check_columns(frame: pd.DataFrame, names: list[str], what: str) -> None:
-    import difflib
 
     for name in names:
         if name not in frame.columns:
-            close = difflib.get_close_matches(name, [str(c) for c in frame.columns], n=3)
-            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            hint = did_you_mean(name, [str(c) for c in frame.columns], n=3)
             raise InputError(f"{what} column {name!r} is not in the table (columns: "
                              f"{', '.join(map(str, frame.columns[:30]))}).{hint}")
 

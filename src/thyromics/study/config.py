@@ -8,7 +8,7 @@ Unknown keys are refused with the closest valid names.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -72,6 +72,7 @@ class DeepConfig(_Frozen):
 
     enabled: bool = Field(False, description="Train a network on the lesion crops (training split; validation split or a patient-grouped share of it).")
     network: str = Field("densenet121", description="Network: cnn, alexnet, densenet121, resnet50, vit, inception_v3 (2D); se_resnet (3D).")
+    network_options: dict[str, Any] = Field({}, description="Extra constructor arguments of the network, e.g. {channels: [8, 16]} for cnn.")
     spatial_dims: Literal[2, 3] = Field(2, description="2 for ultrasound crops, 3 for CT patches (32x48x48 at 1 mm).")
     size: int = Field(224, ge=32, description="2D crops are resized to size x size pixels.")
     epochs: int = Field(30, ge=1, description="Most training epochs (early stopping on validation AUC).")

@@ -283,7 +283,7 @@ def _deep(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
 
     d = cfg.deep
     settings = TrainSettings(
-        network=d.network, epochs=d.epochs, batch_size=d.batch_size, learning_rate=d.learning_rate,
+        network=d.network, network_options=dict(d.network_options), epochs=d.epochs, batch_size=d.batch_size, learning_rate=d.learning_rate,
         seed=cfg.seed, pretrained=str(d.pretrained) if d.pretrained else None,
         data=DataSettings(spatial_dims=d.spatial_dims, size_2d=(d.size, d.size), seed=cfg.seed))
     model_dir = paths.deep / "model"

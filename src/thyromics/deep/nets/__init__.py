@@ -22,13 +22,12 @@ name                      task       dims    source
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from torch import nn
 
-from thyromics.errors import InputError
+from thyromics.errors import InputError, did_you_mean
 
 __all__ = ["NetworkSpec", "NETWORKS", "get_spec", "build_network", "penultimate_module", "cam_layer"]
 
@@ -135,8 +134,7 @@ def get_spec(name: str, task: str | None = None) -> NetworkSpec:
     """The registry entry of ``name``; unknown names raise with the closest valid ones."""
     valid = sorted(k for k, s in NETWORKS.items() if task is None or s.task == task)
     if name not in valid:
-        close = difflib.get_close_matches(name, valid, n=3, cutoff=0.4)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name, valid, n=3, cutoff=0.4)
         kind = f" {task}" if task else ""
         raise InputError(f"unknown{kind} network {name!r}.{hint} Valid names: {', '.join(valid)}")
     return NETWORKS[name]

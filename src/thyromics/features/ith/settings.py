@@ -8,7 +8,7 @@ axes, and every random draw is seeded.
 
 from __future__ import annotations
 
-import difflib
+from thyromics.errors import did_you_mean
 from dataclasses import dataclass, field
 
 __all__ = ["IthSettings", "SEED003_RADIOMICS", "ITH_PARTS"]
@@ -99,8 +99,7 @@ class IthSettings:
     def __post_init__(self) -> None:
         for p in self.parts:
             if p not in ITH_PARTS:
-                close = difflib.get_close_matches(p, ITH_PARTS, n=2)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(p, ITH_PARTS, n=2)
                 raise KeyError(f"unknown ith part {p!r}; expected some of {ITH_PARTS}.{hint}")
         if self.habitat_method not in ("kmeans", "gmm"):
             raise ValueError(f"habitat_method must be 'kmeans' or 'gmm', got {self.habitat_method!r}")

@@ -7,7 +7,6 @@ set of numbers gives the same maps in both tools.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 __all__ = ["MapSettings", "MAP_FEATURES", "resolve_features"]
@@ -56,8 +55,9 @@ MAP_FEATURES: dict[str, tuple[str, ...]] = {
 
 
 def _did_you_mean(key: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    from thyromics.errors import did_you_mean
+
+    return did_you_mean(key, valid, cutoff=0.5)
 
 
 def resolve_features(features: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
