@@ -153,12 +153,7 @@ def extract_case_record(task: CaseTask) -> dict:
         record["read_notes"] = read_notes
     if perturbed is not None:
         record["perturbation"] = perturbed
-    if cached is not None:
-        try:
-            atomic_write_json(cached, {k: v for k, v in record.items() if k != "case_id"})
-        except OSError as e:  # the values stand; only the rerun will recompute them
-            record["cache_error"] = f"could not write the cache file {cached}: {e.strerror or e}"
-    return record
+    return _cache_record(record, cached)
 
 
 def _extract_one(task: CaseTask, image, mask, who: str, prefix: str):
@@ -176,6 +171,16 @@ def _extract_one(task: CaseTask, image, mask, who: str, prefix: str):
     if task.ith:
         values.update(_ith_values(image, mask, who, missing))
     return result, values, missing
+
+
+def _cache_record(record: dict, cached: Path | None) -> dict:
+    """Write ``record`` (values only, not the case id) to the cache file; returns it."""
+    if cached is not None:
+        try:
+            atomic_write_json(cached, {k: v for k, v in record.items() if k != "case_id"})
+        except OSError as e:  # the values stand; only the rerun will recompute them
+            record["cache_error"] = f"could not write the cache file {cached}: {e.strerror or e}"
+    return record
 
 
 def _lesions_record(task: CaseTask, case, cached: Path | None, image_hash: str,
@@ -209,12 +214,7 @@ def _lesions_record(task: CaseTask, case, cached: Path | None, image_hash: str,
               "seconds": round(time.perf_counter() - t0, 4), "cached": False}
     if read_notes:
         record["read_notes"] = read_notes
-    if cached is not None:
-        try:
-            atomic_write_json(cached, {k: v for k, v in record.items() if k != "case_id"})
-        except OSError as e:  # the values stand; only the rerun will recompute them
-            record["cache_error"] = f"could not write the cache file {cached}: {e.strerror or e}"
-    return record
+    return _cache_record(record, cached)
 
 
 def _perturb(task: CaseTask, image, mask):

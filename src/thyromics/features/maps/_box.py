@@ -6,7 +6,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["kernel_box", "box_levels", "matrix_features"]
+__all__ = ["kernel_box", "box_levels", "level_at", "glcm_counts", "matrix_features"]
 
 
 @numba.njit(cache=True, inline="always")
@@ -17,6 +17,40 @@ def kernel_box(coords: np.ndarray, v: int, radius: np.ndarray, shape: tuple):
     return (max(cz - radius[0], 0), min(cz + radius[0], shape[0] - 1),
             max(cy - radius[1], 0), min(cy + radius[1], shape[1] - 1),
             max(cx - radius[2], 0), min(cx + radius[2], shape[2] - 1))
+
+
+@numba.njit(cache=True, inline="always")
+def level_at(disc: np.ndarray, offsets: np.ndarray, a: int, z: int, y: int, x: int,
+             z0: int, z1: int, y0: int, y1: int, x0: int, x1: int) -> int:
+    """Grey level of the neighbour ``(z, y, x) + offsets[a]``; 0 when it lies outside the
+    box ``[z0, z1] x [y0, y1] x [x0, x1]`` (or outside the ROI, whose level is 0)."""
+    qz = z + offsets[a, 0]
+    qy = y + offsets[a, 1]
+    qx = x + offsets[a, 2]
+    if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
+        return 0
+    return disc[qz, qy, qx]
+
+
+@numba.njit(cache=True)
+def glcm_counts(disc: np.ndarray, lut: np.ndarray, m: int, angles: np.ndarray,
+                z0: int, z1: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """Co-occurrence counts ``P[angle, lut[i], lut[j]]`` over the voxel pairs
+    ``(x, x + angle)`` both in the ROI and in the box (unidirectional, not symmetrised)."""
+    na = angles.shape[0]
+    P = np.zeros((na, m, m))
+    for z in range(z0, z1 + 1):
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                gi = disc[z, y, x]
+                if gi == 0:
+                    continue
+                li = lut[gi]
+                for a in range(na):
+                    gj = level_at(disc, angles, a, z, y, x, z0, z1, y0, y1, x0, x1)
+                    if gj > 0:
+                        P[a, li, lut[gj]] += 1.0
+    return P
 
 
 @numba.njit(cache=True, inline="always")

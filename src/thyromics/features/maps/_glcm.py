@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._box import box_levels, kernel_box
+from ._box import box_levels, glcm_counts, kernel_box
 from .settings import MAP_FEATURES
 
 __all__ = ["GLCM_ORDER", "angle_features", "glcm_mcc", "glcm_maps"]
@@ -304,23 +304,7 @@ def glcm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
     for v in numba.prange(nvox):
         z0, z1, y0, y1, x0, x1 = kernel_box(coords, v, radius, disc.shape)
         lut, gs, m = box_levels(disc, z0, z1, y0, y1, x0, x1, ng)
-        P = np.zeros((na, m, m))
-        for z in range(z0, z1 + 1):
-            for y in range(y0, y1 + 1):
-                for x in range(x0, x1 + 1):
-                    gi = disc[z, y, x]
-                    if gi == 0:
-                        continue
-                    li = lut[gi]
-                    for a in range(na):
-                        nz = z + angles[a, 0]
-                        ny = y + angles[a, 1]
-                        nx = x + angles[a, 2]
-                        if nz < z0 or nz > z1 or ny < y0 or ny > y1 or nx < x0 or nx > x1:
-                            continue
-                        gj = disc[nz, ny, nx]
-                        if gj > 0:
-                            P[a, li, lut[gj]] += 1.0
+        P = glcm_counts(disc, lut, m, angles, z0, z1, y0, y1, x0, x1)
         acc = np.zeros(_NF)
         cnt = np.zeros(_NF)
         f = np.empty(_NF)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._box import kernel_box, matrix_features
+from ._box import kernel_box, level_at, matrix_features
 from .settings import MAP_FEATURES
 
 __all__ = ["GLDM_ORDER", "NGTDM_ORDER", "gldm_box", "gldm_maps", "ngtdm_box", "ngtdm_maps"]
@@ -52,12 +52,7 @@ def gldm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1: 
                     continue
                 dep = 0
                 for a in range(no):
-                    qz = z + offsets[a, 0]
-                    qy = y + offsets[a, 1]
-                    qx = x + offsets[a, 2]
-                    if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
-                        continue
-                    gj = disc[qz, qy, qx]
+                    gj = level_at(disc, offsets, a, z, y, x, z0, z1, y0, y1, x0, x1)
                     if gj > 0 and abs(gi - gj) <= alpha:
                         dep += 1
                 P[gi - 1, dep + 1] += 1.0
@@ -98,12 +93,7 @@ def ngtdm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1:
                 cnt = 0.0
                 tot = 0.0
                 for a in range(no):
-                    qz = z + offsets[a, 0]
-                    qy = y + offsets[a, 1]
-                    qx = x + offsets[a, 2]
-                    if qz < z0 or qz > z1 or qy < y0 or qy > y1 or qx < x0 or qx > x1:
-                        continue
-                    gj = disc[qz, qy, qx]
+                    gj = level_at(disc, offsets, a, z, y, x, z0, z1, y0, y1, x0, x1)
                     if gj > 0:
                         cnt += 1.0
                         tot += gj

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from thyromics.features.maps._box import glcm_counts
 from thyromics.features.maps._firstorder import firstorder_values
 from thyromics.features.maps._glcm import angle_features
 from thyromics.features.maps._neighbour import gldm_box, ngtdm_box
@@ -49,23 +50,7 @@ def _glcm(disc: np.ndarray, lut: np.ndarray, gs: np.ndarray, m: int, ng: int,
     """
     na = angles.shape[0]
     sz, sy, sx = disc.shape
-    P = np.zeros((na, m, m))
-    for z in range(sz):
-        for y in range(sy):
-            for x in range(sx):
-                gi = disc[z, y, x]
-                if gi == 0:
-                    continue
-                li = lut[gi]
-                for a in range(na):
-                    nz = z + angles[a, 0]
-                    ny = y + angles[a, 1]
-                    nx = x + angles[a, 2]
-                    if nz < 0 or nz >= sz or ny < 0 or ny >= sy or nx < 0 or nx >= sx:
-                        continue
-                    gj = disc[nz, ny, nx]
-                    if gj > 0:
-                        P[a, li, lut[gj]] += 1.0
+    P = glcm_counts(disc, lut, m, angles, 0, sz - 1, 0, sy - 1, 0, sx - 1)
     f = np.empty(_GLCM_NF)
     if weights.shape[0] > 0:
         W = np.zeros((m, m))
