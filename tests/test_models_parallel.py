@@ -103,3 +103,42 @@ def test_jobs_give_the_numbers_of_a_serial_run(tmp_path):
     pd.testing.assert_frame_equal(one.predictions, two.predictions)
     pd.testing.assert_frame_equal(one.importance["permutation"], two.importance["permutation"])
     assert canonical_dumps(one.models["rf"].pipeline) == canonical_dumps(two.models["rf"].pipeline)
+
+
+def test_one_selection_per_training_part_whatever_the_classifier(monkeypatch):
+    """The step cache fits a training part's LASSO once for all classifiers and refits.
+
+    Without it, every classifier, tuning candidate's refit and threshold refit fits its
+    own selection; with it each distinct training part is selected once, and every
+    number is the same.
+    """
+    import contextlib
+
+    from thyromics.models import pipeline, selection
+
+    calls: list[tuple[int, int]] = []
+    fit = selection.LassoSelector.fit
+
+    def counted(self, X, y):
+        calls.append(np.shape(X))
+        return fit(self, X, y)
+
+    monkeypatch.setattr(selection.LassoSelector, "fit", counted)
+    t = _table(80)
+    kw = dict(label="label", group="patient_id", models=["lr", "svm", "rf"], cv=3, seed=2,
+              settings=PipelineSettings(n_estimators=30, inner_cv=2), jobs=1)
+    shared = fit_and_compare(t, **kw)
+    n_shared = len(calls)
+    calls.clear()
+    monkeypatch.setattr(pipeline, "shared_step_cache", lambda location: contextlib.nullcontext())
+    alone = fit_and_compare(t, **kw)
+    # 3 outer folds x (their training part + 2 inner parts) + the final fit's 1 + 2
+    # (inner_cv differs from cv: with cv = inner_cv the final search's inner parts would
+    # be the outer folds' training parts, and be found in the cache too)
+    assert n_shared == 3 * (1 + 2) + (1 + 2)
+    assert len(calls) > 2 * n_shared
+    pd.testing.assert_frame_equal(shared.comparison, alone.comparison)
+    pd.testing.assert_frame_equal(shared.predictions, alone.predictions)
+    for m in ("lr", "svm", "rf"):
+        assert canonical_dumps(shared.models[m].pipeline) == \
+            canonical_dumps(alone.models[m].pipeline)

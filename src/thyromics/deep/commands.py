@@ -189,7 +189,7 @@ def segment_train(
     spacing: float = typer.Option(1.0, help="3D isotropic resampling in mm."),
     window: Optional[str] = typer.Option(None, help="Intensity window 'low,high'."),
     epochs: int = typer.Option(50), batch_size: int = typer.Option(8),
-    lr: float = typer.Option(1e-3, help="Adam learning rate (the lung seed used 0.01)."),
+    lr: float = typer.Option(1e-3, help="Adam learning rate (the chest-CT lung-metastasis study used 0.01)."),
     patience: int = typer.Option(10), val_fraction: float = typer.Option(0.2),
     network_options: Optional[str] = typer.Option(None, help="JSON object of network arguments."),
     seed: int = typer.Option(0), device: str = typer.Option("auto"),

@@ -1,7 +1,7 @@
 """Deep features: penultimate-layer activations reduced by PCA fitted on training rows only.
 
-The ultrasound seed keeps the activations that enter the last fully connected layer and
-reduces them to 128 principal components. Here the PCA is fitted on the *training* rows
+Ni et al. (Gland Surg 2024) keep the activations that enter the last fully connected layer
+and reduce them to 128 principal components. Here the PCA is fitted on the *training* rows
 of the model's own split (``split.csv`` of the model folder) and only applied to every
 other row, so no validation or test image shapes the projection. The number of
 components is ``min(n_components, n_train - 1, n_features)``.

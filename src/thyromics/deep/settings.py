@@ -46,17 +46,19 @@ class DataSettings:
         Output size ``(y, x)`` of 2D crops in pixels (default 224 x 224).
     keep_aspect : bool
         2D only: pad the crop to a square (with its edge values) before resizing so
-        the lesion is not stretched. The seed resizes the rectangle directly (False).
+        the lesion is not stretched. Ni et al. (Gland Surg 2024) resize the rectangle directly
+        (False).
     spacing_3d : tuple of float
         Target voxel size in mm, ITK order ``(x, y, z)`` (default 1 mm isotropic).
     patch_3d : tuple of int
-        Patch size ``(z, y, x)`` in voxels (default 32 x 48 x 48, the lung-metastasis seed).
+        Patch size ``(z, y, x)`` in voxels (default 32 x 48 x 48, as the chest-CT lung-metastasis study,
+        Frontiers 2024).
     window : tuple of float or None
         Intensity window ``(low, high)``: values are clipped to it and mapped linearly
         to [0, 1]. ``None``: min-max of each whole image (ultrasound, unknown units).
     max_lesions_per_patient : int or None
         Keep at most this many lesions (manifest rows) per patient, drawn at random with
-        ``seed`` (the lung-metastasis seed keeps 5). ``None`` keeps all.
+        ``seed`` (the chest-CT lung-metastasis study keeps 5). ``None`` keeps all.
     seed : int
         Seed of the lesion draw.
     """

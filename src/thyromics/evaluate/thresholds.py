@@ -82,16 +82,17 @@ def candidate_cutpoints(y_true: ArrayLike, score: ArrayLike
 
 def constrained(y_true: ArrayLike, score: ArrayLike, *, min_sensitivity: float = 0.70,
                 min_npv: float = 0.50, weights: tuple[float, float, float] = (0.5, 0.3, 0.2)) -> float:
-    """Clinically constrained cut-point (the heterogeneity seed's rule).
+    """Clinically constrained cut-point (the rule of the CRIT/iTED study's LightGBM code).
 
     Among observed cut-points with sensitivity >= ``min_sensitivity`` and NPV >=
     ``min_npv``, the one maximising ``w_sens * sensitivity + w_npv * NPV + w_spec *
-    specificity`` (seed: 0.5, 0.3, 0.2); ties go to the highest cut-point. When no
-    cut-point meets both constraints, the highest cut-point reaching the sensitivity
-    constraint alone is returned, with an ``UndefinedMetricWarning``. Unlike the seed,
-    the candidates are the observed scores (no fixed 0.05-0.49 grid, no 0.25 cap), and
-    the rule is meant for the training or validation predictions only; the threshold is
-    then carried unchanged to other cohorts.
+    specificity`` (THCA-ITH code, github.com/Spr1te123/THCA-ITH: 0.5, 0.3, 0.2); ties go
+    to the highest cut-point. When no cut-point meets both constraints, the highest
+    cut-point reaching the sensitivity constraint alone is returned, with an
+    ``UndefinedMetricWarning``. Unlike the THCA-ITH code, the candidates are the observed
+    scores (no fixed 0.05-0.49 grid, no 0.25 cap), and the rule is meant for the training
+    or validation predictions only; the threshold is then carried unchanged to other
+    cohorts.
     """
     cuts, sens, spec = candidate_cutpoints(y_true, score)
     y = as_binary(y_true)

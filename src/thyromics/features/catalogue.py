@@ -3,7 +3,8 @@
 Columns are named ``<filter>_<family>_<feature>`` (``original_glcm_Contrast``,
 ``log-sigma-1-0-mm-3D_firstorder_Mean``, ``wavelet-LLH_glrlm_RunEntropy``,
 ``original_fractal_BoxCountingDimension``). Later stages use the family for
-family-level analysis (e.g. the CT seed's per-family representative values).
+family-level analysis (e.g. the per-family representative values of Moon et al., Sci Rep
+2023).
 """
 
 from __future__ import annotations

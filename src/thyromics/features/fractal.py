@@ -1,8 +1,8 @@
 r"""Box-counting (Minkowski-Bouligand) fractal dimension of a lesion mask.
 
-The CT seed study (Moon et al., Sci Rep 2023) lists a one-feature "fractal" family
-computed by its viewer; its definition is not published, so thyromics uses the standard
-box-counting dimension of the binary lesion mask:
+The CT radiomics study of ATC/PDTC vs DTC (Moon et al., Sci Rep 2023) lists a one-feature
+"fractal" family computed by its viewer; its definition is not published, so thyromics
+uses the standard box-counting dimension of the binary lesion mask:
 
 .. math::
 
@@ -30,8 +30,10 @@ References
 .. [1] B. B. Mandelbrot, *The Fractal Geometry of Nature*, W. H. Freeman, 1982.
 .. [2] K. Falconer, *Fractal Geometry: Mathematical Foundations and Applications*,
    3rd ed., Wiley, 2014, ch. 3 (box-counting dimension).
-.. [3] Moon et al., "Radiomics analysis of ATC/PDTC versus DTC on CT", Sci Rep, 2023 (the
-   CT seed: 131 features in 12 families including one fractal feature).
+.. [3] J. Moon, J. H. Lee, J. Roh, D. H. Lee, E. J. Ha, "Contrast-enhanced CT-based
+   radiomics for the differentiation of anaplastic or poorly differentiated thyroid
+   carcinoma from differentiated thyroid carcinoma: a pilot study", Sci Rep, 2023 (131
+   features in 12 families including one fractal feature).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-r"""Intensity moment invariants of a lesion (the CT seed's two "moment" features).
+r"""Intensity moment invariants of a lesion (the two "moment" features of Moon et al. 2023).
 
-The CT seed study lists a two-feature "moments" family without a definition. thyromics
-computes the two lowest-order rotation-, translation- and scale-invariant moments of the
-intensity distribution inside the lesion, taking the grey level as a mass density.
+The CT radiomics study of ATC/PDTC vs DTC (Moon et al., Sci Rep 2023) lists a two-feature
+"moments" family without a definition. thyromics computes the two lowest-order rotation-,
+translation- and scale-invariant moments of the intensity distribution inside the lesion,
+taking the grey level as a mass density.
 
 With :math:`f(\mathbf{x})` the grey level of the voxel at physical position
 :math:`\mathbf{x}` (mm), :math:`\Delta V` the voxel volume and :math:`\bar{\mathbf{x}}`

@@ -8,13 +8,15 @@ ct         3D CT: bin width 25 HU, original + LoG sigma 1-5 mm + wavelet (coif1,
 ct_iso1mm  ``ct`` after resampling to 1x1x1 mm (B-spline image, NN mask)           1,316
 us         2D ultrasound: z-score normalisation x100, 32 bins, original + LoG      939
            sigma 1-5 (mm = pixels when spacing is unknown) + wavelet (4 in 2D)
-seed003_ct the heterogeneity seed (THCA-ITH) as coded: 32 bins, normalise x100,    107
-           no resampling, original only, correctMask, geometryTolerance 1e-5,
-           tumour = label 11
-seed000_ct the CT seed (Moon et al. 2023): original image, 25 HU, 7 PyRadiomics     113
-           classes incl. 3 deprecated shape features, + fractal + 2 moments
-seed002_us the ultrasound seed (Ni et al. 2024): 2D, normalise x100, 32 bins,       1,311
-           original + LoG 1-5 + wavelet + square/sqrt/log/exp images
+seed003_ct the CRIT/iTED study (CT heterogeneity, DTC distant metastasis) as coded 107
+           in THCA-ITH: 32 bins, normalise x100, no resampling, original only,
+           correctMask, geometryTolerance 1e-5, tumour = label 11
+seed000_ct Moon et al., Sci Rep 2023 (CT, ATC/PDTC vs DTC): original image, 25     113
+           HU, 7 PyRadiomics classes incl. 3 deprecated shape features, + fractal
+           + 2 moments
+seed002_us Ni et al., Gland Surg 2024 (ultrasound, lymph-node metastasis of PTC):  1,311
+           2D, normalise x100, 32 bins, original + LoG 1-5 + wavelet +
+           square/sqrt/log/exp images
 ========== ======================================================================= ========
 
 Column counts are for a 3D image (``ct``, ``seed*_ct``) or a 2D image (``us``,
@@ -26,25 +28,25 @@ connected zones, 3x3 neighbourhoods); LoG filtering in 2D (PyRadiomics keeps the
 ``-3D`` suffix in the name); wavelet with 4 decompositions (LH, HL, HH, LL) instead of 8.
 So a 2D image gives 9 + 93 x (number of images) columns.
 
-Seed 000 (CT, 131 features in 12 families, computed by the A-VIEW viewer; the viewer's
-own definitions are not published) -> ``seed000_ct`` (113 columns). Mapping by family
-(seed count -> ours): shape 26 -> 17 (PyRadiomics' 14 + Compactness1, Compactness2,
-SphericalDisproportion); first-order 14 + histogram/percentile/gradient 17 = 31 ->
-firstorder 18 (no gradient histogram: PyRadiomics cannot restrict the Gradient image to
-first-order features); GLCM 22 -> 24; GLDM 14 -> 14; GLRLM 14 -> 16; GLSZM 16 -> 16;
+Moon et al., Sci Rep 2023 (CT, 131 features in 12 families, computed by the A-VIEW viewer;
+the viewer's own definitions are not published) -> ``seed000_ct`` (113 columns). Mapping
+by family (the study's count -> ours): shape 26 -> 17 (PyRadiomics' 14 + Compactness1,
+Compactness2, SphericalDisproportion); first-order 14 + histogram/percentile/gradient 17 =
+31 -> firstorder 18 (no gradient histogram: PyRadiomics cannot restrict the Gradient image
+to first-order features); GLCM 22 -> 24; GLDM 14 -> 14; GLRLM 14 -> 16; GLSZM 16 -> 16;
 NGTDM 5 -> 5; fractal 1 -> 1 (box-counting dimension of the mask,
 :mod:`thyromics.features.fractal`); moments 2 -> 2 (second-order moment invariants,
 :mod:`thyromics.features.moments`). Counts therefore differ (113 vs 131): the families
 match, not every feature. Bin width 25 HU is PyRadiomics' default (the study gives none).
 
-Seed 002 (ultrasound, 1,357 features = 14 shape + 374 first-order + 969 texture, "incl.
-filtered images"; the exact filters are not published) -> ``seed002_us`` (1,311 columns on
-a 2D image: 9 shape2D + 14 images x 93). Chosen: the images PyRadiomics offers in 2D
-without extra parameters (original, LoG sigma 1-5, the 4 wavelet decompositions, square,
-square root, logarithm, exponential), z-score normalisation x100 (ultrasound gain differs
-between machines) and a fixed bin count of 32 (intensities have no physical unit). The
-study's 14 shape features suggest 3D shape on single-slice volumes, which is degenerate
-(zero thickness); shape2D is used instead.
+Ni et al., Gland Surg 2024 (ultrasound, 1,357 features = 14 shape + 374 first-order + 969
+texture, "incl. filtered images"; the exact filters are not published) -> ``seed002_us``
+(1,311 columns on a 2D image: 9 shape2D + 14 images x 93). Chosen: the images PyRadiomics
+offers in 2D without extra parameters (original, LoG sigma 1-5, the 4 wavelet
+decompositions, square, square root, logarithm, exponential), z-score normalisation x100
+(ultrasound gain differs between machines) and a fixed bin count of 32 (intensities have no
+physical unit). The study's 14 shape features suggest 3D shape on single-slice volumes,
+which is degenerate (zero thickness); shape2D is used instead.
 """
 
 from __future__ import annotations

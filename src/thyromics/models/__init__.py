@@ -14,7 +14,8 @@ Modules (imported on demand; this package imports nothing heavy):
 - :mod:`~thyromics.models.cv`: grouped repeated folds, cohorts, ``LeakageWarning``;
 - :mod:`~thyromics.models.blocks`: feature blocks (radiomics, clinical, deep, ith);
 - :mod:`~thyromics.models.importance`: held-out permutation importance, OOB VIMP, SHAP;
-- :mod:`~thyromics.models.families`: the CT seed's per-family UMAP / Mann-Whitney analysis;
+- :mod:`~thyromics.models.families`: per-family UMAP / Mann-Whitney analysis (Moon et al.,
+  Sci Rep 2023);
 - :mod:`~thyromics.models.api`: ``fit_and_compare``, ``run_model_stage``;
 - :mod:`~thyromics.models.persist`: ``save_model``, ``load_model``, ``predict_table``.
 """

@@ -38,7 +38,11 @@ def run_fits(tasks: Sequence[FoldTask | FinalTask], *, jobs: int = 1,
     """Results of ``tasks`` by task key; the tasks' warnings re-emitted in task order.
 
     ``jobs`` local processes (1: in this process) or the Dask cluster at ``scheduler``.
-    ``cache_dir`` (optional) holds one file per computed fit, named by its digest.
+    ``cache_dir`` (optional) holds one file per computed fit, named by its digest. The
+    fits share their fitted preprocessing and selection steps through a step cache
+    (:func:`~thyromics.models.pipeline.shared_step_cache`) in ``cache_dir`` (or a temporary
+    folder), removed when the fits are done; on a cluster, ``cache_dir`` should be on
+    storage the workers share.
     ``on_done(key, cached)`` is called after each task (a progress bar).
 
     Raises
@@ -46,10 +50,16 @@ def run_fits(tasks: Sequence[FoldTask | FinalTask], *, jobs: int = 1,
     InputError
         A fit failed: the model and fold are named with the original error.
     """
+    import shutil
+    import tempfile
+
     from thyromics.parallel import run_tasks
 
     results: dict[tuple, Any] = {}
-    todo: list[tuple[tuple, tuple[FoldTask | FinalTask, Path | None]]] = []
+    todo: list[tuple[tuple, tuple[FoldTask | FinalTask, Path | None, str]]] = []
+    # fitted steps shared by the fits of this run (see shared_step_cache); removed after
+    steps = (tempfile.mkdtemp(prefix="steps-", dir=_made(cache_dir)) if cache_dir is not None
+             else tempfile.mkdtemp(prefix="thyromics-steps-"))
     digests = _ContextDigests()
     for task in tasks:
         path = None
@@ -61,15 +71,18 @@ def run_fits(tasks: Sequence[FoldTask | FinalTask], *, jobs: int = 1,
                 if on_done is not None:
                     on_done(task.key, True)
                 continue
-        todo.append((task.key, (task, path)))
+        todo.append((task.key, (task, path, steps)))
     failures = []
-    for outcome in run_tasks(_fit_and_store, todo, jobs=jobs, scheduler=scheduler):
-        if outcome.ok:
-            results[outcome.key] = outcome.result
-        else:
-            failures.append(outcome)
-        if on_done is not None:
-            on_done(outcome.key, False)
+    try:
+        for outcome in run_tasks(_fit_and_store, todo, jobs=jobs, scheduler=scheduler):
+            if outcome.ok:
+                results[outcome.key] = outcome.result
+            else:
+                failures.append(outcome)
+            if on_done is not None:
+                on_done(outcome.key, False)
+    finally:
+        shutil.rmtree(steps, ignore_errors=True)
     if failures:
         first = min(failures, key=lambda o: str(o.key))
         raise InputError(f"fit {_name(first.key)} failed: {type(first.error).__name__}: "
@@ -86,9 +99,17 @@ def _name(key: tuple) -> str:
             else f"{key[0]} repeat {key[1]} fold {key[2]}")
 
 
-def _fit_and_store(arg: tuple[FoldTask | FinalTask, Path | None]):
-    task, path = arg
-    result = run_fit(task)
+def _made(folder: Path) -> Path:
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder)
+
+
+def _fit_and_store(arg: tuple[FoldTask | FinalTask, Path | None, str]):
+    from thyromics.models.pipeline import shared_step_cache
+
+    task, path, steps = arg
+    with shared_step_cache(steps):
+        result = run_fit(task)
     if path is not None:
         _store(path, result)
     return result

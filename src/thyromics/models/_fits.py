@@ -144,16 +144,18 @@ def _run_fold(task: FoldTask) -> FoldResult:
     ctx, spec, fold = task.context, task.spec, task.fold
     X = ctx.X[spec.inputs]
     y, g = ctx.y, ctx.groups
+    # one frame (one index) for the outer fit and the inner refits, so that the step
+    # cache recognises the same rows
+    X_train = X.iloc[fold.train].reset_index(drop=True)
     model = _make(spec, ctx.settings, ctx.seed)
-    fit_model(model, X.iloc[fold.train], y[fold.train], g[fold.train])
+    fit_model(model, X_train, y[fold.train], g[fold.train])
     scores = pd.DataFrame({"row": fold.test, "repeat": fold.repeat, "fold": fold.fold,
                            "score": model.predict_proba(X.iloc[fold.test])[:, 1]})
     if ctx.cv_threshold == "nested":
         chooser = cvmod.inner_threshold(_inner_maker(spec, ctx, model), fit_model,
                                         rule_chooser(ctx.settings.threshold_rule),
                                         k=ctx.settings.inner_cv, seed=ctx.seed)
-        scores["threshold"] = float(chooser(X.iloc[fold.train].reset_index(drop=True),
-                                            y[fold.train], g[fold.train], fold))
+        scores["threshold"] = float(chooser(X_train, y[fold.train], g[fold.train], fold))
     perm = _fold_permutation(task, model) if task.permutation else None
     return FoldResult(scores=scores, permutation=perm)
 

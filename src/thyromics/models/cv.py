@@ -242,7 +242,10 @@ def inner_threshold(make_model: Callable[[], object], fit: Callable,
     """A per-fold threshold chooser for :func:`cross_validated_scores`.
 
     For an outer fold, the outer training part is split again into ``k`` patient-grouped
-    stratified inner folds (seed ``seed + 1000 (repeat + 1) + fold``); the model is
+    stratified inner folds (:func:`grouped_folds` with ``seed``: the same split as an inner
+    tuning search with that seed makes, so the refits of a tuned model repeat the search's
+    own fits of its chosen candidate and find their fitted steps in the step cache of
+    :func:`~thyromics.models.pipeline.shared_step_cache`); the model is
     refitted on every inner training part and scores its inner held-out part, and
     ``choose(y_inner, inner_oof_scores)`` (e.g. Youden's J) gives the threshold. The
     outer held-out fold plays no part in it; the threshold is then applied to that fold
@@ -266,8 +269,7 @@ def inner_threshold(make_model: Callable[[], object], fit: Callable,
                           f"{fewest} patient(s) of a class, so its threshold is chosen on "
                           f"{k_use} inner folds instead of {k}", ThyromicsWarning, stacklevel=2)
         try:
-            inner = grouped_folds(y_tr, g_tr, k=k_use, repeats=1,
-                                  seed=seed + 1000 * (fold.repeat + 1) + fold.fold)
+            inner = grouped_folds(y_tr, g_tr, k=k_use, repeats=1, seed=seed)
         except InputError as e:
             raise InputError(f"repeat {fold.repeat} fold {fold.fold}: cannot choose the threshold "
                              f"inside the training part ({e}). Use fewer inner folds "

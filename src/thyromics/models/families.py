@@ -1,4 +1,4 @@
-"""Feature-family analysis of the CT seed (Moon et al., Sci Rep 2023).
+"""Feature-family analysis of Moon et al., Sci Rep 2023 (CT radiomics, ATC/PDTC vs DTC).
 
 For every feature family (shape, firstorder, glcm ...):
 
@@ -6,9 +6,9 @@ For every feature family (shape, firstorder, glcm ...):
    set to 0, the mean, after scoring; constant features are dropped);
 2. a "representative value" per case: the 1-D UMAP embedding of the family's z-scores
    (McInnes, Healy & Melville, arXiv:1802.03426; seeded). A family with a single
-   feature uses that feature's z-score itself (the seed excluded its one-feature
+   feature uses that feature's z-score itself (Moon et al. excluded their one-feature
    fractal family from UMAP); the ``representative`` column says which;
-3. the Mann-Whitney U test (two-sided; the seed's "Wilcoxon") of the representative
+3. the Mann-Whitney U test (two-sided; the study's "Wilcoxon") of the representative
    value between the two groups;
 4. the family's discriminative power: the geometric mean of its features' per-feature
    Mann-Whitney p-values, ``exp(mean(log p_j))``.

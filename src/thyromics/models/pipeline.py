@@ -20,7 +20,9 @@ held-out cases::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -31,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["PipelineSettings", "build_pipeline", "build_model", "fit_model",
            "final_pipeline", "transformed_feature_names", "split_column_types",
-           "prepare_frame", "passenger_columns"]
+           "prepare_frame", "passenger_columns", "shared_step_cache"]
 
 
 class PipelineSettings(BaseModel):
@@ -85,7 +87,7 @@ class PipelineSettings(BaseModel):
         predictors, e.g. ``("Malignancy*", "Diagnosis*")`` for LIDC.
     threshold_rule : {"youden", "constrained"}
         How the threshold is chosen on the out-of-fold training predictions (then carried
-        unchanged): Youden's J, or the heterogeneity seed's clinical constraints
+        unchanged): Youden's J, or the clinical constraints of the CRIT/iTED study's code
         (sensitivity >= 0.70, NPV >= 0.50, best 0.5 sens + 0.3 NPV + 0.2 spec; see
         :func:`thyromics.evaluate.thresholds.constrained`).
     robust : str or None
@@ -260,10 +262,12 @@ def build_model(classifier: str, settings: PipelineSettings, *, numeric: Sequenc
     pipe = build_pipeline(classifier, settings, numeric=numeric, categorical=categorical,
                           seed=seed)
     model = pipe
+    if _SHARED:  # a study's fits: every pipeline's steps go through the shared cache
+        pipe.set_params(memory=_SHARED[-1][1])
     if settings.tune:
         model = make_search(pipe, classifier, tuner=settings.tuner, inner_cv=settings.inner_cv,
                             trials=settings.trials, seed=seed)
-        if model is not pipe:
+        if model is not pipe and not _SHARED:
             # The steps before the classifier do not depend on the candidate: cache their
             # fits so every candidate of an inner fold reuses one selection.
             pipe.set_params(memory=_cache())
@@ -274,6 +278,33 @@ def build_model(classifier: str, settings: PipelineSettings, *, numeric: Sequenc
 
 
 _CACHE: list = []
+#: The step caches of :func:`shared_step_cache` in force (innermost last).
+_SHARED: list[tuple[str, Any]] = []
+
+
+@contextmanager
+def shared_step_cache(location: str | Path | None) -> Iterator[None]:
+    """Models built inside share one cache of fitted steps at ``location``.
+
+    A pipeline's steps before the classifier (imputation, filters, selection, resampling)
+    depend only on their own settings and the rows they are fitted on, not on the
+    classifier. Inside this context every pipeline :func:`build_model` makes caches
+    those fits (joblib ``Memory``, keyed by the step's parameters and its input values):
+    the LASSO selection of one training part is then fitted once for every classifier,
+    tuning candidate and threshold refit on that part, instead of once for each. The
+    cache is a speed-up only: a hit returns what the fit would have returned. ``None``
+    does nothing. Fitted models leave :func:`fit_model` without the cache attached.
+    """
+    if location is None:
+        yield
+        return
+    from joblib import Memory
+
+    _SHARED.append((str(location), Memory(location=str(location), verbose=0)))
+    try:
+        yield
+    finally:
+        _SHARED.pop()
 
 
 def _cache():
@@ -344,7 +375,8 @@ def _fit_model(model, X, y, groups):
         model.best_estimator_.set_params(memory=None)
         return model
     cap_smote_neighbours(model, y)
-    return model.fit(X, y)
+    model.fit(X, y)
+    return model.set_params(memory=None)
 
 
 def final_pipeline(model):

@@ -1,9 +1,10 @@
 """Random forests tuned out-of-bag, and the random-forest quantile classifier (RFQ).
 
-The CT seed (Moon et al., Sci Rep 2023) used randomForestSRC's ``imbalanced()``: a
-random forest whose decision threshold is the training prevalence of the positive
-class rather than 0.5, with ``mtry`` (variables tried per split) and ``nodesize``
-(minimum terminal node size) tuned on the out-of-bag (OOB) error.
+The CT radiomics study of ATC/PDTC vs DTC (Moon et al., Sci Rep 2023) used
+randomForestSRC's ``imbalanced()``: a random forest whose decision threshold is the
+training prevalence of the positive class rather than 0.5, with ``mtry`` (variables tried
+per split) and ``nodesize`` (minimum terminal node size) tuned on the out-of-bag (OOB)
+error.
 
 References
 ----------

@@ -3,13 +3,15 @@
 * :func:`make_search` wraps a pipeline in an inner patient-grouped search: scikit-learn's
   ``GridSearchCV`` over the registry grid, or Optuna's TPE sampler
   (``optuna_integration.OptunaSearchCV``, seeded) over the registry's search space, as
-  the heterogeneity seed tuned its LightGBM. Both score by ROC AUC on the inner folds.
+  the CRIT/iTED study's code (github.com/Spr1te123/THCA-ITH, ``3.1_Lightgbm_training.py``)
+  tuned its LightGBM. Both score by ROC AUC on the inner folds.
 * :class:`CalibratedPipeline` fits a (possibly tuned) pipeline and a probability
   calibrator (Platt sigmoid or isotonic; scikit-learn's ``CalibratedClassifierCV`` with
   ``ensemble=False``) on out-of-fold predictions of inner patient-grouped folds. Used
   inside the outer cross-validation, the out-of-fold training scores are calibrated
-  before the threshold is chosen on them — the order the heterogeneity seed's design
-  needs (it calibrated after choosing its threshold). Resampling (SMOTE) runs only in
+  before the threshold is chosen on them — the order the CRIT/iTED study's design needs
+  (its code calibrated after choosing its threshold, on uncalibrated probabilities, and
+  then applied that threshold to calibrated ones). Resampling (SMOTE) runs only in
   the inner training parts, so the calibrator learns the true class balance.
 """
 
@@ -137,6 +139,8 @@ class CalibratedPipeline(ClassifierMixin, BaseEstimator):
         self.calibrated_ = CalibratedClassifierCV(base, method=self.method, cv=splits,
                                                   ensemble=False).fit(X, y)
         self.pipeline_ = self.calibrated_.calibrated_classifiers_[0].estimator
+        if hasattr(self.pipeline_, "memory"):  # a shared step cache stays out of the model
+            self.pipeline_.set_params(memory=None)
         self.classes_ = self.calibrated_.classes_
         return self
 

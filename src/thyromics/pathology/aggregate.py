@@ -3,18 +3,20 @@
 For every feature of :data:`~thyromics.pathology.morphometry.FEATURES`: ``<f>_mean``,
 ``<f>_sd`` (sample SD, ddof 1), ``<f>_cv`` (SD / |mean|), ``<f>_q25``/``_q50``/``_q75``
 (the settings' quantiles, linear interpolation); ``n_nuclei``, ``n_<type>`` and
-``frac_<type>`` for every PanNuke type; and the seed's heterogeneity ``<f>_ith``: the
+``frac_<type>`` for every PanNuke type; and the heterogeneity ``<f>_ith`` of the CRIT/iTED
+study's code (github.com/Spr1te123/THCA-ITH, ``4.4_Nuclear_feature_extraction.py``): the
 population SD (ddof 0) of the feature across the nuclei of each type, averaged over the
-heterogeneity types that have more than one nucleus (the seed: neoplastic, inflammatory,
+heterogeneity types that have more than one nucleus (THCA-ITH: neoplastic, inflammatory,
 connective). A patient's row pools the nuclei of all its slides (it is not a mean of
 slide rows).
 
-Spatial statistics (the seed's analysis 4.5), of the neoplastic nuclei (all nuclei when
+Spatial statistics (as in the THCA-ITH analysis,
+``4.5_Thyroid_cancer_pathology_analysis.py``), of the neoplastic nuclei (all nuclei when
 none is typed), computed within each slide (within the tile for tile rows) from the
 level-0 centroids and pooled over slides weighted by their nuclei:
 ``spatial_centroid_dist_sd_px`` and ``spatial_centroid_dist_cv`` (SD, ddof 1, and CV of
 the distance of each nucleus to the nuclei's centroid), ``spatial_knn5_mean_px`` (mean
-distance to the 5 nearest other nuclei), and ``frac_circularity_lt_0_7`` (the seed's
+distance to the 5 nearest other nuclei), and ``frac_circularity_lt_0_7`` (that analysis's
 share of irregular tumour nuclei, circularity < 0.7). Distances are in level-0 pixels.
 """
 

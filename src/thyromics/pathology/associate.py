@@ -12,15 +12,18 @@ joined on ``patient_id`` to the imaging table, and every numeric feature is test
   ``max_ordinal_levels`` levels) also the Cochran-Armitage trend test (linear-by-linear
   association, ``statsmodels`` ``Table.test_ordinal_association`` with the grades as
   scores) and Cramer's V = sqrt(chi2 / (n (min(r, c) - 1))) from the uncorrected Pearson
-  chi-square of the group x grade table (the seed's effect size);
+  chi-square of the group x grade table (the effect size of the CRIT/iTED study's protein
+  analysis, ``5.1_Protein_expression_analysis.py`` of github.com/Spr1te123/THCA-ITH);
   effects: difference of means, log2 fold change of the means (when both are positive),
-  standardised difference d = (mean_h - mean_l) / sqrt((var_h + var_l) / 2) (the seed's
-  effect, signed) and the rank-biserial correlation 2 U_high / (n_h n_l) - 1;
+  standardised difference d = (mean_h - mean_l) / sqrt((var_h + var_l) / 2) (the effect of
+  its pathology analysis, ``4.5_Thyroid_cancer_pathology_analysis.py``, here signed) and
+  the rank-biserial correlation 2 U_high / (n_h n_l) - 1;
 * **against continuous imaging scores**: Spearman's rho with a 95% CI from Fisher's z
   with SE = sqrt(1.06 / (n - 3)) (Fieller, Hartley & Pearson 1957).
 
 p-values are adjusted by Benjamini-Hochberg (``q``) within each source table and
-analysis (the seed applies none). Pairs with a missing value are left out per feature.
+analysis (the THCA-ITH code applies none). Pairs with a missing value are left out per
+feature.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""A composite pathology score, with the guard against the seed's circularity.
+"""A composite pathology score, chosen on some patients and tested on the others only.
 
-The seed chose the features of its composite score by their association with the
-true outcome (p < 0.2, weight |delta median| / pooled SD, top 10, z-scored, signed) and
-then tested the score between the model's risk groups *in the same 12 patients*: the
-selection had already seen the answer. Here the composite is fitted on one set of
+The pathology analysis of the CRIT/iTED study (``4.5_Thyroid_cancer_pathology_analysis.py``
+of github.com/Spr1te123/THCA-ITH) chose the features of its composite score by their
+association with the true outcome (p < 0.2, weight |delta median| / pooled SD, top 10,
+z-scored, signed) and then tested the score between the model's risk groups *in the same
+12 patients*: the selection had already seen the answer. Here the composite is fitted on one set of
 patients (``fit``) and may only be tested on others; :func:`check_disjoint` refuses any
 overlap, and :func:`composite_split` refuses to run without a split.
 """
@@ -49,13 +50,13 @@ def check_disjoint(chosen_on: list[str] | tuple[str, ...], tested_on: list[str])
     if both:
         raise CircularityError(
             f"the composite score was chosen on {len(both)} of the patients it would now be tested on "
-            f"(e.g. {both[:5]}): that is circular (the heterogeneity seed's section 4.5 defect). "
+            f"(e.g. {both[:5]}): that is circular (the CRIT/iTED code's defect). "
             "Fit it on a training split and test it on the other patients only.")
 
 
 def fit_composite(train: pd.DataFrame, features: list[str], outcome: str, *, p_max: float = 0.2,
                   top: int = 10) -> Composite:
-    """The seed's composite, fitted on ``train`` only.
+    """The composite score of the CRIT/iTED study's pathology analysis, fitted on ``train`` only.
 
     Features with Mann-Whitney p < ``p_max`` between outcome 1 and 0, weighted by
     |median_1 - median_0| / pooled SD, the ``top`` heaviest kept, signed by the direction.
@@ -91,8 +92,8 @@ def composite_split(frame: pd.DataFrame, features: list[str], outcome: str, spli
     if not split:
         raise CircularityError(
             "--composite needs --split COL: a composite pathology score chosen on the same patients it is "
-            "then tested on is circular (the seed's section 4.5 defect). Mark the patients to choose it on "
-            f"with {train_value!r} in a split column of the imaging table.")
+            "then tested on is circular (the CRIT/iTED code's defect). Mark the patients to choose "
+            f"it on with {train_value!r} in a split column of the imaging table.")
     if split not in frame.columns or outcome not in frame.columns:
         raise InputError(f"--split {split!r} and --composite {outcome!r} must be columns of the imaging table.")
     is_train = frame[split].astype(str) == train_value

@@ -1,4 +1,4 @@
-"""Per-nucleus features: the heterogeneity seed's 28 columns, with its defects fixed.
+"""Per-nucleus features: the 28 columns of the CRIT/iTED study, with its code's defects fixed.
 
 Columns (:data:`NUCLEUS_COLUMNS`): ``type``, ``centroid_x``, ``centroid_y`` (level-0
 pixels), then
@@ -15,12 +15,15 @@ pixels), then
   0, 45, 90, 135 degrees, symmetric, each angle normalised, properties averaged over
   angles: ``glcm_contrast``, ``glcm_homogeneity``, ``glcm_energy``, ``glcm_correlation``.
 
-Fixes of the seed (``seed-003-methods.md`` section 6): the background is excluded from
-intensity and texture (levels are shifted by one, background is level 0 and its row and
-column are removed from the co-occurrence matrix; the seed set the background to grey 0,
-colliding with dark nuclear pixels); sizes are in micrometres when the resolution is
-known; the tile is normalised as a whole, not each 64-pixel patch; a nucleus is counted
-once, by the tile owning its centroid (midlines of the overlaps).
+The CRIT/iTED study's code (``4.4_Nuclear_feature_extraction.py`` of
+github.com/Spr1te123/THCA-ITH) computes 25 features (28 columns with type and centroid
+x/y) on a 64 x 64 level-0 patch per nucleus, Macenko-normalised per patch, in pixel units.
+Fixes of that code: the background is excluded from intensity and texture (levels are
+shifted by one, background is level 0 and its row and column are removed from the
+co-occurrence matrix; the THCA-ITH code set the background to grey 0, colliding with dark
+nuclear pixels); sizes are in micrometres when the resolution is known; the tile is
+normalised as a whole, not each 64-pixel patch; a nucleus is counted once, by the tile
+owning its centroid (midlines of the overlaps).
 
 ``perimeter`` is the length of the 0.5 iso-contour of the nucleus mask smoothed by a
 Gaussian of 1 pixel (marching squares on the blurred mask): within 0.5% of 2 pi r for
@@ -28,10 +31,10 @@ digital discs of radius >= 5 pixels and of Ramanujan's ellipse perimeter, about 
 on a rectangle (its corners are rounded); the raw pixel staircase overestimates discs by
 6-14%. ``circularity`` = 4 pi A_c / P^2 uses the area A_c enclosed by that same closed
 contour, so it cannot exceed 1 (the isoperimetric inequality; pixel area over Crofton
-perimeter reached 1.08 on small nuclei); ``area`` stays the pixel count. Curvature (the seed's definition): at contour
-point i, the signed sine of the angle between ``p_i - p_(i-k)`` and ``p_(i+k) - p_i``
-(k = ``curvature_step``), positive where the contour turns towards the inside (convex);
-fewer than ``2k + 1`` contour points give 0.
+perimeter reached 1.08 on small nuclei); ``area`` stays the pixel count. Curvature (as the
+THCA-ITH code defines it): at contour point i, the signed sine of the angle between
+``p_i - p_(i-k)`` and ``p_(i+k) - p_i`` (k = ``curvature_step``), positive where the
+contour turns towards the inside (convex); fewer than ``2k + 1`` contour points give 0.
 """
 
 from __future__ import annotations

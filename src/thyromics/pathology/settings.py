@@ -93,10 +93,12 @@ class StainSettings(_Dict):
     ----------
     method : str
         ``macenko`` (Macenko et al. 2009), ``reinhard`` (Reinhard et al. 2001, in CIELAB)
-        or ``none`` (tiles are copied; the seed's default).
+        or ``none`` (tiles are copied; the default of the CRIT/iTED study's code,
+        github.com/Spr1te123/THCA-ITH).
     n_reference_tiles : int
         Tiles drawn (seeded) among the tissue-richest half to build the reference when no
-        ``--reference`` is given: the seed's "generate reference" step.
+        ``--reference`` is given: the counterpart of the "generate reference" step of the
+        THCA-ITH code (``4.3_Generate_reference_all.py``).
     seed : int
         Seed of that draw.
     io : float
@@ -167,7 +169,8 @@ class FeatureSettings(_Dict):
     Attributes
     ----------
     types : tuple of int
-        Nucleus types measured (the seed: 1-3, neoplastic, inflammatory, connective).
+        Nucleus types measured (the THCA-ITH code: 1-3, neoplastic, inflammatory,
+        connective).
         Type 0 (untyped: classical segmenter, plain label images) is always measured.
     ith_types : tuple of int or None
         Types over which the slide-level heterogeneity is averaged; ``None``: ``types``
@@ -175,9 +178,9 @@ class FeatureSettings(_Dict):
     quantiles : tuple of float
         Quantiles reported by the aggregation.
     glcm_levels : int
-        Grey levels of the GLCM (the seed: 8, i.e. grey // 32).
+        Grey levels of the GLCM (the THCA-ITH code: 8, i.e. grey // 32).
     curvature_step : int
-        Contour points between the vectors of the curvature (the seed: 5).
+        Contour points between the vectors of the curvature (the THCA-ITH code: 5).
     """
 
     types: tuple[int, ...] = (1, 2, 3)

@@ -221,7 +221,8 @@ def _open_wsi(path: Path, mpp: float | None) -> Slide:
 
 def tissue_mask(rgb: np.ndarray) -> np.ndarray:
     """Tissue on a thumbnail: saturated (HSV saturation above Otsu's threshold, at least
-    0.05, and not white) or darker than glass (grey < 220 of 255, the seed used 235).
+    0.05, and not white) or darker than glass (grey < 220 of 255; the CRIT/iTED study's code,
+    ``4.1_wsi_processing_multi_tissue.py`` of github.com/Spr1te123/THCA-ITH, used 235).
 
     Slide background is bright and unsaturated; stained tissue is saturated or darker.
     Gaps are closed (3-pixel disc), holes up to 0.1% of the thumbnail filled and specks
@@ -320,7 +321,8 @@ def tile_grid(slide: Slide, settings: "TileSettings", mask: np.ndarray, mask_sca
     """The tiles of a slide with at least ``min_tissue`` tissue; and the grid size.
 
     The tissue fraction is the mean of the thumbnail mask over the tile's whole level-0
-    footprint (the seed read a level-0 corner crop instead).
+    footprint (the THCA-ITH code, ``4.1_wsi_processing_multi_tissue.py``, read a level-0
+    corner crop instead).
     """
     scale = output_scale(slide, settings, slide_id)
     w, h = slide.dimensions

@@ -1,8 +1,9 @@
 """Stain normalisation (Reinhard, Macenko) and H&E colour deconvolution, on numpy.
 
-A :class:`StainReference` is fitted once on reference pixels (the seed's "generate
-reference" step: tiles drawn from the cohort), saved as JSON and reused for every tile,
-so all slides are mapped to the same target.
+A :class:`StainReference` is fitted once on reference pixels (as in the "generate
+reference" step, ``4.3_Generate_reference_all.py``, of the CRIT/iTED study's code,
+github.com/Spr1te123/THCA-ITH: tiles drawn from the cohort), saved as JSON and reused for
+every tile, so all slides are mapped to the same target.
 
 References
 ----------

@@ -1,8 +1,11 @@
 """Agreement between two masks of a case, and its summary over cases.
 
 Per case (:func:`compare_masks`), for masks A (first) and B (second) on one grid, as the
-heterogeneity seed's review tool defines them (``seed-003-methods`` section 0), with its
-bugs fixed:
+review tool of the CRIT/iTED study defines them
+(``0.2_Segmentation_Modification_Assessment_and_Review_Tool.py`` of
+github.com/Spr1te123/THCA-ITH), with its bugs fixed: it binarised a multi-label mask as any
+non-zero voxel (thyromics reads the lesion's ``label``), classed Dice = 0.9 differently in
+its table and its figure, and printed hard-coded p-values:
 
 * ``dice``, ``iou``, ``hd95`` (mm): :mod:`thyromics.evaluate.segmentation`.
 * ``volume_a``, ``volume_b``: voxel count x voxel volume (mm^3; mm^2 area for 2D images),
@@ -10,15 +13,15 @@ bugs fixed:
 * ``modified``: the binarised masks differ in at least one voxel.
 * ``modification_class`` (:func:`modification_class`): ``none`` when not modified,
   else ``minor`` if Dice > 0.9, ``moderate`` if Dice > 0.7, ``major`` otherwise. One
-  function decides it everywhere (the seed classed Dice = 0.9 differently in its table and
-  its figure): Dice = 0.9 exactly is ``moderate``, Dice = 0.7 exactly ``major``.
+  function decides it everywhere (the THCA-ITH tool classed Dice = 0.9 differently in its
+  table and its figure): Dice = 0.9 exactly is ``moderate``, Dice = 0.7 exactly ``major``.
 * ``acceptable``: Dice >= 0.9 (so Dice = 0.9 is acceptable though ``moderate``), or not
   modified (two empty masks agree).
 
 Summary (:func:`summarize`): Dice mean, SD and t-based 95% CI of the mean, median and
 IQR (also IoU and HD95), % unmodified, % acceptable, the classes, and the volume
 Bland-Altman statistics (:func:`bland_altman`). Group comparisons (:func:`group_tests`)
-compute their p-values from the data (the seed printed "P<0.001" as text).
+compute their p-values from the data (the THCA-ITH tool printed "P<0.001" as text).
 """
 
 from __future__ import annotations

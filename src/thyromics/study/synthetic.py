@@ -1,7 +1,9 @@
 """A small synthetic cohort, made on the fly for the demo and for tests.
 
-Two modalities, each with a binary outcome that changes the lesion the way the seed
-studies describe aggressive thyroid lesions. Every lesion has a latent
+Two modalities, each with a binary outcome that changes the lesion the way the CT and
+ultrasound studies thyromics follows (Moon et al., Sci Rep 2023; Ni et al., Gland Surg
+2024; the CRIT/iTED study, github.com/Spr1te123/THCA-ITH) describe aggressive thyroid
+lesions. Every lesion has a latent
 "aggressiveness" ``z`` drawn from N(0, 1) for class 0 and N(:data:`SEPARATION`, 1) for
 class 1, so the classes overlap as in life: the best any score can do is an AUC of
 Phi(SEPARATION / sqrt(2)) (0.92 for 2.0). Several imaging properties follow ``z``

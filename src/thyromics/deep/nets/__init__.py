@@ -14,7 +14,7 @@ name                      task       dims    source
 ``resnet50``              classify   2, 3    ``monai.networks.nets.ResNet`` (bottleneck 3-4-6-3)
 ``vit``                   classify   2, 3    :class:`vit.ViTClassifier` (MONAI patch embedding)
 ``inception_v3``          classify   2       :class:`classic.InceptionV3Style`
-``se_resnet``             classify   2, 3    :class:`seresnet.SEResNet` (the seed's)
+``se_resnet``             classify   2, 3    :class:`seresnet.SEResNet` (lung-metastasis study)
 ``cbam_unet``             segment    2, 3    :class:`segnets.CBAMUNet`
 ``se_vnet``               segment    2, 3    :class:`segnets.SEVNet`
 ========================  =========  ======  ==========================================
@@ -124,7 +124,7 @@ NETWORKS: dict[str, NetworkSpec] = {s.name: s for s in [
     NetworkSpec("inception_v3", "classify", (2,), _inception, "fc", "blocks.mixed_c2",
                 "reduced Inception-v3, MONAI blocks"),
     NetworkSpec("se_resnet", "classify", (2, 3), _se_resnet, "fc", "layers.3.act",
-                "SE-ResNet of the lung-metastasis seed"),
+                "SE-ResNet of the chest-CT lung-metastasis study (Frontiers 2024)"),
     NetworkSpec("cbam_unet", "segment", (2, 3), _cbam_unet, None, None, "attention U-Net with CBAM"),
     NetworkSpec("se_vnet", "segment", (2, 3), _se_vnet, None, None, "V-Net with SE blocks"),
 ]}

@@ -19,11 +19,12 @@ def conv_block(spatial_dims: int, cin: int, cout: int, kernel_size: int | tuple 
 
 
 class ChannelAttention(nn.Module):
-    """Channel attention of the heterogeneity seed's CBAM-nnU-Net.
+    """Channel attention of the CRIT/iTED study's CBAM-nnU-Net.
 
     ``y = x * sigmoid(conv1x1(avgpool(x)))``: a global average pool, one 1x1 convolution
     ``C -> C`` with bias and a sigmoid; no reduction MLP and no max-pool branch (unlike
-    the original CBAM of Woo et al., ECCV 2018). See docs/seed-003-methods.md, section 0.
+    the original CBAM of Woo et al., ECCV 2018), as in ``0.1_CBAM.py`` of the study's code,
+    github.com/Spr1te123/THCA-ITH.
     """
 
     def __init__(self, spatial_dims: int, channels: int) -> None:
@@ -37,7 +38,7 @@ class ChannelAttention(nn.Module):
 
 
 class SpatialAttention(nn.Module):
-    """Spatial attention of the seed: ``y = x * sigmoid(conv5([mean_c(x), max_c(x)]))``.
+    """Spatial attention of THCA-ITH: ``y = x * sigmoid(conv5([mean_c(x), max_c(x)]))``.
 
     The channel-wise mean and max maps are stacked (2 channels) and convolved by one
     ``kernel_size`` (5) convolution without bias to 1 channel.
@@ -54,7 +55,7 @@ class SpatialAttention(nn.Module):
 
 
 class CBAM(nn.Module):
-    """Channel attention then spatial attention (the seed's order)."""
+    """Channel attention then spatial attention (the order of ``0.1_CBAM.py`` in THCA-ITH)."""
 
     def __init__(self, spatial_dims: int, channels: int, kernel_size: int = 5) -> None:
         super().__init__()

@@ -1,8 +1,8 @@
 """AlexNet-style, Inception-v3-style and a small plain CNN, written with MONAI blocks.
 
-These replace torchvision's models (which do not run with this torch) for the
-ultrasound seed's comparison of five 2D classifiers. Grey-scale input (1 channel) by
-default; every width is an argument.
+These replace torchvision's models (which do not run with this torch) for the comparison
+of five 2D classifiers of Ni et al., Gland Surg 2024 (ultrasound, lymph-node metastasis).
+Grey-scale input (1 channel) by default; every width is an argument.
 
 AlexNet-style (Krizhevsky et al., NIPS 2012; torchvision layout)::
 

@@ -1,20 +1,22 @@
 """Segmentation networks: an attention U-Net with CBAM blocks and an SE V-Net.
 
-CBAM U-Net (the heterogeneity seed's CBAM-nnU-Net, 2D or 3D)::
+CBAM U-Net (after the CRIT/iTED study's CBAM-nnU-Net, 2D or 3D)::
 
     encoder stage i (channels c_i; stride 2 in the first conv of stages i > 0)
         conv 3 -> norm -> act
-        conv 3 -> norm -> channel attention -> spatial attention -> act   (the seed's order)
+        conv 3 -> norm -> channel attention -> spatial attention -> act   (THCA-ITH's order)
     decoder stage i: transposed conv /2 -> [attention gate on the skip] -> concat
         -> the same two-conv CBAM stage
     output: conv 1x1 -> ``out_channels`` logits
 
-  Channel and spatial attention are the seed's (see ``_blocks.ChannelAttention`` and
+  Channel and spatial attention are those of the study's code (``0.1_CBAM.py`` of
+  github.com/Spr1te123/THCA-ITH; see ``_blocks.ChannelAttention`` and
   ``_blocks.SpatialAttention``). The optional attention gates on the skip connections are
   MONAI's ``AttentionBlock`` (Oktay et al., MIDL 2018), which make it an attention U-Net.
   Inputs must be divisible by ``2 ** (len(channels) - 1)``.
 
-SE V-Net (the lung-metastasis seed; Milletari et al., 3DV 2016, with SE blocks)::
+SE V-Net (as in the chest-CT deep-learning study of non-iodine-avid lung metastases of DTC,
+Frontiers 2024; Milletari et al., 3DV 2016, with SE blocks)::
 
     input block: conv k -> norm -> PReLU, + 1x1 projection of the input
     down stage i: conv 2 /2 (c_{i-1} -> c_i) -> n_i x (conv k -> norm -> PReLU) -> SE, + residual
@@ -130,7 +132,7 @@ class SEVNet(nn.Module):
     Parameters
     ----------
     spatial_dims : int
-        3 for CT (the seed); 2 also works.
+        3 for CT (as in the lung-metastasis study); 2 also works.
     in_channels, out_channels : int
     channels : sequence of int
         Channels per level (16, 32, 64, 128, 256 as in V-Net).

@@ -1,6 +1,7 @@
-"""The SE-ResNet of the lung-metastasis seed (004), configurable in 2D or 3D.
+"""The SE-ResNet of the chest-CT study of non-iodine-avid lung metastases of DTC, in 2D or 3D.
 
-Architecture (seed defaults; input ``1 x 32 x 48 x 48``)::
+The study (Frontiers 2024) predicts from chest-CT patches whether a lung metastasis takes
+up radioiodine. Architecture (the study's defaults; input ``1 x 32 x 48 x 48``)::
 
     stem      conv 3x3x3, 1 -> 64, BN, ReLU                       64 x 32 x 48 x 48
     stage k   (k = 1..4, channels 64, 128, 256, 512)
@@ -10,7 +11,7 @@ Architecture (seed defaults; input ``1 x 32 x 48 x 48``)::
     head      global average pool -> dropout -> fully connected 512 -> classes
 
 The SE block is MONAI's ``ChannelSELayer``: global average pool, ``C -> C/4``, ReLU,
-``C/4 -> C``, sigmoid, channel-wise rescaling (Hu et al., CVPR 2018). The seed writes
+``C/4 -> C``, sigmoid, channel-wise rescaling (Hu et al., CVPR 2018). The study writes
 "2 x 2 maximum pool" and "directly added to the original input"; the residual is added
 before pooling so the shapes match.
 """
@@ -53,7 +54,7 @@ class SEResNet(nn.Module):
     Parameters
     ----------
     spatial_dims : int
-        3 for CT patches (the seed), 2 also works.
+        3 for CT patches (as in the lung-metastasis study), 2 also works.
     in_channels : int
     out_channels : int
         Number of classes (logits).

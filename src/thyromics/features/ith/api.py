@@ -2,9 +2,11 @@
 
 Columns (family ``ith``):
 
-- ``iTED_<class>_<feature>``: iTED of each per-sub-region radiomics feature (93 with
-  the seed's classes), plus ``..._ci_low`` / ``..._ci_high`` when bootstrapped;
-- ``ith_ITHscore3D_seed003``: the seed's 3D ITHscore;
+- ``iTED_<class>_<feature>``: iTED of each per-sub-region radiomics feature (93 with the
+  classes of the CRIT/iTED study's code, github.com/Spr1te123/THCA-ITH), plus
+  ``..._ci_low`` / ``..._ci_high`` when bootstrapped;
+- ``ith_ITHscore3D_seed003``: the 3D ITHscore as the THCA-ITH code computes it (3D, on
+  supervoxel clusters, without the published score's division by the number of regions);
 - ``ith_ITHscore_Li2022``: the published ITHscore (largest slice);
 - ``ith_n_subregions``, ``ith_expansion_mm``: SLIC sub-regions kept, mask growth used;
 - ``ith_habitat_n``, ``ith_habitat_shannon``, ``ith_habitat_simpson``: diversity of the

@@ -1,5 +1,7 @@
-"""Heterogeneity scores: iTED, the seed's 3D ITHscore, the published ITHscore, diversity.
+"""Heterogeneity scores: iTED, the CRIT/iTED study's 3D ITHscore, the published ITHscore, diversity.
 
+iTED and the 3D ITHscore follow the CRIT/iTED study's code (``1.2_TITAN_pipeline.py`` of
+github.com/Spr1te123/THCA-ITH); the published ITHscore is Li et al., Eur Radiol 2022.
 Scoring functions that take label maps (``ithscore_from_clusters``,
 ``li2022_from_label_map``, ``diversity``) are separate from the clustering so that they
 can be checked on hand-made maps.
@@ -26,7 +28,10 @@ def _gmm(x: np.ndarray, k: int, n_init: int, seed: int):
 
 def ited(features: np.ndarray, names: list[str], *, max_components: int = 4, n_init: int = 3,
          seed: int = 42, n_bootstrap: int = 0) -> dict[str, float]:
-    """iTED per feature, as the heterogeneity seed computes it.
+    """iTED per feature, as the CRIT/iTED study's THCA-ITH code computes it.
+
+    Despite its name ("intratumoral Euclidean distance") the code's iTED is a dispersion
+    of Gaussian-mixture centroids, per feature, with no aggregate across features.
 
     For each feature (column, across the ``n`` sub-regions), 1-D Gaussian mixtures with
     ``k = 1..min(max_components, n - 1)`` diagonal components (``n_init`` restarts,
@@ -81,7 +86,7 @@ def ited(features: np.ndarray, names: list[str], *, max_components: int = 4, n_i
 
 
 def ithscore_from_clusters(cluster_map: np.ndarray, roi: np.ndarray) -> float:
-    """The seed's 3D ITHscore of a painted cluster map.
+    """The 3D ITHscore of a painted cluster map, as the THCA-ITH code defines it.
 
     ``score = 1 - sum_i M_i / V``: ``M_i`` the largest 26-connected (8-connected in 2D)
     component of cluster ``i``, ``V`` the number of ROI voxels (voxels of dropped
@@ -111,7 +116,7 @@ def ithscore_from_clusters(cluster_map: np.ndarray, roi: np.ndarray) -> float:
 
 def cluster_subregions(features: np.ndarray, *, k_min: int = 3, k_max: int = 8,
                        seed: int = 42) -> np.ndarray:
-    """k-means on standardised sub-region features, k by the elbow rule (the seed's).
+    """k-means on standardised sub-region features, k by the elbow rule (as in THCA-ITH).
 
     ``StandardScaler``; k-means (``n_init=10``, ``random_state=seed``) for
     ``k = k_min..min(k_max, n - 1)``; ``k = ks[argmax(second difference of inertia) + 1]``
@@ -140,7 +145,7 @@ def cluster_subregions(features: np.ndarray, *, k_min: int = 3, k_max: int = 8,
 
 def ithscore3d_seed003(features: np.ndarray, subregion_ids: list[int], labels: np.ndarray,
                        roi: np.ndarray, *, k_min: int = 3, k_max: int = 8, seed: int = 42) -> float:
-    """3D ITHscore as the heterogeneity seed computes it (``ith_ITHscore3D_seed003``).
+    """3D ITHscore as the CRIT/iTED study's code computes it (``ith_ITHscore3D_seed003``).
 
     Clusters the sub-regions (:func:`cluster_subregions`), paints each sub-region's
     cluster onto its voxels (-1 for voxels of dropped sub-regions) and scores the map with

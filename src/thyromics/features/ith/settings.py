@@ -1,9 +1,12 @@
 """Frozen settings of the intratumoral-heterogeneity (``ith``) block.
 
-Defaults are the heterogeneity seed's (THCA-ITH "TITAN", digest in
-``docs/seed-003-methods.md`` sections 2-3), with its defects fixed: the voxel spacing
-is passed to SLIC, mask expansion grows to the stated cumulative distance on the right
-axes, and every random draw is seeded.
+Defaults are those of the CRIT/iTED study's "TITAN" pipeline (``1.2_TITAN_pipeline.py`` of
+the THCA-ITH code, github.com/Spr1te123/THCA-ITH, snapshot e39b072), with its defects
+fixed: the voxel spacing is passed to SLIC (the code gave none), mask expansion grows to
+the stated cumulative distance (the code compounded 3 + 6 + 9 = 18 mm) on the right axes
+(it applied targets computed in SimpleITK's x, y, z order to numpy's z, y, x axes), and
+every random draw is seeded (its bootstrap indices were not). The ``li_*`` settings are
+those of the published ITHscore (Li et al., Eur Radiol 2022; github.com/LiJiaqi96/ITHscore).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["IthSettings", "SEED003_RADIOMICS", "ITH_PARTS"]
 
-#: PyRadiomics settings of the seed for per-sub-region features (93 features, no shape).
+#: PyRadiomics settings of the THCA-ITH code for per-sub-region features (93 features, no shape).
 SEED003_RADIOMICS: dict = {"binCount": 32, "normalize": True, "normalizeScale": 100,
                            "correctMask": True, "geometryTolerance": 1e-5}
 
@@ -34,25 +37,25 @@ class IthSettings:
     compactness, sigma : float
         SLIC compactness and Gaussian pre-smoothing.
     use_spacing : bool
-        Pass the voxel spacing to SLIC (the seed did not).
+        Pass the voxel spacing to SLIC (the THCA-ITH code did not).
     min_subregion_voxels : int
-        Sub-regions smaller than this are dropped (seed: 10).
+        Sub-regions smaller than this are dropped (THCA-ITH: 10).
     flat_sd : float
-        Sub-regions with intensity SD at or below this are dropped (seed: "SD ~ 0").
+        Sub-regions with intensity SD at or below this are dropped (THCA-ITH: "SD ~ 0").
     min_valid_subregions : int
-        Expand the mask when fewer valid sub-regions remain (seed: 5).
+        Expand the mask when fewer valid sub-regions remain (THCA-ITH: 5).
     expansion_mm : tuple of float
-        Cumulative expansion distances tried in turn (seed: 3, 6, 9 mm).
+        Cumulative expansion distances tried in turn (THCA-ITH: 3, 6, 9 mm, but compounded).
     radiomics : dict
         PyRadiomics settings for per-sub-region features (shape is never computed).
     classes : tuple of str
         PyRadiomics feature classes for sub-regions.
     ited_max_components, ited_n_init : int
-        GMM components 1..min(max, n-1) chosen by BIC; restarts (seed: 4, 3).
+        GMM components 1..min(max, n-1) chosen by BIC; restarts (THCA-ITH: 4, 3).
     ited_bootstrap : int
-        Bootstrap resamples for iTED CIs (0 = none; the seed used 1000 when n >= 10).
+        Bootstrap resamples for iTED CIs (0 = none; the THCA-ITH code used 1000 when n >= 10).
     k_min, k_max : int
-        3D ITHscore k-means range (seed: 3..8, capped at n-1).
+        3D ITHscore k-means range (THCA-ITH: 3..8, capped at n-1).
     li_window_radius, li_k, li_bin_width
         Published ITHscore: 5x5 window (radius 2), K = 6 clusters, bin width 25.
     habitat_features : tuple of str

@@ -1,12 +1,13 @@
-"""Supervoxel sub-regions (3D SLIC) inside a lesion, with the seed's mask expansion.
+"""Supervoxel sub-regions (3D SLIC) inside a lesion, with mask expansion as in the CRIT/iTED study.
 
-The heterogeneity seed splits the lesion with scikit-image SLIC
-(Achanta et al., IEEE TPAMI 2012) on raw intensities, drops tiny or flat sub-regions and,
-when fewer than 5 remain, grows the mask and retries. Fixed here: spacing is passed to
-SLIC; attempt ``a`` grows the *original* mask to the stated cumulative distance
-``expansion_mm[a]`` (the seed compounded 3 + 6 + 9 = 18 mm); targets are per numpy axis
-``(z, y, x)`` from the ITK-order spacing reversed; the optional thyroid mask constrains
-the growth.
+The CRIT/iTED study's code (``1.2_TITAN_pipeline.py`` of github.com/Spr1te123/THCA-ITH)
+splits the lesion with scikit-image SLIC (Achanta et al., IEEE TPAMI 2012) on raw
+intensities, drops tiny or flat sub-regions and, when fewer than 5 remain, grows the mask
+and retries. Fixed here: spacing is passed to SLIC; attempt ``a`` grows the *original*
+mask to the stated cumulative distance ``expansion_mm[a]`` (the THCA-ITH code compounded
+3 + 6 + 9 = 18 mm); targets are per numpy axis ``(z, y, x)`` from the ITK-order spacing
+reversed (the code applied x, y, z targets to z, y, x axes); the optional thyroid mask
+constrains the growth.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def expand_mask(mask: np.ndarray, spacing_itk: tuple[float, ...], distance_mm: f
     aware, exact EDT). With one: per-axis targets ``ceil(d / spacing_axis)`` voxels; each
     iteration dilates by one voxel along every axis not yet at its target (1-D
     structuring elements), intersects with ``thyroid | mask``, and at the end the largest
-    26-connected component is kept (the seed's procedure, on the right axes).
+    26-connected component is kept (the THCA-ITH code's procedure, on the right axes).
 
     Parameters
     ----------
@@ -125,8 +126,8 @@ def slic_subregions(image: Image, lesion: np.ndarray, settings: IthSettings | No
     lesion : bool array, same shape as ``image.array``
     settings : IthSettings
     thyroid : bool array or None
-        Constrains the expansion; ignored (as in the seed) when it does not overlap
-        the lesion.
+        Constrains the expansion; ignored (as in the THCA-ITH code) when it does not
+        overlap the lesion.
 
     Returns
     -------
