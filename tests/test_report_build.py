@@ -21,7 +21,7 @@ from markupsafe import escape
 from report_study import BROKEN, copy_study, report_study  # noqa: F401  (fixture)
 from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.report import _stats
-from thyromics.report._model_sections import (
+from thyromics.report._curve_sections import (
     calibration_section,
     confusion_section,
     decision_section,

@@ -7,6 +7,9 @@ the tasks that were running are then retried one at a time in a fresh single-wor
 pool, so the task that kills its worker again is recorded as failed
 (:class:`WorkerDied`) and every other task finishes. Workers exit when their parent
 process dies (Linux ``PR_SET_PDEATHSIG``, and a watchdog thread elsewhere).
+
+What every task needs (a study's training table) can be given once as ``shared``: it
+then travels to each worker process, or each Dask worker, once instead of with every task.
 """
 
 from __future__ import annotations
@@ -60,14 +63,16 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_tasks(func: Callable[[Any], Any], items: Iterable[tuple[Any, Any]], *,
-              jobs: int = 1, scheduler: str | None = None) -> Iterator[TaskOutcome]:
+def run_tasks(func: Callable[..., Any], items: Iterable[tuple[Any, Any]], *,
+              jobs: int = 1, scheduler: str | None = None,
+              shared: Any = None) -> Iterator[TaskOutcome]:
     """Run ``func(arg)`` for each ``(key, arg)`` in ``items``, yielding outcomes as they finish.
 
     Parameters
     ----------
     func : callable
-        A picklable, module-level function of one argument.
+        A picklable, module-level function of one argument (of two with ``shared``:
+        ``func(arg, shared)``).
     items : iterable of (key, arg)
         ``key`` identifies the task in the outcome (e.g. a case id).
     jobs : int
@@ -75,6 +80,9 @@ def run_tasks(func: Callable[[Any], Any], items: Iterable[tuple[Any, Any]], *,
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:port``). When given, the tasks
         are sent to that cluster and ``jobs`` is ignored.
+    shared : object, optional
+        One picklable object every call receives as its second argument, sent to each
+        worker once (a process pool's initializer; Dask's ``scatter`` with broadcast).
 
     Yields
     ------
@@ -83,15 +91,31 @@ def run_tasks(func: Callable[[Any], Any], items: Iterable[tuple[Any, Any]], *,
     """
     items = list(items)
     if scheduler:
-        yield from _run_dask(func, items, scheduler)
+        yield from _run_dask(func, items, scheduler, shared)
     elif jobs <= 1 or len(items) <= 1:
         for key, arg in items:
             try:
-                yield TaskOutcome(key, func(arg))
+                yield TaskOutcome(key, func(arg) if shared is None else func(arg, shared))
             except Exception as e:  # noqa: BLE001 - recorded per task, never swallowed
                 yield TaskOutcome(key, error=e)
-    else:
+    elif shared is None:
         yield from _run_local(func, items, jobs)
+    else:
+        yield from _run_local(_with_shared, [(k, (func, a)) for k, a in items], jobs, shared)
+
+
+#: The ``shared`` object of the pool this worker process belongs to.
+_WORKER_SHARED: list[Any] = []
+
+
+def _init_worker(parent: int, shared: Any) -> None:
+    _exit_with_parent(parent)
+    _WORKER_SHARED[:] = [shared]
+
+
+def _with_shared(func_arg: tuple[Callable, Any]) -> Any:
+    func, arg = func_arg
+    return func(arg, _WORKER_SHARED[0])
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -114,28 +138,29 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="thyromics-parent-watch").start()
 
 
-def _pool(jobs: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs, initializer=_exit_with_parent,
-                               initargs=(os.getpid(),))
+def _pool(jobs: int, shared: Any = None) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                               initargs=(os.getpid(), shared))
 
 
-def _run_local(func: Callable, items: list, jobs: int) -> Iterator[TaskOutcome]:
+def _run_local(func: Callable, items: list, jobs: int,
+               shared: Any = None) -> Iterator[TaskOutcome]:
     todo = iter(items)
     while True:
         broken: list[tuple[Any, Any]] = []
-        yield from _run_pool(func, todo, jobs, broken)
+        yield from _run_pool(func, todo, jobs, broken, shared)
         if not broken:
             return
         for key, arg in broken:  # alone, so a task that kills its worker is found
-            yield _run_alone(func, key, arg)
+            yield _run_alone(func, key, arg, shared)
 
 
 def _run_pool(func: Callable, todo: Iterator, jobs: int,
-              broken: list[tuple[Any, Any]]) -> Iterator[TaskOutcome]:
+              broken: list[tuple[Any, Any]], shared: Any = None) -> Iterator[TaskOutcome]:
     """Run tasks until ``todo`` is empty or the pool breaks (then ``broken`` is filled)."""
     # Submit at most 2 * jobs tasks at a time so an interrupted run leaves little queued.
     pending: dict[Future, tuple[Any, Any]] = {}
-    with _pool(jobs) as pool:
+    with _pool(jobs, shared) as pool:
         def fill() -> None:
             while len(pending) < 2 * jobs and not broken:
                 try:
@@ -159,8 +184,8 @@ def _run_pool(func: Callable, todo: Iterator, jobs: int,
             fill()
 
 
-def _run_alone(func: Callable, key: Any, arg: Any) -> TaskOutcome:
-    with _pool(1) as pool:
+def _run_alone(func: Callable, key: Any, arg: Any, shared: Any = None) -> TaskOutcome:
+    with _pool(1, shared) as pool:
         fut = pool.submit(func, arg)
         wait([fut])
         if isinstance(fut.exception(), BrokenProcessPool):
@@ -175,7 +200,8 @@ def _outcome(key: Any, fut: Any) -> TaskOutcome:
         return TaskOutcome(key, error=e)
 
 
-def _run_dask(func: Callable, items: list, scheduler: str) -> Iterator[TaskOutcome]:
+def _run_dask(func: Callable, items: list, scheduler: str,
+              shared: Any = None) -> Iterator[TaskOutcome]:
     from thyromics._extras import require
 
     require("dask", "--scheduler (a Dask cluster)")
@@ -191,7 +217,8 @@ def _run_dask(func: Callable, items: list, scheduler: str) -> Iterator[TaskOutco
             "`dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler to run "
             "in local processes.") from e
     try:
-        futures = {client.submit(func, arg, key=f"thyromics-{i}", pure=False): key
+        extra = () if shared is None else (client.scatter(shared, broadcast=True, hash=False),)
+        futures = {client.submit(func, arg, *extra, key=f"thyromics-{i}", pure=False): key
                    for i, (key, arg) in enumerate(items)}
         for fut in as_completed(futures):
             yield _outcome(futures[fut], fut)

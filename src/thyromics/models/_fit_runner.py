@@ -10,6 +10,7 @@ changed; a change in the data, a setting or the code refits everything it touche
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import pickle
@@ -56,7 +57,8 @@ def run_fits(tasks: Sequence[FoldTask | FinalTask], *, jobs: int = 1,
     from thyromics.parallel import run_tasks
 
     results: dict[tuple, Any] = {}
-    todo: list[tuple[tuple, tuple[FoldTask | FinalTask, Path | None, str]]] = []
+    todo: list[tuple[tuple, tuple[int, FoldTask | FinalTask, Path | None, str]]] = []
+    contexts: list[FitContext] = []  # sent to each worker once; the tasks carry an index
     # fitted steps shared by the fits of this run (see shared_step_cache); removed after
     steps = (tempfile.mkdtemp(prefix="steps-", dir=_made(cache_dir)) if cache_dir is not None
              else tempfile.mkdtemp(prefix="thyromics-steps-"))
@@ -71,10 +73,15 @@ def run_fits(tasks: Sequence[FoldTask | FinalTask], *, jobs: int = 1,
                 if on_done is not None:
                     on_done(task.key, True)
                 continue
-        todo.append((task.key, (task, path, steps)))
+        index = next((i for i, c in enumerate(contexts) if c is task.context), None)
+        if index is None:
+            index = len(contexts)
+            contexts.append(task.context)
+        todo.append((task.key, (index, dataclasses.replace(task, context=None), path, steps)))
     failures = []
     try:
-        for outcome in run_tasks(_fit_and_store, todo, jobs=jobs, scheduler=scheduler):
+        for outcome in run_tasks(_fit_and_store, todo, jobs=jobs, scheduler=scheduler,
+                                 shared=tuple(contexts)):
             if outcome.ok:
                 results[outcome.key] = outcome.result
             else:
@@ -104,12 +111,13 @@ def _made(folder: Path) -> Path:
     return Path(folder)
 
 
-def _fit_and_store(arg: tuple[FoldTask | FinalTask, Path | None, str]):
+def _fit_and_store(arg: tuple[int, FoldTask | FinalTask, Path | None, str],
+                   contexts: tuple[FitContext, ...]):
     from thyromics.models.pipeline import shared_step_cache
 
-    task, path, steps = arg
+    index, task, path, steps = arg
     with shared_step_cache(steps):
-        result = run_fit(task)
+        result = run_fit(dataclasses.replace(task, context=contexts[index]))
     if path is not None:
         _store(path, result)
     return result

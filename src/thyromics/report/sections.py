@@ -18,18 +18,17 @@ from markupsafe import Markup
 from thyromics.features.catalogue import parse_column
 from thyromics.report import figures as F
 from thyromics.report._html import Section, heading, note, png_html
-from thyromics.report._model_sections import (
+from thyromics.report._curve_sections import (
     calibration_section,
     confusion_section,
     decision_section,
-    importance_section,
-    models_section,
     roc_section,
-    subgroups_section,
 )
+from thyromics.report._model_sections import importance_section, models_section
 from thyromics.report._step_sections import harmonization_section, robustness_section
 from thyromics.report._study import (FEATURE_ERRORS, FEATURE_PROVENANCE, FEATURES, META_COLUMNS,
                                      Study)
+from thyromics.report._subgroup_section import subgroups_section
 
 __all__ = [
     "SECTIONS",

@@ -49,14 +49,11 @@ import numpy as np
 import pandas as pd
 
 from thyromics.errors import InputError, did_you_mean
-from thyromics.stats import _htest, _render
+from thyromics.stats import _render
+from thyromics.stats import _table1_rows as R
 
 __all__ = ["Table1", "Table1Settings", "table1", "format_p", "detect_categorical",
            "identifier_like", "read_table1_csv"]
-
-OVERALL = "Overall"
-_SEP = " | "
-_NS = _render.NS
 
 
 @dataclass(frozen=True)
@@ -202,25 +199,6 @@ def detect_categorical(series: pd.Series, max_levels: int = 10) -> bool:
     return series.dropna().nunique() <= max_levels
 
 
-def _label(v: object) -> str:
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _levels(s: pd.Series) -> list:
-    """Sorted levels: numerically for numbers (also numbers stored as text), else as text."""
-    vals = s.dropna().unique().tolist()
-    try:
-        return sorted(vals)
-    except TypeError:
-        pass
-    try:
-        return sorted(vals, key=lambda v: float(v))
-    except (TypeError, ValueError):
-        return sorted(vals, key=str)
-
-
 def _check_columns(frame: pd.DataFrame, names: list[str], what: str) -> None:
 
     for name in names:
@@ -228,16 +206,6 @@ def _check_columns(frame: pd.DataFrame, names: list[str], what: str) -> None:
             hint = did_you_mean(name, [str(c) for c in frame.columns], n=3)
             raise InputError(f"{what} column {name!r} is not in the table (columns: "
                              f"{', '.join(map(str, frame.columns[:30]))}).{hint}")
-
-
-def _cont_summary(x: np.ndarray, normal: bool, d: int) -> str:
-    if x.size == 0:
-        return "-"
-    if normal:
-        sd = np.std(x, ddof=1) if x.size > 1 else float("nan")
-        return f"{np.mean(x):.{d}f} ± {sd:.{d}f}"
-    q1, med, q3 = np.percentile(x, [25, 50, 75])
-    return f"{med:.{d}f} [{q1:.{d}f}, {q3:.{d}f}]"
 
 
 def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
@@ -295,26 +263,10 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
                               nonnormal=forced_nonnormal, max_text_levels=max_text_levels)
     _check_columns(frame, [group] + ([by] if by else []), "group/by")
     notes: list[str] = []
-    keep = frame[group].notna() & (frame[by].notna() if by else True)
-    if (~keep).sum():
-        notes.append(f"{int((~keep).sum())} rows with missing {group!r}"
-                     + (f" or {by!r}" if by else "") + " were left out.")
-    data = frame.loc[keep]
+    data = _complete_rows(frame, group, by, notes)
     forced_cat, forced_cont = set(categorical or []), set(continuous or [])
     if variables is None:
-        variables = []
-        skipped: list[str] = []
-        for c in frame.columns:
-            if c in (group, by):
-                continue
-            why = identifier_like(data[c], max_text_levels)
-            if c not in forced_cat and c not in forced_cont and why:
-                skipped.append(f"{c!r} ({why})")
-                continue
-            variables.append(c)
-        if skipped:
-            notes.append("Identifier-like columns left out (give them in variables= to "
-                         "tabulate them): " + "; ".join(skipped) + ".")
+        variables = _default_variables(frame, data, settings, forced_cat | forced_cont, notes)
     _check_columns(frame, list(variables) + sorted(forced_cat | forced_cont), "variable")
     both = forced_cat & forced_cont
     if both:
@@ -322,110 +274,30 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
     if nonnormal not in (None, "auto"):
         _check_columns(frame, list(nonnormal), "nonnormal")
 
-    groups = _levels(data[group])
-    strata = _levels(data[by]) if by else [None]
-    if len(groups) < 2:
-        raise InputError(f"group column {group!r} has {len(groups)} level(s) "
-                         f"({groups}); Table 1 needs at least two groups to compare")
-    cells = [(b, g) for b in strata for g in groups]
-
-    def col(b, name) -> str:
-        return name if b is None else f"{by}{_NS}{_label(b)}{_SEP}{name}"
-
-    def gcol(b, g) -> str:
-        return col(b, f"{group}{_NS}{_label(g)}")
-
-    def subset(b, g=None) -> pd.DataFrame:
-        m = np.ones(len(data), dtype=bool)
-        if b is not None:
-            m &= (data[by] == b).to_numpy()
-        if g is not None:
-            m &= (data[group] == g).to_numpy()
-        return data.loc[m]
-
-    # column order: groups (per stratum), Overall, p/test per stratum, Missing
-    group_cols = [gcol(b, g) for b, g in cells]
-    p_cols = [col(b, "p") for b in strata]
-    t_cols = [col(b, "test") for b in strata]
-    columns = ["variable", "level"] + group_cols + [OVERALL]
-    for p, t in zip(p_cols, t_cols):
-        columns += [p, t]
-    columns.append("Missing")
-    if len(set(columns)) != len(columns):
-        dup = sorted({c for c in columns if columns.count(c) > 1})
-        raise InputError(f"Table 1 columns {dup} would repeat: levels of {group!r}"
-                         + (f" or {by!r}" if by else "") + " contain ' | ' or ' = ' in a way "
-                         "that makes two columns the same; rename those levels")
-
-    rows: list[dict] = []
-    n_row = {"variable": "n", "level": ""}
-    for b, g in cells:
-        n_row[gcol(b, g)] = str(len(subset(b, g)))
-    n_row[OVERALL] = str(len(data))
-    rows.append(n_row)
+    lay = R.layout(data, group, by)
+    columns = lay.columns()
+    rows: list[dict] = [lay.n_row()]
     test_rows: list[dict] = []
     numeric_cat: list[str] = []
-    d = decimals
-
     for var in variables:
         s = data[var]
         n_missing = int(s.isna().sum())
-        is_cat = var in forced_cat or (var not in forced_cont and detect_categorical(s, max_levels))
-        if not is_cat and not pd.api.types.is_numeric_dtype(s):
-            s = pd.to_numeric(s, errors="coerce")
-            bad = int(s.isna().sum()) - n_missing
-            if bad:
-                raise InputError(f"variable {var!r} was declared continuous but {bad} "
-                                 f"value(s) are not numbers; declare it categorical")
-        if is_cat:
-            levels = _levels(s)
+        if var in forced_cat or (var not in forced_cont and detect_categorical(s, max_levels)):
+            var_rows, results = R.categorical_rows(var, s, n_missing, lay, d=decimals, seed=seed,
+                                                 min_expected=min_expected_for_chi2)
             if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-                numeric_cat.append(f"{var!r} ({len(levels)} values)")
-            head = {"variable": var, "level": "", "Missing": str(n_missing)}
-            level_rows = [{"variable": var, "level": _label(lv)} for lv in levels]
-            for b, g in cells:
-                x = s.loc[subset(b, g).index].dropna()
-                for r, lv in zip(level_rows, levels):
-                    k = int((x == lv).sum())
-                    pct = 100.0 * k / len(x) if len(x) else float("nan")
-                    r[gcol(b, g)] = f"{k} ({pct:.{d}f})"
-            x_all = s.dropna()
-            for r, lv in zip(level_rows, levels):
-                k = int((x_all == lv).sum())
-                r[OVERALL] = f"{k} ({100.0 * k / len(x_all):.{d}f})" if len(x_all) else "-"
-            for b in strata:
-                sub = subset(b)
-                tab = pd.crosstab(s.loc[sub.index], sub[group]).reindex(
-                    index=levels, columns=groups, fill_value=0).to_numpy()
-                res = _htest.categorical_test(tab, min_expected=min_expected_for_chi2, seed=seed)
-                head[col(b, "p")], head[col(b, "test")] = format_p(res.p), res.test
-                test_rows.append({"variable": var, "stratum": b, "kind": "categorical",
-                                  "summary": "n (%)", "normal": np.nan, "test": res.test,
-                                  "statistic": res.statistic, "p": res.p, "note": res.note})
-            rows.append(head)
-            rows.extend(level_rows)
-            continue
-
-        x_of = {(b, g): s.loc[subset(b, g).index].dropna().to_numpy(dtype=float)
-                for b, g in cells}
-        if var in forced_nonnormal:
-            normal = False
+                numeric_cat.append(f"{var!r} ({len(var_rows) - 1} values)")  # a row per level
+            _add_tests(var_rows[0], var, results, lay, test_rows, kind="categorical",
+                       summary="n (%)", normal=np.nan)
+            rows.extend(var_rows)
         else:
-            normal, _ = _htest.is_normal(list(x_of.values()), alpha_normality)
-        row = {"variable": var, "level": "mean ± SD" if normal else "median [IQR]",
-               "Missing": str(n_missing)}
-        for (b, g), x in x_of.items():
-            row[gcol(b, g)] = _cont_summary(x, normal, d)
-        row[OVERALL] = _cont_summary(s.dropna().to_numpy(dtype=float), normal, d)
-        for b in strata:
-            res = _htest.continuous_test([x_of[(b, g)] for g in groups], normal=normal,
-                                         alpha_levene=settings.alpha_levene)
-            row[col(b, "p")], row[col(b, "test")] = format_p(res.p), res.test
-            test_rows.append({"variable": var, "stratum": b, "kind": "continuous",
-                              "summary": "mean ± SD" if normal else "median [IQR]",
-                              "normal": normal, "test": res.test, "statistic": res.statistic,
-                              "p": res.p, "note": res.note})
-        rows.append(row)
+            row, normal, results = R.continuous_rows(
+                var, _as_numbers(var, s, n_missing), n_missing, lay,
+                nonnormal=var in forced_nonnormal, alpha_normality=alpha_normality,
+                alpha_levene=settings.alpha_levene, d=decimals)
+            _add_tests(row, var, results, lay, test_rows, kind="continuous",
+                       summary=row["level"], normal=normal)
+            rows.append(row)
 
     if numeric_cat:
         notes.append("Numeric variables tabulated as categorical (at most "
@@ -435,3 +307,57 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
     tests = pd.DataFrame(test_rows, columns=["variable", "stratum", "kind", "summary", "normal",
                                              "test", "statistic", "p", "note"])
     return Table1(frame=out, tests=tests, settings=settings, notes=tuple(notes))
+
+
+def _complete_rows(frame: pd.DataFrame, group: str, by: str | None,
+                   notes: list[str]) -> pd.DataFrame:
+    """The rows with a ``group`` (and ``by``); how many were left out goes to ``notes``."""
+    keep = frame[group].notna() & (frame[by].notna() if by else True)
+    if (~keep).sum():
+        notes.append(f"{int((~keep).sum())} rows with missing {group!r}"
+                     + (f" or {by!r}" if by else "") + " were left out.")
+    return frame.loc[keep]
+
+
+def _default_variables(frame: pd.DataFrame, data: pd.DataFrame, settings: Table1Settings,
+                       forced: set[str], notes: list[str]) -> list[str]:
+    """Every column but ``group``/``by`` and the identifier-like ones not in ``forced``.
+
+    The columns left out are named in ``notes``.
+    """
+    variables: list[str] = []
+    skipped: list[str] = []
+    for c in frame.columns:
+        if c in (settings.group, settings.by):
+            continue
+        why = identifier_like(data[c], settings.max_text_levels)
+        if c not in forced and why:
+            skipped.append(f"{c!r} ({why})")
+            continue
+        variables.append(c)
+    if skipped:
+        notes.append("Identifier-like columns left out (give them in variables= to "
+                     "tabulate them): " + "; ".join(skipped) + ".")
+    return variables
+
+
+def _as_numbers(var: str, s: pd.Series, n_missing: int) -> pd.Series:
+    """``s`` as numbers; InputError when a non-missing value is not one."""
+    if pd.api.types.is_numeric_dtype(s):
+        return s
+    s = pd.to_numeric(s, errors="coerce")
+    bad = int(s.isna().sum()) - n_missing
+    if bad:
+        raise InputError(f"variable {var!r} was declared continuous but {bad} "
+                         f"value(s) are not numbers; declare it categorical")
+    return s
+
+
+def _add_tests(row: dict, var: str, results: R.Tests, lay: R.Layout, test_rows: list[dict], *,
+               kind: str, summary: str, normal: object) -> None:
+    """Write each stratum's p-value and test name into ``row``; record them in ``test_rows``."""
+    for b, res in results:
+        row[lay.col(b, "p")], row[lay.col(b, "test")] = format_p(res.p), res.test
+        test_rows.append({"variable": var, "stratum": b, "kind": kind, "summary": summary,
+                          "normal": normal, "test": res.test, "statistic": res.statistic,
+                          "p": res.p, "note": res.note})
