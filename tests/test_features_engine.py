@@ -316,6 +316,20 @@ def test_catalogue_covers_every_preset_column() -> None:
     assert set(catalogue(expected_columns(get_preset("ct"), 3)).family) <= set(FAMILIES)
 
 
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_every_engine_column_reaches_the_radiomics_block(ndim) -> None:
+    """IBSI extras and texture variants are radiomics columns, never dropped as 'other'."""
+    from thyromics.models.blocks import RADIOMICS_FAMILIES, parse_feature_column
+
+    settings = ExtractionSettings(convention="ibsi", ibsi_features=True, fractal=True,
+                                  moments=True, texture_aggregations=("2D_avg", "3D_comb"),
+                                  log_sigmas=(1.0,), wavelet=True)
+    cols = expected_columns(settings, ndim)
+    assert any("_gldzm_" in c for c in cols) and any(c.endswith("_2D_avg") for c in cols)
+    families = {c: (parse_feature_column(c) or ("", "", ""))[1] for c in cols}
+    assert {c for c, f in families.items() if f not in RADIOMICS_FAMILIES} == set()
+
+
 def test_catalogue_maps_block_prefixes():
     from thyromics.features.catalogue import parse_column
 

@@ -90,8 +90,8 @@ def test_mcc_flat_and_independent():
 def test_engine_setting_is_checked():
     with pytest.raises(InputError, match="engine"):
         get_preset("ct").replace(engine="fast")
-    assert get_preset("ct").engine == "pyradiomics"
-    assert get_preset("ct").replace(engine="native").to_dict()["engine"] == "native"
+    assert get_preset("ct").engine == "native"  # the default
+    assert get_preset("ct").replace(engine="pyradiomics").to_dict()["engine"] == "pyradiomics"
 
 
 @pytest.mark.realdata

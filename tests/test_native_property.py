@@ -113,11 +113,15 @@ CASES = [
 def test_native_equals_pyradiomics(kind: str, kw: dict, seed: int) -> None:
     image, mask = _lesion(kind, seed)
     settings = ExtractionSettings(**{**BASE, **kw})
-    ref = extract_features(image, mask, settings)
+    ref = extract_features(image, mask, settings.replace(engine="pyradiomics"))
     ours = extract_features(image, mask, settings.replace(engine="native"))
     assert list(ours.values) == list(ref.values)  # same columns, same order
     problems = _compare(ref, ours)
     assert not problems, "\n".join(problems[:20])
+    # PyRadiomics' diagnostics block (versions, image and mask, resegmented mask) as its own
+    block = {k: v for k, v in ref.diagnostics.items() if k.startswith("diagnostics_")}
+    assert block and {k: v for k, v in ours.diagnostics.items()
+                      if k.startswith("diagnostics_")} == block
 
 
 def test_native_is_deterministic() -> None:

@@ -207,6 +207,13 @@ def auc(y_true: ArrayLike, score: ArrayLike, *, direction: Direction = "<") -> f
     """Area under the ROC curve (Mann-Whitney U / (m n); ties count 1/2).
 
     Raises :class:`~thyromics.errors.InputError` when only one class is present.
+
+    Examples
+    --------
+    Three of the four positive-negative pairs are ranked right:
+
+    >>> auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    0.75
     """
     y, s = _prepare(y_true, score, direction, "AUC")
     m = int(y.sum())

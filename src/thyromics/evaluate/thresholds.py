@@ -152,6 +152,14 @@ def youden(y_true: ArrayLike, score: ArrayLike, *, tol: float = 1e-6,
     -------
     float
         The threshold on the score's scale.
+
+    Examples
+    --------
+    Separable scores: every cut between 2 and 3 gives J = 1; cutpointr reports the
+    lowest score called positive (``score >= threshold``):
+
+    >>> youden([0, 0, 1, 1], [1, 2, 3, 4])
+    3.0
     """
     if ties not in TIE_RULES:
         raise InputError(f"ties must be one of {sorted(TIE_RULES)}, found {ties!r}.")

@@ -56,7 +56,8 @@ def prepare(image: Image, lesion: Image, settings: ExtractionSettings, *,
         The 0/1 lesion mask on the image's grid.
     settings : ExtractionSettings
         ``normalize`` (PyRadiomics' z-score), ``resampled_pixel_spacing``,
-        ``interpolator``, ``pad_distance``, ``resampling_grid`` and ``clip_interpolated``.
+        ``interpolator``, ``pad_distance``, ``resampling_grid`` and ``clip_interpolated``;
+        ``convention="ibsi"`` always resamples on the IBSI grid.
     warn : bool
         Raise a :class:`~thyromics.preprocess.resample.ResamplingWarning` for each axis
         padded because it was shorter than the kernel (the notes record it either way).
@@ -67,8 +68,9 @@ def prepare(image: Image, lesion: Image, settings: ExtractionSettings, *,
         Unchanged inputs when there is nothing to do. With ``resampling_grid="pyradiomics"``
         the image keeps its pixel type (ITK's cast: clip, then truncate); with ``"ibsi"``
         it is kept in float64, rounded to integers when the input was integer (IBSI: CT
-        intensities are rounded after interpolation), and the mask is interpolated
-        linearly and thresholded at 0.5.
+        intensities are rounded after interpolation; with ``convention="ibsi"`` also when
+        a float image holds only integer values, as a CT in HU stored as float32), and the
+        mask is interpolated linearly and thresholded at 0.5.
 
     Raises
     ------
@@ -81,8 +83,9 @@ def prepare(image: Image, lesion: Image, settings: ExtractionSettings, *,
     if settings.resampled_pixel_spacing is None:
         return Prepared(image, lesion)
     spacing = tuple(settings.resampled_pixel_spacing)[:image.ndim]
+    grid = "ibsi" if settings.convention == "ibsi" else settings.resampling_grid
     try:
-        if settings.resampling_grid == "ibsi":
+        if grid == "ibsi":
             out = _ibsi(image, lesion, spacing, settings, warn)
         else:
             out = _pyradiomics(image, lesion, spacing, settings, warn)
@@ -91,7 +94,7 @@ def prepare(image: Image, lesion: Image, settings: ExtractionSettings, *,
                         file=image.source or None, stage="preprocess") from e
     if not out.mask.array.any():
         raise CaseError(f"the lesion vanishes when the mask is resampled to {spacing} mm "
-                        f"({settings.resampling_grid} grid): it is smaller than one new voxel. "
+                        f"({grid} grid): it is smaller than one new voxel. "
                         "Use a finer resampled_pixel_spacing or no resampling.",
                         case_id=case_id, file=lesion.source or None, stage="preprocess")
     return out
@@ -129,7 +132,14 @@ def _ibsi(image: Image, lesion: Image, spacing: tuple[float, ...], settings: Ext
     values, notes = resample_to_grid(image, grid, interpolator=settings.interpolator,
                                      outside="nearest", warn=warn)
     arr, clipped = _clip(values.array, image, settings.clip_interpolated)
-    if image.array.dtype.kind in "iu":
+    if image.array.dtype.kind in "iu" or (settings.convention == "ibsi"
+                                          and _integral(image.array)):
         arr = np.rint(arr)
     img = values.with_array(cast_like(arr, np.float64))
     return Prepared(img, resample_mask(lesion, grid, method="linear"), notes, "ibsi", clipped)
+
+
+def _integral(arr: np.ndarray) -> bool:
+    """Whether every value of a (float) image is an integer (IBSI rounds such images)."""
+    a = np.asarray(arr)
+    return a.dtype.kind in "iub" or bool(np.all(np.isfinite(a) & (a == np.round(a))))

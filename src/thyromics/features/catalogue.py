@@ -19,7 +19,8 @@ __all__ = ["FAMILIES", "parse_column", "catalogue"]
 #: Known families. ``ith``, ``deep`` and ``clinical`` are reserved for heterogeneity
 #: scores, deep features and clinical variables; ``other`` marks unknown columns.
 FAMILIES: tuple[str, ...] = ("shape", "shape2D", "firstorder", "glcm", "glrlm", "glszm",
-                             "gldm", "ngtdm", "fractal", "moment", "ith", "deep", "clinical")
+                             "gldm", "ngtdm", "gldzm", "fractal", "moment", "ith", "deep",
+                             "clinical")
 
 
 #: Column prefixes of the non-PyRadiomics blocks: ``iTED_glcm_Contrast`` and

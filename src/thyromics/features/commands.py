@@ -23,7 +23,9 @@ def extract(
     frame: int | None = typer.Option(None, "--frame", help="Frame to use in multi-frame files (GIF, TIFF, DICOM), 0-based."),
     series_uid: str | None = typer.Option(None, "--series-uid", help="SeriesInstanceUID to use in DICOM folders holding several series."),
     ith: bool = typer.Option(False, "--ith", help="Add the heterogeneity block (sub-regions, iTED, ITHscores; tens of seconds per lesion)."),
-    engine: str | None = typer.Option(None, "--engine", help="Feature engine: pyradiomics (the reference; default) or native (compiled kernels, PyRadiomics' values within 1e-9, several times faster)."),
+    engine: str | None = typer.Option(None, "--engine", help="Feature engine: native (default; compiled kernels, PyRadiomics' values within 1e-9, several times faster) or pyradiomics (PyRadiomics' own classes, the reference)."),
+    convention: str | None = typer.Option(None, "--convention", help="Feature definitions of the native engine: pyradiomics (default; PyRadiomics' values) or ibsi (IBSI 1's definitions, bins and interpolation)."),
+    ibsi_features: bool = typer.Option(False, "--ibsi-features", help="With --convention ibsi: add the IBSI 1 features PyRadiomics lacks (intensity histogram, peaks, IVH, extra morphology, distance zone matrix)."),
     roi: str | None = typer.Option(None, "--roi", help="RTSTRUCT structure / DICOM SEG or Slicer segment name (case-insensitive) for rows whose 'roi' cell is empty."),
     lesions: str | None = typer.Option(None, "--lesions", help="One row per lesion of each mask: 'components' (connected components) or 'labels' (each label value)."),
     min_lesion_voxels: int = typer.Option(1, "--min-lesion-voxels", help="With --lesions: smaller lesions are left out (counted in the provenance)."),
@@ -42,6 +44,9 @@ def extract(
             settings = settings.replace(label=label)
         if engine is not None:
             settings = settings.replace(engine=engine)
+        if convention is not None or ibsi_features:
+            settings = settings.replace(convention=convention or settings.convention,
+                                        ibsi_features=ibsi_features)
         from thyromics.io.manifest import read_manifest
 
         manifest = read_manifest(cases, check_files=False)

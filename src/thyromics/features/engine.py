@@ -110,6 +110,25 @@ def image_type_names(settings: ExtractionSettings, ndim: int) -> list[str]:
     return names
 
 
+def _ibsi_columns(settings: ExtractionSettings, cls: str) -> list[str]:
+    """``<class>_<feature>`` of the IBSI features PyRadiomics lacks a class adds
+    (``ibsi_features``)."""
+    if not settings.ibsi_features:
+        return []
+    from thyromics.features.native._ibsi_features import ibsi_columns
+
+    return ibsi_columns(cls, settings.texture_aggregations)
+
+
+def _aggregation_suffixes(settings: ExtractionSettings) -> Any:
+    """Column suffixes per class of the IBSI texture variants (``texture_aggregations``)."""
+    if not settings.texture_aggregations:
+        return lambda c: ()
+    from thyromics.features.native._aggregate import aggregation_suffixes
+
+    return lambda c: aggregation_suffixes(c, settings.texture_aggregations)
+
+
 def expected_columns(settings: ExtractionSettings, ndim: int) -> list[str]:
     """The full, fixed list of feature columns for these settings and image dimensionality.
 
@@ -125,11 +144,16 @@ def expected_columns(settings: ExtractionSettings, ndim: int) -> list[str]:
         if c.startswith("shape"):
             sub = subsets.get(c)
             cols += [f"original_{c}_{f}" for f in _class_features(c, sub and tuple(sub))]
+            cols += [f"original_{n}" for n in _ibsi_columns(settings, c)]
+    suffixes = _aggregation_suffixes(settings)
     for img in image_type_names(settings, ndim):
         for c in classes:
             if not c.startswith("shape"):
                 sub = subsets.get(c)
-                cols += [f"{img}_{c}_{f}" for f in _class_features(c, sub and tuple(sub))]
+                feats = _class_features(c, sub and tuple(sub))
+                cols += [f"{img}_{c}_{f}" for f in feats]
+                cols += [f"{img}_{c}_{f}_{x}" for x in suffixes(c) for f in feats]
+                cols += [f"{img}_{n}" for n in _ibsi_columns(settings, c)]
     if settings.fractal:
         cols.append(FRACTAL_COLUMN)
     if settings.moments:
@@ -279,6 +303,21 @@ def extract_features(image: Image, mask: Image, settings: ExtractionSettings, *,
     CaseError
         ``stage="extract"``: empty mask, lesion below the minimum size, non-finite
         voxels, or a PyRadiomics failure (message kept).
+
+    Examples
+    --------
+    A 3 x 3 x 3 lesion of 1 mm voxels at 40 HU in a 10 HU background:
+
+    >>> import numpy as np
+    >>> from thyromics.features.settings import ExtractionSettings
+    >>> image = np.full((7, 7, 7), 10.0)
+    >>> image[2:5, 2:5, 2:5] = 40.0
+    >>> mask = (image == 40.0).astype(np.uint8)
+    >>> settings = ExtractionSettings(log_sigmas=(), wavelet=False, min_roi_dimensions=1)
+    >>> result = extract_features(Image(image, (1.0, 1.0, 1.0)), Image(mask, (1.0, 1.0, 1.0)),
+    ...                           settings)
+    >>> result.values["original_shape_VoxelVolume"], result.values["original_firstorder_Mean"]
+    (27.0, 40.0)
     """
     image, mask = _squeeze(image), _squeeze(mask)
     ndim = image.ndim
@@ -313,7 +352,13 @@ def extract_features(image: Image, mask: Image, settings: ExtractionSettings, *,
     diagnostics: dict[str, Any] = {}
     missing: dict[str, str] = {}
     if settings.engine == "native":
-        messages = _native(prep, params, case_id, image, values, diagnostics, missing)
+        # the definitions to compute (ExtractionSettings.convention) travel beside PyRadiomics' dict
+        native = {**params, "convention": settings.convention,
+                  "resegmentOutlierSD": settings.resegment_outlier_sd,
+                  "textureAggregations": list(settings.texture_aggregations),
+                  "ibsiFeatures": settings.ibsi_features,
+                  "ivhBinWidth": settings.ivh_bin_width, "ivhBinCount": settings.ivh_bin_count}
+        messages = _native(prep, native, case_id, image, values, diagnostics, missing)
     else:
         extractor = _extractor(json.dumps(params, sort_keys=True))
         sitk_image, sitk_mask = prep.image.to_sitk(), prep.mask.to_sitk()
@@ -352,12 +397,14 @@ def _native(prep: Prepared, params: dict[str, Any], case_id: str | None, image: 
 
     with _captured_radiomics_log() as log:  # the filters are PyRadiomics' own: so are warnings
         try:
-            res = extract_native(prep.image, np.asarray(prep.mask.array) == 1, params)
+            res = extract_native(prep.image, np.asarray(prep.mask.array) == 1, params, prep.mask)
         except ValueError as e:
             raise CaseError(f"feature extraction failed (native engine): {e}", case_id=case_id,
                             file=image.source or None, stage="extract") from e
     values.update(res.values)
     missing.update(res.missing)
+    diagnostics.update({k: _plain(v) for k, v in res.diagnostics.items()
+                        if _KEEP_DIAGNOSTICS.match(k)})
     diagnostics.update(thyromics_bounding_box=list(res.bounding_box),
                        thyromics_roi_voxels=res.n_voxels)
     return log.messages

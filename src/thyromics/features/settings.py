@@ -43,7 +43,7 @@ INTERPOLATORS: tuple[str, ...] = ("sitkNearestNeighbor", "sitkLinear", "sitkBSpl
                                   "sitkLanczosWindowedSinc", "sitkBlackmanWindowedSinc")
 
 #: Feature engines (``ExtractionSettings.engine``); the first is the default.
-ENGINES: tuple[str, ...] = ("pyradiomics", "native")
+ENGINES: tuple[str, ...] = ("native", "pyradiomics")
 
 _ALL_CLASSES = ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 _WEIGHTING = ("manhattan", "euclidean", "infinity", "no_weighting")
@@ -142,12 +142,55 @@ class ExtractionSettings(BaseModel):
     pyradiomics_params : dict or None
         The raw content of the PyRadiomics parameter file these settings were read from,
         kept for provenance only (the typed fields above are what is used).
-    engine : {"pyradiomics", "native"}
-        What computes the features: ``pyradiomics`` (PyRadiomics' feature classes, the
-        reference) or ``native`` (:mod:`thyromics.features.native`: compiled kernels,
-        PyRadiomics' values within 1e-9 relative, several times faster). Both take the same
+    engine : {"native", "pyradiomics"}
+        What computes the features: ``native`` (the default; :mod:`thyromics.features.native`:
+        compiled kernels, PyRadiomics' values within 1e-9 relative, several times faster) or
+        ``pyradiomics`` (PyRadiomics' feature classes, the reference). Both take the same
         prepared image; the engine is part of the settings (and so of the cache key and the
         provenance) because their values agree to 1e-9, not to the bit.
+    convention : {"pyradiomics", "ibsi"}
+        Which definitions the native engine computes. ``pyradiomics`` (default): PyRadiomics'
+        own, to 1e-9. ``ibsi``: the IBSI 1 definitions where they differ from PyRadiomics'
+        (Zwanenburg et al., Radiology 2020; reference manual arXiv:1612.07003), with the
+        same column names: excess kurtosis (kurtosis - 3); fixed bin size starting at the lower bound of
+        an ``absolute`` ``resegment_range`` (``floor((x - lower) / w) + 1``), fixed bin number
+        ``floor(n (x - min) / (max - min)) + 1`` (max in bin ``n``); principal axes from the
+        sample covariance (N - 1) of the voxel centres, shape on the whole morphological
+        mask (not cropped to the resegmented one's box); resampling on the IBSI grid
+        (``resampling_grid="ibsi"`` whatever that field says; intensities rounded after
+        interpolation when every input value is an integer, as CT in HU). Needs
+        ``engine="native"``. See ``docs/ibsi_conformance.md`` for what conforms.
+    resegment_outlier_sd : float or None
+        IBSI intensity outlier filtering after the range resegmentation: voxels outside
+        mean +- ``k`` SD (population SD of the range-resegmented ROI) leave the intensity
+        mask (IBSI configuration E: ``resegment_range=(-1000, 400)``,
+        ``resegment_outlier_sd=3``). Needs ``convention="ibsi"`` (PyRadiomics applies one
+        resegmentation mode) and an ``absolute`` ``resegment_mode``; without a
+        ``resegment_range`` it filters the outliers alone.
+    texture_aggregations : tuple of str
+        IBSI texture aggregation variants to add as extra columns (``convention="ibsi"``
+        only), among ``2D_avg``, ``2D_comb``, ``2_5D_avg``, ``2_5D_comb``, ``3D_avg``,
+        ``3D_comb`` (:mod:`thyromics.features.native._aggregate`): GLCM / GLRLM columns
+        ``<image>_<class>_<feature>_<variant>``, GLSZM / GLDM / NGTDM columns with the
+        ``2D`` / ``2_5D`` / ``3D`` part as suffix. The usual columns keep the aggregation of
+        ``dimensionality`` (``3d``: ``3D_avg``; ``2d``: ``2_5D_avg``).
+    ibsi_features : bool
+        Add the IBSI 1 features PyRadiomics lacks (``convention="ibsi"`` only;
+        :mod:`thyromics.features.native._ibsi_features`): 11 shape columns of a 3D lesion
+        (asphericity, centre of mass shift, integrated intensity, AABB / ellipsoid /
+        convex-hull densities, Moran's I, Geary's C), 33 first-order columns per image
+        (median absolute deviation, coefficient of variation, quartile coefficient of
+        dispersion, local and global intensity peak, the 21 intensity-histogram
+        statistics ``Histogram*``, the 7 intensity-volume histogram features
+        ``IntensityVolume*``), GLDM ``DependenceCountEnergy`` and, with ``glszm``, the 16
+        grey level distance zone matrix features (``<image>_gldzm_*``,
+        :mod:`thyromics.features.native._gldzm`, with the ``texture_aggregations``
+        variants).
+    ivh_bin_width, ivh_bin_count : float or None, int or None
+        Discretisation of the intensity-volume histogram (with ``ibsi_features``; at most
+        one): none (the default: the intensities themselves in steps of 1, IBSI's choice
+        for CT in HU), a fixed bin size (IBSI: calibrated continuous intensities, e.g.
+        2.5 HU or 0.1 SUV) or a fixed bin number (IBSI: arbitrary units, 1000 bins).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -195,7 +238,14 @@ class ExtractionSettings(BaseModel):
     lbp2d_method: Literal["default", "ror", "uniform", "var"] = "uniform"
     gradient_use_spacing: bool = True
     pyradiomics_params: dict[str, Any] | None = None
-    engine: Literal["pyradiomics", "native"] = "pyradiomics"
+    engine: Literal["native", "pyradiomics"] = "native"
+    convention: Literal["pyradiomics", "ibsi"] = "pyradiomics"
+    resegment_outlier_sd: float | None = Field(default=None, gt=0)
+    texture_aggregations: tuple[Literal["2D_avg", "2D_comb", "2_5D_avg", "2_5D_comb", "3D_avg",
+                                        "3D_comb"], ...] = ()
+    ibsi_features: bool = False
+    ivh_bin_width: float | None = Field(default=None, gt=0)
+    ivh_bin_count: int | None = Field(default=None, gt=0)
 
     # ------------------------------------------------------------------ validation
     @field_validator("interpolator")
@@ -269,6 +319,34 @@ class ExtractionSettings(BaseModel):
                 raise ValueError(f"feature_subsets names class {cls_name!r}, which is not in "
                                  f"feature_classes {self.feature_classes}")
             _check_feature_names(cls_name, names)
+        if self.convention == "ibsi" and self.engine != "native":
+            raise ValueError("convention='ibsi' needs engine='native': PyRadiomics' feature "
+                             "classes compute PyRadiomics' definitions only (found "
+                             f"engine={self.engine!r}). Set engine='native' (or keep "
+                             "convention='pyradiomics' for PyRadiomics' own values)")
+        if self.resegment_outlier_sd is not None and (
+                self.convention != "ibsi" or self.resegment_mode != "absolute"):
+            raise ValueError("resegment_outlier_sd (IBSI outlier filtering after a range "
+                             "resegmentation) needs convention='ibsi' and resegment_mode="
+                             f"'absolute' (found convention={self.convention!r}, "
+                             f"resegment_mode={self.resegment_mode!r}); with PyRadiomics' "
+                             "convention use resegment_mode='sigma' alone")
+        if self.texture_aggregations and self.convention != "ibsi":
+            raise ValueError(f"texture_aggregations {self.texture_aggregations} (IBSI variants "
+                             "PyRadiomics lacks) need convention='ibsi' and engine='native' "
+                             f"(found convention={self.convention!r})")
+        if self.ibsi_features and self.convention != "ibsi":
+            raise ValueError("ibsi_features (IBSI features PyRadiomics lacks) need "
+                             "convention='ibsi' and engine='native' (found "
+                             f"convention={self.convention!r})")
+        if self.ivh_bin_width is not None and self.ivh_bin_count is not None:
+            raise ValueError("set at most one of ivh_bin_width and ivh_bin_count (found "
+                             f"{self.ivh_bin_width}, {self.ivh_bin_count})")
+        if (self.ivh_bin_width is not None or self.ivh_bin_count is not None) and not (
+                self.ibsi_features):
+            raise ValueError("ivh_bin_width / ivh_bin_count discretise the intensity-volume "
+                             "histogram of ibsi_features: set ibsi_features=True (with "
+                             "convention='ibsi')")
         return self
 
     # ------------------------------------------------------------------ conversions

@@ -19,7 +19,7 @@ __all__ = ["BLOCKS", "RADIOMICS_FAMILIES", "ID_COLUMNS", "parse_feature_column",
            "feature_family", "block_columns", "resolve_block_sets"]
 
 RADIOMICS_FAMILIES = frozenset({"shape", "shape2D", "firstorder", "glcm", "glrlm", "glszm",
-                                "gldm", "ngtdm", "fractal", "moment"})
+                                "gldm", "ngtdm", "gldzm", "fractal", "moment"})
 _OTHER_FAMILIES = {"deep": "deep", "ith": "ith", "clinical": "clinical"}
 BLOCKS = ("radiomics", "clinical", "deep", "ith")
 ID_COLUMNS = frozenset({"case_id", "patient_id", "label", "split", "image", "mask",

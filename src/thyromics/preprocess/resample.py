@@ -285,6 +285,17 @@ def resample(image: Image, spacing: float | tuple[float, ...], *,
         ``linear`` and ``bspline`` (cubic B-spline) return ``float64`` so no value is
         truncated; ``nearest`` keeps the pixel type. Grid points just past the old edge
         take the value of the nearest old voxel (no artificial zeros).
+
+    Examples
+    --------
+    A 8 x 6 x 4 image (x, y, z) of 0.5 x 0.5 x 1 mm covers 4 x 3 x 4 mm:
+
+    >>> import numpy as np
+    >>> from thyromics.io.image import Image
+    >>> image = Image(np.zeros((4, 6, 8)), spacing=(0.5, 0.5, 1.0))
+    >>> out = resample(image, 1.0)
+    >>> out.array.shape, out.spacing
+    ((4, 3, 4), (1.0, 1.0, 1.0))
     """
     size, sp, origin = resampled_grid(image, spacing)
     out, _ = resample_to_grid(image, Grid(size, sp, origin, image.direction),

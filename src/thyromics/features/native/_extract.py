@@ -15,6 +15,13 @@ filtered images are PyRadiomics' to the bit), its bin edges, and one compiled pa
 image (:func:`~thyromics.features.native._kernels.image_pass`) instead of one Python class
 per family. Settings and the image type's custom arguments are the parameter dictionary
 :func:`thyromics.features.engine._params_for` hands PyRadiomics.
+
+With ``params["convention"] == "ibsi"`` (``ExtractionSettings.convention``) the same steps
+compute IBSI 1's definitions where PyRadiomics' differ (:mod:`._ibsi`: bins, excess
+kurtosis, outlier filtering after the range, sample-covariance principal axes, shape on
+the whole morphological mask) and, on request, the texture aggregation variants
+PyRadiomics lacks (:mod:`._aggregate`) and the IBSI features PyRadiomics lacks
+(:mod:`._ibsi_features`, :mod:`._gldzm`).
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ import numpy as np
 
 from thyromics.features.maps.engine import generate_angles
 from thyromics.features.maps.settings import MAP_FEATURES
+from thyromics.features.native._aggregate import AGGREGATIONS, aggregation_suffixes, variant_pass
+from thyromics.features.native._ibsi import ibsi_bin_levels, outlier_filter, range_lower_bound
+from thyromics.features.native._ibsi_features import image_extras, shape_extras
 from thyromics.features.native._kernels import FAMILY_BITS, LAYOUT, image_pass
 from thyromics.features.native._shape import shape2d_features, shape_features
 
@@ -56,6 +66,8 @@ class NativeResult:
     missing: dict[str, str] = field(default_factory=dict)
     bounding_box: tuple[int, ...] = ()
     n_voxels: int = 0
+    #: PyRadiomics' ``diagnostics_*`` block (``GeneralInfo``) of the same execution.
+    diagnostics: dict[str, Any] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,15 +79,25 @@ def _blas_controller() -> Any:
 
 
 @contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """BLAS/LAPACK on one thread while a case runs.
+def single_threaded() -> Iterator[None]:
+    """BLAS/LAPACK and SimpleITK's filters on one thread while a case runs.
 
     The kernels call LAPACK on small matrices (one per GLCM angle); OpenBLAS' threads then
     only wait on each other, and on a loaded machine a 123-level matrix took 30 times
-    longer with 2 threads than with one. Cases run in parallel processes instead.
+    longer with 2 threads than with one. SimpleITK's filters (the diagnostics' connected
+    components and label statistics, the LoG) start a thread pool per call: on a LIDC crop
+    that was 40 of the 50 ms of an original-image extraction. Cases run in parallel
+    processes instead. The filters' results do not depend on their thread count.
     """
-    with _blas_controller().limit(limits=1, user_api="blas"):
-        yield
+    import SimpleITK as sitk
+
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
 
 
 def _bbox(roi: np.ndarray) -> tuple[slice, ...]:
@@ -200,20 +222,39 @@ def _geometry_cached(shape: tuple[int, ...], spacing: tuple[float, ...],
 
 
 def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[str, Any],
-                    families: int, voxel_volume: float) -> np.ndarray:
+                    families: int, voxel_volume: float, ibsi: tuple[float | None] | None = None,
+                    variants: tuple[tuple[str, _Geometry], ...] = (), axis: int = 0
+                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The :data:`LAYOUT` values of one image; ``ibsi``: ``(lower,)`` for IBSI's bins and
+    excess kurtosis (:mod:`._ibsi`), ``None`` for PyRadiomics'. ``variants``: IBSI texture
+    aggregation variants and their offsets (:mod:`._aggregate`; slices along ``axis``),
+    whose texture values come back by variant."""
     x = arr[roi]
-    levels = bin_levels(x, s)
+    levels = bin_levels(x, s) if ibsi is None else ibsi_bin_levels(x, s, ibsi[0])
     disc = np.zeros(arr.shape, dtype=np.int32)
     disc[roi] = levels
     gs = np.unique(levels)
     ng = int(gs[-1])
     lut = np.full(ng + 1, -1, dtype=np.int64)
     lut[gs] = np.arange(len(gs))
-    return image_pass(np.asarray(arr, dtype=np.float64), disc, lut, gs.astype(np.float64),
-                      len(gs), ng, families, geo.glcm, geo.glcm_w,
-                      bool(s.get("symmetricalGLCM", True)), geo.rl, geo.rl_w, geo.zones,
-                      geo.neighbours, int(s.get("gldm_a", 0)), voxel_volume,
-                      float(s.get("voxelArrayShift", 0)))
+    out = image_pass(np.asarray(arr, dtype=np.float64), disc, lut, gs.astype(np.float64),
+                     len(gs), ng, families, geo.glcm, geo.glcm_w,
+                     bool(s.get("symmetricalGLCM", True)), geo.rl, geo.rl_w, geo.zones,
+                     geo.neighbours, int(s.get("gldm_a", 0)), voxel_volume,
+                     float(s.get("voxelArrayShift", 0)))
+    if ibsi is not None:
+        out[_KURTOSIS] -= 3.0  # IBSI: excess kurtosis
+    extra: dict[str, np.ndarray] = {}
+    if variants:
+        vals = np.asarray(arr, dtype=np.float64)
+        for v, g in variants:
+            extra[v] = variant_pass(vals, disc, lut, gs.astype(np.float64), len(gs), ng,
+                                    families & ~1, g, v, axis, int(s.get("gldm_a", 0)),
+                                    voxel_volume, bool(s.get("symmetricalGLCM", True)))
+    return out, extra
+
+
+_KURTOSIS = NATIVE_NAMES["firstorder"].index("Kurtosis")
 
 
 _DEPRECATED_SHAPE = {"shape": ("Compactness1", "Compactness2", "SphericalDisproportion"),
@@ -230,16 +271,18 @@ def _keep(values: dict[str, float], cls: str, computed: dict[str, float],
 
 def _shape(values: dict[str, float], arr_roi: np.ndarray, box: tuple[slice, ...],
            spacing_zyx: np.ndarray, classes: dict[str, Any], s: dict[str, Any],
-           ndim: int, missing: dict[str, str]) -> None:
+           ndim: int, missing: dict[str, str], sample_pca: bool = False) -> None:
     crop = arr_roi[box]
     if "shape" in classes:
         if ndim == 3:
-            _keep(values, "shape", shape_features(crop, spacing_zyx), classes["shape"])
+            _keep(values, "shape", shape_features(crop, spacing_zyx, sample_pca=sample_pca),
+                  classes["shape"])
         else:
             missing["original_shape"] = "3D shape needs a 3D image (shape2D is used in 2D)"
     if "shape2D" in classes:
         if ndim == 2:
-            _keep(values, "shape2D", shape2d_features(crop, spacing_zyx), classes["shape2D"])
+            _keep(values, "shape2D", shape2d_features(crop, spacing_zyx, sample_pca=sample_pca),
+                  classes["shape2D"])
             return
         dim = s.get("force2Ddimension", 0)
         size_xyz = [b.stop - b.start for b in reversed(box)]
@@ -254,10 +297,12 @@ def _shape(values: dict[str, float], arr_roi: np.ndarray, box: tuple[slice, ...]
                                  "compute 2D shape")
             axes = [a for a in range(3) if a != dim]
             _keep(values, "shape2D", shape2d_features(np.squeeze(crop, axis=dim),
-                                                      spacing_zyx[axes]), classes["shape2D"])
+                                                      spacing_zyx[axes], sample_pca=sample_pca),
+                  classes["shape2D"])
 
 
-def extract_native(image: Any, roi: np.ndarray, params: dict[str, Any]) -> NativeResult:
+def extract_native(image: Any, roi: np.ndarray, params: dict[str, Any],
+                   mask: Any = None) -> NativeResult:
     """All features of one case, as ``RadiomicsFeatureExtractor(params).execute`` gives them.
 
     Parameters
@@ -268,7 +313,13 @@ def extract_native(image: Any, roi: np.ndarray, params: dict[str, Any]) -> Nativ
         The lesion on the image's grid.
     params : dict
         The PyRadiomics parameter dictionary (``imageType``, ``featureClass``,
-        ``setting``; label 1, no normalisation or resampling left to do).
+        ``setting``; label 1, no normalisation or resampling left to do), and optionally
+        ``convention`` (``"pyradiomics"``, the default, or ``"ibsi"``: the definitions of
+        :mod:`._ibsi`) and ``resegmentOutlierSD`` (``ibsi`` only: outlier filtering at
+        that many SD after the range resegmentation).
+    mask : Image, optional
+        The mask ``roi`` was read from, as PyRadiomics would be given it: its
+        ``diagnostics_Mask-original_Hash`` is that image's (pixel type included).
 
     Returns
     -------
@@ -280,20 +331,36 @@ def extract_native(image: Any, roi: np.ndarray, params: dict[str, Any]) -> Nativ
         With PyRadiomics' message, where PyRadiomics raises one (mask checks,
         resegmentation that leaves one voxel, shape2D of a thick lesion).
     """
-    with single_threaded_blas():
-        return _extract(image, roi, params)
+    with single_threaded():
+        return _extract(image, roi, params, mask)
 
 
-def _extract(image: Any, roi: np.ndarray, params: dict[str, Any]) -> NativeResult:
+def _as_sitk(roi: np.ndarray, like: Any) -> Any:
+    """The boolean ``roi`` as a label-1 SimpleITK mask on the grid of ``like``."""
+    import SimpleITK as sitk
+
+    mask = sitk.GetImageFromArray(roi.astype(np.uint8))
+    mask.CopyInformation(like)
+    return mask
+
+
+def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> NativeResult:
     import SimpleITK as sitk
     from radiomics import imageoperations as ops
+    from radiomics.generalinfo import GeneralInfo
 
     s = params["setting"]
     classes = params["featureClass"]
+    ibsi = params.get("convention", "pyradiomics") == "ibsi"
     ndim = image.ndim
     arr = np.asarray(image.array)
     spacing_zyx = np.array(image.spacing[::-1], dtype=np.float64)
     sitk_image = image.to_sitk()
+    # PyRadiomics' own diagnostics, in the order and on the images its execute uses
+    info = GeneralInfo()
+    info.addImageElements(sitk_image)
+    given = _as_sitk(roi, sitk_image) if mask is None else mask.to_sitk()
+    info.addMaskElements(None, ops.getMask(given, **s), 1)
     if s.get("preCrop", False):
         pad = int(s.get("padDistance", 0))
         box = _check(roi, s)
@@ -303,14 +370,25 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any]) -> NativeResul
         sitk_image = sitk_image[tuple(reversed(crop))]  # keeps the physical geometry
     box = _check(roi, s)
     shape_roi = roi
-    if s.get("resegmentRange") is not None:
-        roi = _resegment(arr, roi, s)
+    outlier_sd = params.get("resegmentOutlierSD") if ibsi else None
+    if s.get("resegmentRange") is not None or outlier_sd is not None:
+        if s.get("resegmentRange") is not None:
+            roi = _resegment(arr, roi, s)
+        if outlier_sd is not None:  # IBSI: after the range
+            roi = outlier_filter(arr, roi, float(outlier_sd))
         box = _check(roi, s)
+        info.addMaskElements(sitk_image, _as_sitk(roi, sitk_image), 1, "resegmented")
         if s.get("resegmentShape", False):
             shape_roi = roi
     out = NativeResult(bounding_box=tuple(v for b in box for v in (b.start, b.stop - 1)),
-                       n_voxels=int(roi.sum()))
-    _shape(out.values, shape_roi, box, spacing_zyx, classes, s, ndim, out.missing)
+                       n_voxels=int(roi.sum()), diagnostics=dict(info.getGeneralInfo()))
+    # IBSI: shape of the whole morphological mask; PyRadiomics: cropped to the resegmented box
+    _shape(out.values, shape_roi, _bbox(shape_roi) if ibsi else box, spacing_zyx, classes, s,
+           ndim, out.missing, sample_pca=ibsi)
+    ibsi_features = ibsi and bool(params.get("ibsiFeatures"))
+    if ibsi_features and "shape" in classes and ndim == 3:
+        for k, v in shape_extras(shape_roi, roi, arr, spacing_zyx).items():
+            out.values[f"original_shape_{k}"] = float(v)
 
     texture = [c for c in classes if not c.startswith("shape")]
     if not texture:
@@ -324,18 +402,27 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any]) -> NativeResul
         f2d = 0
     else:
         f2d = int(s.get("force2Ddimension", 0)) if s.get("force2D", False) else -1
-    geo = _geometry(roi_c.shape, spacing_zyx if ndim == 3 else np.r_[1.0, spacing_zyx], s, f2d)
+    sp = spacing_zyx if ndim == 3 else np.r_[1.0, spacing_zyx]
+    geo = _geometry(roi_c.shape, sp, s, f2d)
+    axis = 0 if ndim == 2 else int(s.get("force2Ddimension", 0))  # slices of the variants
+    variants = tuple((v, _geometry(roi_c.shape, sp, s, axis if AGGREGATIONS[v][0] else -1))
+                     for v in (params.get("textureAggregations") or ()) if ibsi)
     voxel_volume = float(np.multiply.reduce(sitk_image.GetSpacing()))
-    mask_sitk = sitk.GetImageFromArray(roi.astype(np.uint8))
-    mask_sitk.CopyInformation(sitk_image)
+    mask_sitk = _as_sitk(roi, sitk_image)
     for image_type, custom in params["imageType"].items():
         args = {**s, **(custom or {})}
         for filtered, name, _ in getattr(ops, f"get{image_type}Image")(sitk_image, mask_sitk,
                                                                        **args):
-            a = sitk.GetArrayFromImage(filtered)[box]
+            whole = sitk.GetArrayFromImage(filtered)
+            a = whole[box]
             if ndim == 2:
                 a = a[None]
-            res = _image_features(a, roi_c, geo, s, families, voxel_volume)
+            lower = range_lower_bound(s) if name == "original" else None
+            res, extra = _image_features(a, roi_c, geo, s, families, voxel_volume,
+                                         (lower,) if ibsi else None, variants, axis)
+            if ibsi_features:
+                image_extras(out.values, name, texture, whole, roi, a, roi_c, s, lower, geo, sp,
+                             params, shape_roi, "3D" if f2d < 0 else "2_5D", axis)
             for family, start, n in LAYOUT:
                 if family not in texture:
                     continue
@@ -344,8 +431,14 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any]) -> NativeResul
                 for feat in wanted:
                     key = f"{family}_{feat}"
                     if key in DEPRECATED:
-                        out.missing[f"{name}_{key}"] = ("deprecated in PyRadiomics, which "
-                                                        f"computes no value ({DEPRECATED[key]})")
+                        why = f"deprecated in PyRadiomics, which computes no value ({DEPRECATED[key]})"
+                        out.missing[f"{name}_{key}"] = why
+                        for suffix in aggregation_suffixes(family, extra):
+                            out.missing[f"{name}_{key}_{suffix}"] = why
                         continue
                     out.values[f"{name}_{key}"] = float(res[start + names.index(feat)])
+                    for v, values in extra.items():
+                        for suffix in aggregation_suffixes(family, (v,)):  # none: first order
+                            out.values.setdefault(f"{name}_{key}_{suffix}",
+                                                  float(values[start + names.index(feat)]))
     return out

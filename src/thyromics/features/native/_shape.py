@@ -26,12 +26,13 @@ import numpy as np
 __all__ = ["shape2d_features", "shape_features"]
 
 
-def _eigen(coords: tuple[np.ndarray, ...], spacing: np.ndarray) -> np.ndarray:
+def _eigen(coords: tuple[np.ndarray, ...], spacing: np.ndarray, sample: bool = False
+           ) -> np.ndarray:
     n = len(coords[0])
     coordinates = np.array(coords, dtype="int").transpose((1, 0))
     physical = coordinates * spacing[None, :]
     physical -= np.mean(physical, axis=0)
-    physical /= np.sqrt(n)
+    physical /= np.sqrt(max(n - 1, 1) if sample else n)  # IBSI: sample covariance
     covariance = np.dot(physical.T.copy(), physical)
     eig = np.linalg.eigvals(covariance)
     machine_errors = np.bitwise_and(eig < 0, eig > -1e-10)
@@ -48,7 +49,8 @@ def _ratio(a: float, b: float) -> float:
     return float("nan") if a < 0 or b < 0 else float(np.sqrt(a / b))
 
 
-def shape_features(roi: np.ndarray, spacing_zyx: np.ndarray) -> dict[str, float]:
+def shape_features(roi: np.ndarray, spacing_zyx: np.ndarray, *,
+                   sample_pca: bool = False) -> dict[str, float]:
     """The 17 shape features (3D, including the 3 deprecated ones) of a lesion.
 
     Parameters
@@ -57,6 +59,9 @@ def shape_features(roi: np.ndarray, spacing_zyx: np.ndarray) -> dict[str, float]
         The lesion cropped to its bounding box.
     spacing_zyx : (3,) float64
         Voxel size in mm, numpy axis order.
+    sample_pca : bool
+        Principal axes from the sample covariance (``N - 1``, IBSI) instead of
+        PyRadiomics' population covariance (``N``).
     """
     from radiomics import cShape
 
@@ -65,7 +70,7 @@ def shape_features(roi: np.ndarray, spacing_zyx: np.ndarray) -> dict[str, float]
     area, volume, diameters = cShape.calculate_coefficients(mask, spacing_zyx)
     n = len(coords[0])
     z, y, x = spacing_zyx
-    eig = _eigen(coords, spacing_zyx)
+    eig = _eigen(coords, spacing_zyx, sample_pca)
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
             "MeshVolume": volume, "VoxelVolume": n * (z * x * y), "SurfaceArea": area,
@@ -82,7 +87,8 @@ def shape_features(roi: np.ndarray, spacing_zyx: np.ndarray) -> dict[str, float]
         }
 
 
-def shape2d_features(roi: np.ndarray, spacing_yx: np.ndarray) -> dict[str, float]:
+def shape2d_features(roi: np.ndarray, spacing_yx: np.ndarray, *,
+                     sample_pca: bool = False) -> dict[str, float]:
     """The 10 shape2D features (including the deprecated SphericalDisproportion).
 
     Parameters
@@ -91,6 +97,8 @@ def shape2d_features(roi: np.ndarray, spacing_yx: np.ndarray) -> dict[str, float
         The lesion (one slice) cropped to its bounding box.
     spacing_yx : (2,) float64
         Pixel size in mm, numpy axis order.
+    sample_pca : bool
+        As in :func:`shape_features`.
     """
     from radiomics import cShape
 
@@ -99,7 +107,7 @@ def shape2d_features(roi: np.ndarray, spacing_yx: np.ndarray) -> dict[str, float
     perimeter, surface, diameter = cShape.calculate_coefficients2D(mask, spacing_yx)
     n = len(coords[0])
     y, x = spacing_yx
-    eig = _eigen(coords, spacing_yx)
+    eig = _eigen(coords, spacing_yx, sample_pca)
     with np.errstate(divide="ignore", invalid="ignore"):
         sphericity = (2 * np.sqrt(np.pi * surface)) / perimeter
         return {
