@@ -37,11 +37,9 @@ def _settings(engine: str):
     from thyromics.features.presets import get_preset
 
     settings = get_preset("ct")
-    if engine != "pyradiomics":
-        if "engine" not in type(settings).model_fields:
-            return None
-        settings = settings.replace(engine=engine)
-    return settings
+    if "engine" not in type(settings).model_fields:
+        return settings if engine == "pyradiomics" else None
+    return settings.replace(engine=engine)  # explicit: the default engine is native
 
 
 def _run(manifest: Path, settings, chain, out: Path, *, jobs: int = 2,
