@@ -13,6 +13,7 @@ efficiency = t1 / (2 * t2)). Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _measure import run_measured  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("THYROMICS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 BIN = Path(sys.executable).parent
 DATASETS = {"lidc": ("lidc/cases.csv", "ct", None), "ddti": ("ddti/cases.csv", "us", 255)}
 

@@ -18,6 +18,7 @@ is excluded.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -26,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("THYROMICS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 BIN = Path(sys.executable).parent
 ZOO = "lr,svm,knn,mlp,rf,extratrees,xgboost,lightgbm,rfq,balanced_rf"
 LIDC_TEXT = ["Calcification", "InternalStructure", "Lobulation", "Margin", "Sphericity",

@@ -24,6 +24,7 @@ Run: ``.venv/bin/python benchmarks/nuclei.py`` (about a minute). Prints Markdown
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "pathology" / "monuseg"
+DATA = Path(os.environ.get("THYROMICS_SHARED_DATA", ROOT.parent / "shared" / "data")) / "pathology" / "monuseg"
 FEATURES = ("area", "perimeter", "circularity", "eccentricity", "solidity")
 
 

@@ -16,7 +16,9 @@ MODULES = (
     "thyromics.features.catalogue",
     "thyromics.evaluate.roc",
     "thyromics.evaluate.thresholds",
+    "thyromics.stats.table1",
     "thyromics.review.icc",
+    "thyromics.models.api",
 )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from thyromics.errors import InputError
+from thyromics.layout import DEEP_MODEL
 
 __all__ = ["LoopResult", "run_loop", "seed_everything", "epoch_seed", "resolve_device",
            "save_model", "load_model_file", "load_pretrained"]
@@ -147,11 +148,12 @@ def run_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, out_dir: 
     from tqdm.auto import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
+    ckpt_path, model_path = DEEP_MODEL.at(out_dir, "checkpoint"), DEEP_MODEL.at(out_dir, "model")
+    history_path = DEEP_MODEL.at(out_dir, "history")
     res = LoopResult()
     start = 0
     if not resume:  # a fresh run must not keep a previous run's files
-        for stale in (ckpt_path, out_dir / "model.pt", out_dir / "history.csv"):
+        for stale in (ckpt_path, model_path, history_path):
             stale.unlink(missing_ok=True)
     if resume and ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
@@ -173,16 +175,16 @@ def run_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, out_dir: 
                and metrics[tiebreak] < res.history[res.best_epoch - 1][tiebreak])
         if np.isfinite(score) and (score > res.best_score or tie):
             res.best_score, res.best_epoch, bad = float(score), epoch + 1, 0
-            save_model(out_dir / "model.pt", model, {**meta, "epoch": epoch + 1, "score": float(score)})
+            save_model(model_path, model, {**meta, "epoch": epoch + 1, "score": float(score)})
         else:
             bad += 1
-        if not (out_dir / "model.pt").exists():  # no finite score yet: keep the latest weights
-            save_model(out_dir / "model.pt", model, {**meta, "epoch": epoch + 1, "score": math.nan})
+        if not model_path.exists():  # no finite score yet: keep the latest weights
+            save_model(model_path, model, {**meta, "epoch": epoch + 1, "score": math.nan})
         res.stopped_early = bad >= patience
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
                     "history": res.history, "best_epoch": res.best_epoch, "best_score": res.best_score,
                     "stopped_early": res.stopped_early}, ckpt_path)
-        pd.DataFrame(res.history).to_csv(out_dir / "history.csv", index=False)
+        pd.DataFrame(res.history).to_csv(history_path, index=False)
         bar.set_postfix({"loss": f"{loss:.4f}", **{k: f"{metrics[k]:.3f}" for k in (show or (monitor,))}})
         if res.stopped_early:
             break

@@ -12,6 +12,8 @@ from typing import Optional
 
 import typer
 
+from thyromics.layout import DEEP_MODEL, DL
+
 __all__ = ["dl_app", "segment_app", "dl_train", "dl_predict", "dl_embed", "dl_gradcam",
            "segment_train", "segment_predict"]
 
@@ -68,8 +70,8 @@ def _report_errors(errors: list, out_dir: Path) -> None:
         import pandas as pd
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(errors, columns=["case_id", "reason"]).to_csv(out_dir / "errors.csv", index=False)
-        typer.echo(f"{len(errors)} case(s) skipped; reasons in {out_dir / 'errors.csv'}", err=True)
+        pd.DataFrame(errors, columns=["case_id", "reason"]).to_csv(DL.at(out_dir, "errors"), index=False)
+        typer.echo(f"{len(errors)} case(s) skipped; reasons in {DL.at(out_dir, 'errors')}", err=True)
 
 
 @dl_app.command("train")
@@ -119,14 +121,14 @@ def dl_train(
                              pretrained_exclude=tuple(p for p in (pretrained_exclude or "").split(",") if p),
                              data=data, augment=AugmentSettings(enabled=augment))
     res = fit_classifier(manifest, settings, out, resume=resume, progress=progress, roi=roi)
-    typer.echo(f"best epoch {res.best_epoch}: validation AUC {res.best_auc:.3f}; model in {out / 'model.pt'}")
+    typer.echo(f"best epoch {res.best_epoch}: validation AUC {res.best_auc:.3f}; model in {DEEP_MODEL.at(out, 'model')}")
 
 
 @dl_app.command("predict")
 def dl_predict(
     model_dir: Path = typer.Argument(..., help="Folder written by `thyromics dl train`."),
     manifest: Path = typer.Argument(..., help="Case manifest to predict."),
-    out: Path = typer.Option(Path("dl_predictions.csv"), "--out", "-o", help="CSV of probabilities."),
+    out: Path = typer.Option(Path(DL.name("predictions")), "--out", "-o", help="CSV of probabilities."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
     roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
 ) -> None:
@@ -144,7 +146,7 @@ def dl_predict(
 def dl_embed(
     model_dir: Path = typer.Argument(..., help="Folder written by `thyromics dl train`."),
     manifest: Path = typer.Argument(..., help="Manifest holding the model's training cases (and any others)."),
-    out: Path = typer.Option(Path("dl_features.parquet"), "--out", "-o", help="Parquet feature table."),
+    out: Path = typer.Option(Path(DL.name("features")), "--out", "-o", help="Parquet feature table."),
     n_components: int = typer.Option(128, help="PCA components (fewer when the training set is smaller)."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
     roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
@@ -207,7 +209,7 @@ def segment_train(
                                learning_rate=lr, patience=patience, val_fraction=val_fraction, seed=seed,
                                device=device)
     res = fit_segmenter(manifest, settings, out, resume=resume, progress=progress, roi=roi)
-    typer.echo(f"best epoch {res.best_epoch}: validation Dice {res.best_dice:.3f}; model in {out / 'model.pt'}")
+    typer.echo(f"best epoch {res.best_epoch}: validation Dice {res.best_dice:.3f}; model in {DEEP_MODEL.at(out, 'model')}")
 
 
 @segment_app.command("predict")
@@ -225,6 +227,6 @@ def segment_predict(
     df, errors = predict_segmentation(model_dir, manifest, out, device=device, progress=progress,
                                       mask_format=mask_format, roi=roi)
     out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / "segmentation.csv", index=False)
+    df.to_csv(DL.at(out, "segmentation"), index=False)
     _report_errors(errors, out)
     typer.echo(f"{len(df)} masks -> {out / 'masks'}; mean Dice {df['dice'].mean():.3f}")

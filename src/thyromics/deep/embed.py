@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from thyromics.errors import InputError
+from thyromics.layout import DEEP_MODEL
 
 __all__ = ["penultimate_activations", "DeepPCA", "deep_feature_table", "embed_manifest", "FAMILY", "PREFIX"]
 
@@ -143,7 +144,7 @@ def embed_manifest(model_dir: str | Path, manifest: str | Path, *, n_components:
     from thyromics.deep.train import load_classifier
 
     model_dir = Path(model_dir)
-    split_file = model_dir / "split.csv"
+    split_file = DEEP_MODEL.at(model_dir, "split")
     if not split_file.exists():
         raise InputError(f"{split_file} is missing: the PCA must be fitted on the model's training rows; "
                          "train the model with `thyromics dl train`")

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from thyromics.layout import DL
+
 __all__ = ["gradcam_maps", "save_overlay", "gradcam_manifest"]
 
 
@@ -141,6 +143,6 @@ def gradcam_manifest(model_dir: str | Path, manifest: str | Path, out_dir: str |
     for i, cid in enumerate(tqdm(samples.case_ids, desc="grad-cam", disable=not progress, leave=False)):
         safe = "".join(ch if ch.isalnum() or ch in "-_.()" else "_" for ch in cid)
         label = "" if np.isnan(samples.labels[i]) else f", label {int(samples.labels[i])}"
-        paths.append(save_overlay(samples.images[i, 0], maps[i], samples.masks[i, 0], out_dir / f"{safe}.png",
+        paths.append(save_overlay(samples.images[i, 0], maps[i], samples.masks[i, 0], DL.at(out_dir, "overlay", case=safe),
                                   f"{cid}: p(class {class_idx}) = {probs[i]:.2f}{label}"))
     return paths, samples.errors

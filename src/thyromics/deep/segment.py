@@ -32,6 +32,7 @@ from thyromics.deep.settings import SegmentSettings, settings_from_dict, setting
 from thyromics.deep.transforms import normalize
 from thyromics.errors import CaseError, InputError
 from thyromics.io.image import Image
+from thyromics.layout import DEEP_MODEL
 
 __all__ = ["SegmentResult", "segmentation_samples", "train_segmenter", "fit_segmenter", "load_segmenter",
            "predict_probability_map", "postprocess", "agreement", "predict_segmentation"]
@@ -157,7 +158,7 @@ def train_segmenter(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray,
     loss_fn = DiceLoss(sigmoid=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "settings.json").write_text(json.dumps(settings_to_dict(settings), indent=2, default=list))
+    DEEP_MODEL.at(out_dir, "settings").write_text(json.dumps(settings_to_dict(settings), indent=2, default=list))
     x_all, y_all = torch.as_tensor(train[0]), torch.as_tensor(train[1])
     nd = settings.spatial_dims
 
@@ -214,19 +215,19 @@ def fit_segmenter(manifest: str | Path, settings: SegmentSettings, out_dir: str 
     cases = read_cases(manifest, roi=roi)
     x, y, ids, pids, errors = segmentation_samples(cases, settings)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(errors, columns=["case_id", "reason"]).to_csv(out_dir / "errors.csv", index=False)
+    pd.DataFrame(errors, columns=["case_id", "reason"]).to_csv(DEEP_MODEL.at(out_dir, "errors"), index=False)
     split_of = {c.case_id: c.split for c in cases}
     tr, va = _grouped_split(pids, [split_of[i] for i in ids], settings.val_fraction, settings.seed)
     split = pd.DataFrame({"case_id": ids, "patient_id": pids, "split": "unused"})
     split.loc[tr, "split"] = "train"
     split.loc[va, "split"] = "val"
-    split.to_csv(out_dir / "split.csv", index=False)
+    split.to_csv(DEEP_MODEL.at(out_dir, "split"), index=False)
     return train_segmenter((x[tr], y[tr]), (x[va], y[va]), settings, out_dir, resume=resume, progress=progress)
 
 
 def load_segmenter(model_dir: str | Path, device: str = "auto") -> tuple[torch.nn.Module, SegmentSettings]:
     """Rebuild a trained segmenter from ``model_dir/model.pt``."""
-    blob = load_model_file(Path(model_dir) / "model.pt")
+    blob = load_model_file(DEEP_MODEL.at(model_dir, "model"))
     if blob.get("task") != "segment":
         raise InputError(f"{model_dir} holds a {blob.get('task')} model, not a segmenter")
     settings = settings_from_dict(blob["settings"])

@@ -30,6 +30,7 @@ from thyromics.deep.nets import build_network, get_spec
 from thyromics.deep.settings import TrainSettings, settings_from_dict, settings_to_dict
 from thyromics.deep.transforms import build_augmentation
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.layout import DEEP_MODEL
 
 __all__ = ["TrainResult", "fit_classifier", "train_classifier", "split_train_val", "class_weights",
            "binary_auc", "load_classifier", "predict_probabilities", "predict_classifier"]
@@ -180,7 +181,7 @@ def train_classifier(train: LesionSamples, val: LesionSamples, settings: TrainSe
     augment = build_augmentation(settings.augment, img_size, settings.seed)
     dataset = _ArrayDataset(train.images, y_train, augment)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "settings.json").write_text(json.dumps(settings_to_dict(settings), indent=2, default=list))
+    DEEP_MODEL.at(out_dir, "settings").write_text(json.dumps(settings_to_dict(settings), indent=2, default=list))
 
     def train_epoch(epoch: int) -> float:
         s = epoch_seed(settings.seed, epoch)
@@ -240,21 +241,21 @@ def fit_classifier(manifest: str | Path, settings: TrainSettings, out_dir: str |
     samples = build_samples(read_cases(manifest, roi=roi), settings.data, require_label=True,
                             progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(samples.errors, columns=["case_id", "reason"]).to_csv(out_dir / "errors.csv", index=False)
+    pd.DataFrame(samples.errors, columns=["case_id", "reason"]).to_csv(DEEP_MODEL.at(out_dir, "errors"), index=False)
     if len(samples) == 0:
-        raise InputError(f"no usable labelled case in {manifest}; see {out_dir / 'errors.csv'}")
+        raise InputError(f"no usable labelled case in {manifest}; see {DEEP_MODEL.at(out_dir, 'errors')}")
     tr, va = split_train_val(samples, settings.val_fraction, settings.seed)
     split = pd.DataFrame({"case_id": samples.case_ids, "patient_id": samples.patient_ids, "split": "unused"})
     split.loc[tr, "split"] = "train"
     split.loc[va, "split"] = "val"
-    split.to_csv(out_dir / "split.csv", index=False)
+    split.to_csv(DEEP_MODEL.at(out_dir, "split"), index=False)
     return train_classifier(samples.subset(tr), samples.subset(va), settings, out_dir,
                             resume=resume, progress=progress)
 
 
 def load_classifier(model_dir: str | Path, device: str = "auto") -> tuple[torch.nn.Module, TrainSettings]:
     """Rebuild a trained classifier from ``model_dir/model.pt`` (on ``device``, in eval mode)."""
-    blob = load_model_file(Path(model_dir) / "model.pt")
+    blob = load_model_file(DEEP_MODEL.at(model_dir, "model"))
     settings = settings_from_dict(blob["settings"])
     model = build_network(blob["network"], spatial_dims=blob["spatial_dims"], in_channels=blob["in_channels"],
                           out_channels=blob["out_channels"], img_size=blob["img_size"], **blob["options"])

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thyromics.errors import CaseError, InputError
+from thyromics.layout import EXTRACT
 from thyromics.parallel import run_tasks
 from thyromics.provenance import (atomic_write, atomic_write_json, check_writable, now_iso,
                                   output_lock, package_versions, path_sha256, settings_hash)
@@ -84,11 +85,11 @@ class ExtractionSummary:
 
 def errors_path_for(output: Path) -> Path:
     """``features.parquet`` -> ``features.errors.csv`` beside it."""
-    return output.with_name(output.stem + ".errors.csv")
+    return EXTRACT.at(output.parent, "errors", stem=output.stem)
 
 
 def _provenance_path_for(output: Path) -> Path:
-    return output.with_name(output.stem + ".provenance.json")
+    return EXTRACT.at(output.parent, "provenance", stem=output.stem)
 
 
 def _cache_key(task: CaseTask, image_hash: str, mask_hash: str) -> str:
@@ -323,7 +324,7 @@ def extract_cohort(manifest: "str | Path | Manifest", settings: "ExtractionSetti
             raise InputError(f"min_lesion_voxels must be >= 1, got {min_lesion_voxels}.")
     if not isinstance(manifest, Manifest):
         manifest = read_manifest(manifest, check_files=False)
-    cache = Path(cache_dir) if cache_dir else output.parent / ".thyromics_cache"
+    cache = Path(cache_dir) if cache_dir else EXTRACT.at(output.parent, "cache")
     check_writable(output.parent, "the output folder")
     check_writable(cache, "the cache folder")
     with output_lock(output):
@@ -391,7 +392,7 @@ def _extract_locked(manifest: "Manifest", settings: "ExtractionSettings", output
     try:
         _write_parquet(table, output, provenance)
         if write_csv:
-            atomic_write(output.with_suffix(".csv"), lambda p: table.to_csv(p, index=False))
+            atomic_write(EXTRACT.at(output.parent, "csv", stem=output.stem), lambda p: table.to_csv(p, index=False))
         atomic_write(errors_path, lambda p: err_frame.to_csv(p, index=False))
         prov_path = atomic_write_json(_provenance_path_for(output), {**provenance, "run": run})
     except OSError as e:

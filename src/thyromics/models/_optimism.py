@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.layout import MODEL
 from thyromics.models._fits import FitContext, ModelSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,10 +54,9 @@ __all__ = ["BootstrapTask", "BootstrapResult", "run_bootstrap", "optimism_valida
            "write_optimism", "run_optimism", "OPTIMISM_CSV", "COLUMNS"]
 
 #: The stage file written by :func:`write_optimism`.
-OPTIMISM_CSV = "optimism.csv"
+OPTIMISM_CSV = MODEL.name("optimism")
 #: Its columns: one row per model_id x metric.
-COLUMNS = ("model_id", "model", "blocks", "metric", "apparent", "training", "test",
-           "optimism", "corrected", "B", "n_boot", "n_failed", "seed", "resampled")
+COLUMNS = MODEL.columns("optimism")
 #: Metrics in the table, in order (the indexes of :mod:`thyromics.evaluate.optimism`).
 METRICS = ("auc", "dxy", "intercept", "slope", "brier")
 SEED_RULE = ("sample b = the b-th draw of numpy.random.default_rng(seed), the same samples "
@@ -181,7 +181,7 @@ def write_optimism(table: pd.DataFrame, summary: dict, out: Path) -> None:
 
     out = Path(out)
     atomic_write(out / OPTIMISM_CSV, lambda tmp: table.to_csv(tmp, index=False))
-    run_path = out / "run.json"
+    run_path = MODEL.at(out, "run")
     run = json.loads(run_path.read_text()) if run_path.is_file() else {}
     run["optimism"] = summary
     atomic_write_text(run_path, json.dumps(run, indent=1, default=str))

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from thyromics.errors import InputError
+from thyromics.layout import MODEL
 from thyromics.models.pipeline import PipelineSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,7 +25,7 @@ __all__ = ["with_passengers", "harmonization_leakage", "step_summaries", "write_
            "ROBUST_CSV"]
 
 #: What each final model's robust step removed (in the model output folder).
-ROBUST_CSV = "robust.csv"
+ROBUST_CSV = MODEL.name("robust")
 
 def with_passengers(X: pd.DataFrame, data: pd.DataFrame, passengers: list[str],
                      settings: PipelineSettings, label: str) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from thyromics.layout import MODEL
 from thyromics.models.pipeline import PipelineSettings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,15 +38,15 @@ def write_stage(res: "ModelStudyResult", table: "pd.DataFrame", out: Path, featu
     """Write the model stage's tables, saved models and ``run.json`` into ``out``."""
     from thyromics.models.persist import file_sha256, provenance, save_model
 
-    res.comparison.to_csv(out / "comparison.csv", index=False)
-    res.predictions.to_parquet(out / "predictions.parquet", index=False)
-    res.delong.to_csv(out / "delong.csv", index=False)
-    res.fold_auc.to_csv(out / "fold_auc.csv", index=False)
-    res.leakage.to_csv(out / "leakage.csv", index=False)
-    res.sample_size.to_csv(out / "sample_size.csv", index=False)
+    res.comparison.to_csv(MODEL.at(out, "comparison"), index=False)
+    res.predictions.to_parquet(MODEL.at(out, "predictions"), index=False)
+    res.delong.to_csv(MODEL.at(out, "delong"), index=False)
+    res.fold_auc.to_csv(MODEL.at(out, "fold_auc"), index=False)
+    res.leakage.to_csv(MODEL.at(out, "leakage"), index=False)
+    res.sample_size.to_csv(MODEL.at(out, "sample_size"), index=False)
     for kind, frame in res.importance.items():
-        frame.to_csv(out / f"importance_{kind}.csv", index=False)
-    (out / "evaluation.json").write_text(json.dumps(res.evaluation, indent=1))
+        frame.to_csv(MODEL.at(out, "importance", kind=kind), index=False)
+    MODEL.at(out, "evaluation").write_text(json.dumps(res.evaluation, indent=1))
     if families:
         from thyromics.models.blocks import feature_family
         from thyromics.models.families import family_analysis
@@ -57,9 +58,9 @@ def write_stage(res: "ModelStudyResult", table: "pd.DataFrame", out: Path, featu
         train = train[train[label].notna()].assign(**{label: lambda d: d[label] == pos})
         values: list = []
         family_analysis(train, label=label, columns=cols, seed=seed, values=values).to_csv(
-            out / "families.csv", index=False)
+            MODEL.at(out, "families"), index=False)
         if values:  # per-case representative values (training cohort), for the report
-            pd.concat(values, ignore_index=True).to_parquet(out / "family_values.parquet",
+            pd.concat(values, ignore_index=True).to_parquet(MODEL.at(out, "family_values"),
                                                             index=False)
     source = {"features": str(Path(features_path).resolve()),
               "features_sha256": file_sha256(Path(features_path))}
@@ -67,7 +68,7 @@ def write_stage(res: "ModelStudyResult", table: "pd.DataFrame", out: Path, featu
     for m in res.models.values():
         m.training["source"] = source
         m.training["extraction_settings"] = extraction  # lets `predict` extract raw cases
-        save_model(m, out / "models" / m.model_id)
+        save_model(m, MODEL.at(out, "models") / m.model_id)
     run = provenance(settings) | {
         "stage": "model", "args": {"label": label, "group": group, "split": split,
                                    "blocks": list(blocks), "models": list(models), "cv": cv,
@@ -77,4 +78,4 @@ def write_stage(res: "ModelStudyResult", table: "pd.DataFrame", out: Path, featu
         "excluded_columns": res.excluded, "thresholds": res.thresholds,
         "threshold_rules": res.threshold_rules, "importance": res.importance_options,
         "seconds": round(time.perf_counter() - t0, 1)}
-    (out / "run.json").write_text(json.dumps(run, indent=1, default=str))
+    MODEL.at(out, "run").write_text(json.dumps(run, indent=1, default=str))

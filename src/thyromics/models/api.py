@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.layout import MODEL
 from thyromics.models import _steps as steps
 from thyromics.models._inputs import binary_outcome
 from thyromics.models.pipeline import (PipelineSettings, passenger_columns, prepare_frame,
@@ -45,7 +46,7 @@ IMPORTANCE_KINDS = ("permutation", "vimp", "shap")
 #: How the ``cv`` row's threshold is chosen (see :func:`fit_and_compare`).
 CV_THRESHOLDS = ("nested", "pooled")
 #: The model stage's fit cache, inside its output folder (see _fit_runner).
-FIT_CACHE = ".fits"
+FIT_CACHE = MODEL.name("fits")
 _METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
 
 
@@ -198,6 +199,22 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     Returns
     -------
     ModelStudyResult
+
+    Examples
+    --------
+    Two classifiers on one informative feature, 3-fold patient-grouped CV:
+
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 30)
+    >>> table = pd.DataFrame({"case_id": [f"c{i}" for i in range(60)], "label": y,
+    ...                       "original_firstorder_Mean": y + rng.normal(0, 0.7, 60)})
+    >>> result = fit_and_compare(table, label="label", models=["lr", "rf"], cv=3,
+    ...                          settings=PipelineSettings(tune=False, n_estimators=50))
+    >>> sorted(result.models)
+    ['lr', 'rf']
+    >>> bool((result.comparison["auc"] > 0.75).all())
+    True
     """
     from thyromics.evaluate import roc
     from thyromics.evaluate.api import evaluate_scores
@@ -607,7 +624,7 @@ def run_model_stage(features_path: Path, *, label: str = "label", group: str | N
             group = None
     t0 = time.perf_counter()
     out = check_writable(Path(out_dir), "the model output folder")  # before the work
-    with output_lock(out / "run.json"):
+    with output_lock(MODEL.at(out, "run")):
         res = fit_and_compare(table, label=label, group=group, split=split, blocks=blocks,
                               models=models, cv=cv, repeats=repeats, seed=seed,
                               settings=settings, importance=importance, positive=positive,

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.layout import MODEL
 
 __all__ = ["LeakageWarning", "Fold", "TRAIN_NAMES", "LIDC_LABEL_PATTERNS", "LABEL_NAME_PATTERNS",
            "univariate_auc",
@@ -112,7 +113,7 @@ def leakage_guard(X: pd.DataFrame, y: np.ndarray, *, threshold: float = 0.95,
         names = "; ".join(f"{c!r} (AUC {a:.3f}, {r})" for c, a, r in
                           zip(table.column[:shown], table.auc[:shown], table.reason[:shown]))
         if len(table) > shown:
-            names += f"; and {len(table) - shown} more (see leakage.csv)"
+            names += f"; and {len(table) - shown} more (see {MODEL.name('leakage')})"
         warnings.warn(
             f"possible target leakage: {len(table)} predictor(s) look like the label: "
             f"{names}. If a column is derived from the outcome, exclude it "

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from thyromics.layout import MODEL
+
 if TYPE_CHECKING:  # pragma: no cover
     from thyromics.models.api import ModelStudyResult
 
@@ -31,9 +33,10 @@ __all__ = ["write_harmonization_report", "auc_comparison", "HARMONIZATION_DIR", 
            "BATCH_F_CSV", "DISTRIBUTIONS_PNG", "EMBEDDING_PNG"]
 
 #: The folder (inside the model output folder) and its files (see the module docstring).
-HARMONIZATION_DIR = "harmonization"
-AUC_CSV, BATCH_F_CSV = "auc.csv", "batch_f.csv"
-DISTRIBUTIONS_PNG, EMBEDDING_PNG = "distributions.png", "embedding.png"
+HARMONIZATION_DIR = MODEL.name("harmonization").rstrip("/")
+AUC_CSV, BATCH_F_CSV, DISTRIBUTIONS_PNG, EMBEDDING_PNG = (
+    Path(MODEL.name(f"harmonization_{k}")).name
+    for k in ("auc", "batch_f", "distributions", "embedding"))
 
 
 def auc_comparison(harmonized: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:

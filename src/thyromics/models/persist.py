@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thyromics.errors import InputError
+from thyromics.layout import SAVED_MODEL
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -65,7 +66,7 @@ def save_model(model: FittedModel, directory: Path) -> Path:
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    canonical_dump(model.pipeline, directory / "model.joblib")  # same model, same bytes
+    canonical_dump(model.pipeline, SAVED_MODEL.at(directory, "model"))  # same model, same bytes
     meta = provenance(model.settings) | {
         "format": _FORMAT, "model_id": model.model_id, "classifier": model.classifier,
         "blocks": model.blocks, "label": model.label, "positive_class": model.positive_class,
@@ -76,8 +77,8 @@ def save_model(model: FittedModel, directory: Path) -> Path:
                           "(mean over repeats)",
         "positive_when": "score >= threshold",
         "training": model.training,
-        "model_sha256": file_sha256(directory / "model.joblib")}
-    (directory / "model.json").write_text(json.dumps(meta, indent=1, default=str))
+        "model_sha256": file_sha256(SAVED_MODEL.at(directory, "model"))}
+    SAVED_MODEL.at(directory, "meta").write_text(json.dumps(meta, indent=1, default=str))
     return directory
 
 
@@ -100,7 +101,7 @@ def load_model(directory: Path) -> tuple[Any, dict[str, Any]]:
     import thyromics
 
     directory = Path(directory)
-    meta_path, model_path = directory / "model.json", directory / "model.joblib"
+    meta_path, model_path = SAVED_MODEL.at(directory, "meta"), SAVED_MODEL.at(directory, "model")
     for p in (meta_path, model_path):
         if not p.exists():
             raise InputError(f"{p} not found: {directory} is not a saved thyromics model "

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from thyromics.errors import InputError
+from thyromics.layout import EXTRACT
 
 __all__ = ["predict_cases", "is_manifest"]
 
@@ -51,7 +52,7 @@ def predict_cases(model_dir: str | Path, table: str | Path, *, work_dir: str | P
                          "a table made outside `thyromics extract`): extract the new cases "
                          "yourself with the training settings and pass the feature table.")
     settings = ExtractionSettings.model_validate(saved)
-    out = Path(work_dir) / f"{table.stem}.features.parquet"
+    out = EXTRACT.at(work_dir, "features", stem=f"{table.stem}.features")
     summary = extract_cohort(table, settings, out, jobs=jobs or default_jobs())
     if summary.n_ok == 0:
         raise InputError(f"no case of {table} could be extracted; reasons in {summary.errors_path}")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from thyromics.errors import CaseError
+from thyromics.layout import PATHOLOGY, SLIDE_DONE, TILES
 from thyromics.parallel import run_tasks
 from thyromics.provenance import (atomic_write, atomic_write_json, now_iso, package_versions,
                                   settings_hash)
@@ -30,7 +31,7 @@ __all__ = ["StageSummary", "slide_fingerprint", "stage_dir", "load_record", "rec
 
 #: Bump when a change of code changes cached values.
 CACHE_VERSION = "2"
-ERROR_COLUMNS = ["slide_id", "tile_id", "stage", "error", "file"]
+ERROR_COLUMNS = list(TILES.columns("errors"))
 _FULL_HASH_LIMIT = 512 << 20
 _STAGE_OF = {"normalised": "normalise"}  # record folder -> stage name
 
@@ -75,7 +76,7 @@ def recorded_failure(out: Path, stage: str, slide_id: str) -> dict | None:
     """The slide's row in ``OUT/<stage>.errors.csv`` (a slide-level failure), if any."""
     import csv
 
-    path = Path(out) / f"{_STAGE_OF.get(stage, stage)}.errors.csv"
+    path = PATHOLOGY[_STAGE_OF.get(stage, stage)].at(out, "errors")
     if not path.is_file():
         return None
     with open(path, newline="") as f:
@@ -91,7 +92,7 @@ def load_record(out: Path, stage: str, slide_id: str, *, needed_by: str, command
     When the slide ran ``stage`` and failed, the error repeats that recorded failure (the
     fix is the slide's, not running the stage); when it never ran, it names the command.
     """
-    path = stage_dir(out, stage, slide_id) / "_done.json"
+    path = stage_dir(out, stage, slide_id) / SLIDE_DONE
     if not path.is_file():
         failed = recorded_failure(out, stage, slide_id)
         if failed is not None:
@@ -110,7 +111,7 @@ def prepare_dir(folder: Path, key: str) -> dict | None:
     A folder holding partial work for the same key is kept (its finished tile files are
     reused); one holding work for another key is emptied.
     """
-    done, key_file = folder / "_done.json", folder / "_key.txt"
+    done, key_file = folder / SLIDE_DONE, folder / "_key.txt"
     if done.is_file():
         record = json.loads(done.read_text())
         if record.get("key") == key:
@@ -160,8 +161,8 @@ def run_stage(stage: str, worker: Callable[[Any], dict], tasks: list[tuple[str, 
             on_progress(outcome.key, outcome.ok)
     ordered = [records[k] for k, _ in tasks if k in records]
     err = pd.DataFrame(errors, columns=ERROR_COLUMNS)
-    atomic_write(Path(out) / f"{stage}.errors.csv", lambda p: err.to_csv(p, index=False))
-    atomic_write_json(Path(out) / f"{stage}.provenance.json", {
+    atomic_write(PATHOLOGY[stage].at(out, "errors"), lambda p: err.to_csv(p, index=False))
+    atomic_write_json(PATHOLOGY[stage].at(out, "provenance"), {
         "stage": f"pathology {stage}", "created": now_iso(), "settings": settings,
         "versions": package_versions(("thyromics", "numpy", "scipy", "pandas", "scikit-image",
                                       "tifffile", "tiffslide", "statsmodels")),
@@ -173,5 +174,5 @@ def run_stage(stage: str, worker: Callable[[Any], dict], tasks: list[tuple[str, 
 
 def finish(record: dict, folder: Path) -> dict:
     """Write a slide's record as done (atomically) and return it."""
-    atomic_write_json(folder / "_done.json", record)
+    atomic_write_json(folder / SLIDE_DONE, record)
     return record

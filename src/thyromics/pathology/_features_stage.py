@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from thyromics.errors import CaseError, InputError
+from thyromics.layout import NUCLEI, NUCLEUS_FEATURES, TILES
 from thyromics.pathology import _batch
 from thyromics.pathology._batch import StageSummary
 from thyromics.pathology.settings import FeatureSettings
@@ -31,9 +32,9 @@ def _features_worker(task) -> dict:
 
     row, s, out = task.row, task.settings, Path(task.out)
     nuc = _batch.load_record(out, "nuclei", row.slide_id, needed_by="features",
-                             command="thyromics pathology nuclei SLIDES.csv -o OUT")
+                             command=NUCLEI.command)
     tiles_rec = _batch.load_record(out, "tiles", row.slide_id, needed_by="features",
-                                   command="thyromics pathology tiles SLIDES.csv -o OUT")
+                                   command=TILES.command)
     key = _batch.task_key(stage="features", nuclei=nuc["key"], settings=s.to_dict())
     folder = _batch.stage_dir(out, "features", row.slide_id)
     if (hit := _batch.prepare_dir(folder, key)) is not None:
@@ -43,7 +44,7 @@ def _features_worker(task) -> dict:
         tile = _tile(t)
         if not tile.mpp:
             raise CaseError(f"tile {tile.tile_id} has no resolution (made by an older version?); rerun "
-                            "`thyromics pathology tiles` with an mpp column.", case_id=row.slide_id,
+                            f"`{TILES.command}` with an mpp column.", case_id=row.slide_id,
                             file=t["path"], stage="features")
         with np.load(t["path"]) as z:
             inst, pairs = z["inst_map"], z["inst_type"]
@@ -67,7 +68,7 @@ def _features_worker(task) -> dict:
     table.insert(0, "region", row.region)
     table.insert(0, "slide_id", row.slide_id)
     table.insert(0, "patient_id", row.patient_id)
-    path = folder / "nuclei.parquet"
+    path = NUCLEUS_FEATURES.at(out, "slide_nuclei", slide_id=row.slide_id)
     atomic_write(path, lambda p: table.to_parquet(p, index=False))
     return _batch.finish({"key": key, "slide_id": row.slide_id, "patient_id": row.patient_id,
                           "path": str(path), "tiles": per_tile, "mpp": nuc["tiles"][0]["mpp"] if nuc["tiles"] else None,
@@ -103,7 +104,7 @@ def run_features(slides: str | Path, out: str | Path, settings: FeatureSettings 
     units = {r["slide_id"]: ("micrometre" if r.get("mpp") else "pixel") for r in records}
     if len(set(units.values())) > 1:
         raise InputError(f"folder {out}: slides mix micrometre and pixel units ({units}); sizes cannot be "
-                         "pooled. Rerun `thyromics pathology tiles` (every slide needs a trusted mpp).")
+                         f"pooled. Rerun `{TILES.command}` (every slide needs a trusted mpp).")
     ith_types = ith_types_for(nuclei, settings) if len(nuclei) else ()
     prov = {"stage": "pathology features", "settings": settings.to_dict(), "ith_types": list(ith_types),
             "units": units, "length_features": list(LENGTH_FEATURES), "area_features": list(AREA_FEATURES),
@@ -111,8 +112,8 @@ def run_features(slides: str | Path, out: str | Path, settings: FeatureSettings 
     arrow = pa.Table.from_pandas(nuclei, preserve_index=False)
     arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
                                            b"thyromics": json.dumps(prov, default=str).encode()})
-    outputs = {"nuclei": atomic_write(out / "nuclei_features.parquet", lambda p: pq.write_table(arrow, p))}
-    prov_path = out / "features.provenance.json"
+    outputs = {"nuclei": atomic_write(NUCLEUS_FEATURES.at(out, "nuclei"), lambda p: pq.write_table(arrow, p))}
+    prov_path = NUCLEUS_FEATURES.at(out, "provenance")
     atomic_write_json(prov_path, {**json.loads(prov_path.read_text()), **prov})
     if len(nuclei):
         cut = pd.DataFrame([{"slide_id": r["slide_id"], **t} for r in records for t in r["tiles"]])
@@ -123,7 +124,7 @@ def run_features(slides: str | Path, out: str | Path, settings: FeatureSettings 
             table.insert(len(by), SIZE_UNIT_COLUMN, SIZE_UNIT)
             if name == "tile":
                 table = table.merge(cut, on=["slide_id", "tile_id"], how="left")
-            outputs[name] = atomic_write(out / f"{name}_features.csv", lambda p, t=table: t.to_csv(p, index=False))
+            outputs[name] = atomic_write(NUCLEUS_FEATURES.at(out, "summary", level=name), lambda p, t=table: t.to_csv(p, index=False))
     return StageSummary(stage="features", out=out, n_slides=len(tasks), n_ok=len(records),
                         n_failed=len(tasks) - len(records), n_cached=sum(bool(r.get("cached")) for r in records),
                         n_tiles=sum(len(r["tiles"]) for r in records), seconds=sec, outputs=outputs,

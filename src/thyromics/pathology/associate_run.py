@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from thyromics.errors import InputError
+from thyromics.layout import ASSOCIATE
 from thyromics.pathology.associate import AssociationSettings, associate, compare_groups
 
 __all__ = ["read_table", "run_associate", "check_units"]
@@ -97,19 +98,19 @@ def run_associate(imaging: str | Path, with_tables: list[str | Path], settings: 
     outputs: dict[str, Path] = {}
     groups, corr = res["groups"], res["correlations"]
     if len(groups):
-        outputs["associations"] = atomic_write(out / "associations.csv", lambda p: groups.to_csv(p, index=False))
+        outputs["associations"] = atomic_write(ASSOCIATE.at(out, "associations"), lambda p: groups.to_csv(p, index=False))
     if len(corr):
-        outputs["correlations"] = atomic_write(out / "correlations.csv", lambda p: corr.to_csv(p, index=False))
-    figs = out / "figures"
+        outputs["correlations"] = atomic_write(ASSOCIATE.at(out, "correlations"), lambda p: corr.to_csv(p, index=False))
     if len(groups) and groups["p"].notna().any():
-        outputs["volcano"] = figures.volcano(groups, figs / "volcano.png", alpha=settings.alpha)
-        outputs["boxplots"] = figures.boxplots(res["joined"], groups, figs / "boxplots.png")
+        outputs["volcano"] = figures.volcano(groups, ASSOCIATE.at(out, "volcano"), alpha=settings.alpha)
+        outputs["boxplots"] = figures.boxplots(res["joined"], groups,
+                                                ASSOCIATE.at(out, "boxplots"))
         for source, feats in res["ordinal"].items():
             if feats:
                 outputs[f"grades_{source}"] = figures.stacked_bars(res["joined"][source], feats,
-                                                                   figs / f"grades_{source}.png")
+                                                                   ASSOCIATE.at(out, "grades", source=source))
     if len(corr) and corr["rho"].notna().any():
-        outputs["heatmap"] = figures.heatmap(corr, figs / "correlation_heatmap.png", alpha=settings.alpha)
+        outputs["heatmap"] = figures.heatmap(corr, ASSOCIATE.at(out, "heatmap"), alpha=settings.alpha)
     comp_info = None
     if composite is not None:
         if res["phenotype"] is None:
@@ -123,9 +124,9 @@ def run_associate(imaging: str | Path, with_tables: list[str | Path], settings: 
         row = {"source": first, "feature": "composite", **compare_groups(test["composite"], test["_group"],
                                                                          test=settings.test)}
         comp_info = {**asdict(comp), "test_on_other_patients": row, "n_test": len(test)}
-        outputs["composite"] = atomic_write_json(out / "composite.json", comp_info)
+        outputs["composite"] = atomic_write_json(ASSOCIATE.at(out, "composite"), comp_info)
         outputs["composite_test"] = atomic_write(
-            out / "composite_test.csv", lambda p: test[["patient_id", "_group", "composite"]]
+            ASSOCIATE.at(out, "composite_test"), lambda p: test[["patient_id", "_group", "composite"]]
             .rename(columns={"_group": "phenotype"}).to_csv(p, index=False))
     prov = {"stage": "associate", "created": now_iso(), "settings": asdict(settings),
             "imaging": {"path": str(imaging), "sha256": file_sha256(imaging)},
@@ -137,7 +138,7 @@ def run_associate(imaging: str | Path, with_tables: list[str | Path], settings: 
             "fdr": "Benjamini-Hochberg within each source table and analysis",
             "composite": {"outcome": composite, "split": split} if composite else None,
             "versions": package_versions(("thyromics", "numpy", "scipy", "pandas", "statsmodels", "matplotlib"))}
-    outputs["provenance"] = atomic_write_json(out / "associate.provenance.json", prov)
+    outputs["provenance"] = atomic_write_json(ASSOCIATE.at(out, "provenance"), prov)
     n_sig = int(groups["significant"].sum()) if len(groups) else 0
     n_sig_corr = int((corr["q"] < settings.alpha).sum()) if len(corr) else 0
     n_tested = int(groups["p"].notna().sum()) if len(groups) else int(corr["p"].notna().sum())

@@ -15,6 +15,8 @@ from typing import Optional
 
 import typer
 
+from thyromics.layout import PATHOLOGY
+
 __all__ = ["pathology_app", "associate", "tiles", "normalise", "nuclei", "features"]
 
 pathology_app = typer.Typer(help="Whole-slide pathology: tiles, stain normalisation, nuclei, "
@@ -50,12 +52,12 @@ def _report(summary) -> None:
                f"{summary.n_failed} failed; {summary.n_tiles} tiles; {summary.seconds:.1f} s.")
     for name, path in summary.outputs.items():
         typer.echo(f"  {name}: {path}")
-    typer.echo(f"  errors: {summary.out / (summary.stage + '.errors.csv')}")
+    typer.echo(f"  errors: {PATHOLOGY[summary.stage].at(summary.out, 'errors')}")
     for err in summary.errors[:10]:
         where = f"{err['slide_id']}" + (f"/{err['tile_id']}" if err["tile_id"] else "")
         typer.secho(f"  failed {where} [{err['stage']}]: {err['error']}", fg="yellow")
     if len(summary.errors) > 10:
-        typer.echo(f"  ... and {len(summary.errors) - 10} more in {summary.out / (summary.stage + '.errors.csv')}")
+        typer.echo(f"  ... and {len(summary.errors) - 10} more in {PATHOLOGY[summary.stage].at(summary.out, 'errors')}")
     if summary.n_ok == 0:
         raise typer.Exit(1)
     if summary.errors:

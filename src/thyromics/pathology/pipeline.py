@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from thyromics.errors import CaseError, InputError
+from thyromics.layout import NORMALISE, NUCLEI, TILES
 from thyromics.pathology import _batch
 from thyromics.pathology._batch import StageSummary
 from thyromics.pathology.settings import NucleiSettings, StainSettings, TileSettings
@@ -102,7 +103,7 @@ def _tiles_worker(task: _Task) -> dict:
     mask = tissue_mask(thumb)
     preview = thumb.copy()
     preview[~mask] = (preview[~mask] * 0.35).astype(np.uint8)
-    _png(folder / "_tissue.png", preview)
+    _png(TILES.at(task.out, "tissue", slide_id=row.slide_id), preview)
     he = check_he(thumb, mask)
     if s.check_stain and not he.ok:
         raise CaseError(f"not H&E: {he.reason} (tissue {mask.mean():.0%} of the thumbnail; see _tissue.png). "
@@ -111,7 +112,7 @@ def _tiles_worker(task: _Task) -> dict:
     tiles, n_grid = tile_grid(slide, s, mask, mscale, row.slide_id)
     out_tiles = []
     for t in tiles:
-        path = folder / f"{t.tile_id}.png"
+        path = TILES.at(task.out, "tile", slide_id=row.slide_id, tile_id=t.tile_id)
         if not path.is_file():
             _png(path, read_tile(slide, t))
         out_tiles.append({**asdict(t), "path": str(path)})
@@ -140,7 +141,7 @@ def run_tiles(slides: str | Path, out: str | Path, settings: TileSettings = Tile
     tasks = _tasks(slides, out, settings)
     records, errors, sec = _batch.run_stage("tiles", _tiles_worker, tasks, out, settings.to_dict(),
                                             jobs=jobs, scheduler=scheduler, on_progress=on_progress)
-    return _summary("tiles", out, tasks, records, errors, sec, {"tiles": _index(out, "tiles.csv", records)})
+    return _summary("tiles", out, tasks, records, errors, sec, {"tiles": _index(out, TILES.name("index"), records)})
 
 
 # ---------------------------------------------------------------- normalise
@@ -152,7 +153,7 @@ def _normalise_worker(task: _Task) -> dict:
     row, s, ref = task.row, task.settings, task.extra
     out = Path(task.out)
     tiles = _batch.load_record(out, "tiles", row.slide_id, needed_by="normalise",
-                               command="thyromics pathology tiles SLIDES.csv -o OUT")
+                               command=TILES.command)
     key = _batch.task_key(stage="normalise", tiles=tiles["key"], settings=s.to_dict(), reference=ref)
     folder = _batch.stage_dir(out, "normalised", row.slide_id)
     if (hit := _batch.prepare_dir(folder, key)) is not None:
@@ -160,7 +161,7 @@ def _normalise_worker(task: _Task) -> dict:
     reference = StainReference(**ref) if ref else None
     done, tile_errors = [], []
     for t in tiles["tiles"]:
-        path = folder / f"{t['tile_id']}.png"
+        path = NORMALISE.at(out, "tile", slide_id=row.slide_id, tile_id=t["tile_id"])
         if reference is None:
             done.append({**t, "source": t["path"]})
             continue
@@ -186,12 +187,12 @@ def _choose_reference(out: Path, rows: list[SlideRow], s: StainSettings) -> tupl
 
     tiles = []
     for r in rows:
-        p = _batch.stage_dir(out, "tiles", r.slide_id) / "_done.json"
+        p = TILES.at(out, "done", slide_id=r.slide_id)
         if p.is_file():
             tiles += json.loads(p.read_text())["tiles"]
     if not tiles:
         raise InputError(f"folder {out}: no tiles to build the stain reference from. Run "
-                         "`thyromics pathology tiles SLIDES.csv -o OUT` first, or give --reference.")
+                         f"`{TILES.command}` first, or give --reference.")
     frac = np.array([t["tissue_fraction"] for t in tiles])
     pool = [t for t, f in zip(tiles, frac) if f >= np.median(frac)]
     rng = np.random.default_rng(s.seed)
@@ -226,14 +227,14 @@ def run_normalise(slides: str | Path, out: str | Path, settings: StainSettings =
         else:
             chosen, images = _choose_reference(out, rows, settings)
             ref = fit_reference(images, settings.method, source=chosen, **kw)
-        ref.save(out / "stain_reference.json")
+        ref.save(NORMALISE.at(out, "reference"))
     tasks = _tasks(slides, out, settings, asdict(ref) if ref else None)
     records, errors, sec = _batch.run_stage(
         "normalise", _normalise_worker, tasks, out, settings.to_dict(), jobs=jobs, scheduler=scheduler,
         on_progress=on_progress, extra_provenance={"reference": asdict(ref) if ref else None})
-    outputs = {"normalised": _index(out, "normalised.csv", records)}
+    outputs = {"normalised": _index(out, NORMALISE.name("index"), records)}
     if ref:
-        outputs["reference"] = out / "stain_reference.json"
+        outputs["reference"] = NORMALISE.at(out, "reference")
     return _summary("normalise", out, tasks, records, errors, sec, outputs)
 
 
@@ -244,12 +245,12 @@ def _images_record(out: Path, slide_id: str, images: str) -> dict:
     """The images the nuclei stage segments: ``auto`` takes the normalised tiles whenever the
     ``normalise`` stage ran in ``OUT`` (a slide it failed on fails here, rather than being
     segmented unnormalised beside normalised slides), else the raw tiles."""
-    ran_normalise = (out / "normalise.provenance.json").is_file()
+    ran_normalise = NORMALISE.at(out, "provenance").is_file()
     if images == "normalised" or (images == "auto" and ran_normalise):
         return _batch.load_record(out, "normalised", slide_id, needed_by="nuclei",
-                                  command="thyromics pathology normalise SLIDES.csv -o OUT")
+                                  command=NORMALISE.command)
     return _batch.load_record(out, "tiles", slide_id, needed_by="nuclei",
-                              command="thyromics pathology tiles SLIDES.csv -o OUT")
+                              command=TILES.command)
 
 
 def _save_npz(path: Path, inst: np.ndarray, types: dict[int, int]) -> None:
@@ -285,14 +286,14 @@ def _nuclei_worker(task: _Task) -> dict:
         return _cached(hit)
     done = []
     for t in images["tiles"]:
-        path = folder / f"{t['tile_id']}.npz"
+        path = NUCLEI.at(out, "tile", slide_id=row.slide_id, tile_id=t["tile_id"])
         tile = _tile(t)
         if not tile.mpp:
             raise CaseError("the tiles have no resolution (made by an older version?); rerun "
-                            "`thyromics pathology tiles` with an mpp column.", case_id=row.slide_id, stage="nuclei")
+                            f"`{TILES.command}` with an mpp column.", case_id=row.slide_id, stage="nuclei")
         px_area = tile.mpp ** 2
         lo, hi = s.min_area_um2 / px_area, s.max_area_um2 / px_area
-        counts_path = path.with_suffix(".counts.json")
+        counts_path = NUCLEI.at(out, "counts", slide_id=row.slide_id, tile_id=t["tile_id"])
         if not path.is_file() or not counts_path.is_file():
             if s.segmenter == "external":
                 inst, types, n_small, n_large = nuclei_for_tile(source, tile, lo, hi)
@@ -327,7 +328,7 @@ def run_nuclei(slides: str | Path, out: str | Path, settings: NucleiSettings = N
     tasks = _tasks(slides, out, settings, images)
     records, errors, sec = _batch.run_stage("nuclei", _nuclei_worker, tasks, out, settings.to_dict(),
                                             jobs=jobs, scheduler=scheduler, on_progress=on_progress)
-    return _summary("nuclei", out, tasks, records, errors, sec, {"nuclei": _index(out, "nuclei.csv", records)})
+    return _summary("nuclei", out, tasks, records, errors, sec, {"nuclei": _index(out, NUCLEI.name("index"), records)})
 
 
 from thyromics.pathology._features_stage import run_features  # noqa: E402  (the fourth stage)

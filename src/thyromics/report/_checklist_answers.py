@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from thyromics.layout import DEEP_MODEL, MODEL, STUDY
 from thyromics.report._optimism_section import optimism_answer
 from thyromics.report._study import FEATURES, SUBGROUPS, Study
 
@@ -34,12 +35,12 @@ class Facts:
         from thyromics.report.sections import extraction_provenance
 
         self.study = study
-        self.meta = study.json("study.json") or {}
+        self.meta = study.json(STUDY.rel("study")) or {}
         self.extraction, self.extraction_source = extraction_provenance(study)
         self.blocks = study.blocks()
-        self.runs = {b: study.json("models", b, "run.json") or {} for b in self.blocks}
-        self.comparisons = {b: study.table("models", b, "comparison.csv") for b in self.blocks}
-        self.deep_settings = study.json("deep", "model", "settings.json")
+        self.runs = {b: study.json(MODEL.rel("run", block=b)) or {} for b in self.blocks}
+        self.comparisons = {b: study.table(MODEL.rel("comparison", block=b)) for b in self.blocks}
+        self.deep_settings = study.json(DEEP_MODEL.rel("settings"))
         self.subgroups = study.table(*SUBGROUPS)
         self.features = study.table(*FEATURES)
 
@@ -244,7 +245,7 @@ def code(f: Facts) -> str | None:
 
 
 def model_files(f: Facts) -> str | None:
-    saved = [b for b in f.blocks if f.study.path("models", b, "models").is_dir()]
+    saved = [b for b in f.blocks if f.study.path(MODEL.rel("models", block=b)).is_dir()]
     if not saved:
         return None
     return (f"Fitted models with their carried thresholds saved in models/<block>/models/ for "
@@ -253,7 +254,7 @@ def model_files(f: Facts) -> str | None:
 
 def importance(f: Facts) -> str | None:
     kinds = sorted({p.stem.removeprefix("importance_") for b in f.blocks
-                    for p in f.study.path("models", b).glob("importance_*.csv")})
+                    for p in MODEL.dir(f.study.root, block=b).glob(MODEL.name("importance", kind="*"))})
     return f"Feature importance: {', '.join(kinds)}." if kinds else None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from thyromics.layout import STUDY
 from thyromics.report import _checklist_answers as A
 from thyromics.report._step_sections import robustness_answer
 
@@ -39,7 +40,7 @@ AUTHOR_TOPICS: tuple[tuple[str, str, str], ...] = (
 
 #: Pipeline topics: (topic, checklists, answer function, section id, what answers it when not run).
 PIPELINE_TOPICS: tuple[tuple[str, str, Callable[[A.Facts], str | None], str, str], ...] = (
-    ("Software and versions", _CT, A.software, "provenance", "study.json (thyromics run)"),
+    ("Software and versions", _CT, A.software, "provenance", f"{STUDY.rel('study')} ({STUDY.command})"),
     ("Image preprocessing (resampling, normalisation)", _RAD, A.preprocessing, "provenance", "thyromics extract"),
     ("Grey-level discretisation", _RAD, A.discretisation, "provenance", "thyromics extract"),
     ("Image filters (image types)", _RAD, A.filters, "provenance", "thyromics extract"),

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from thyromics.errors import ThyromicsError
+from thyromics.layout import MODEL, STUDY
 from thyromics.report import _stats as S
 from thyromics.report import figures as F
 from thyromics.report._html import Section, fmt, heading, note, safe_name
@@ -24,7 +25,7 @@ __all__ = ["roc_section", "calibration_section", "decision_section", "confusion_
 
 
 def _seed(study: Study) -> int:
-    meta = study.json("study.json") or {}
+    meta = study.json(STUDY.rel("study")) or {}
     seed = meta.get("seed", 0)
     return int(seed) if isinstance(seed, (int, float, str)) and str(seed).isdigit() else 0
 
@@ -35,13 +36,13 @@ def _predictions(study: Study, sec: Section) -> Iterator[tuple[str, pd.DataFrame
     if not blocks:
         _no_blocks(sec, "model comparison")
     for block in blocks:
-        preds = study.table("models", block, "predictions.parquet")
+        preds = study.table(MODEL.rel("predictions", block=block))
         if len(blocks) > 1:
             sec.add(heading(f"Block: {block}"))
         if preds is None:
-            sec.not_run(f"predictions of block {block}", f"models/{block}/predictions.parquet", _MODEL_CMD)
+            sec.not_run(f"predictions of block {block}", MODEL.rel("predictions", block=block), _MODEL_CMD)
             continue
-        yield block, _by_model(preds), _by_model(study.table("models", block, "comparison.csv"))
+        yield block, _by_model(preds), _by_model(study.table(MODEL.rel("comparison", block=block)))
 
 
 def _pooled(part: pd.DataFrame) -> pd.DataFrame:
@@ -162,7 +163,7 @@ def confusion_section(study: Study) -> Section:
     sec = Section("confusion", "Confusion matrices at the chosen thresholds")
     for block, preds, comp in _predictions(study, sec):
         if comp is None or "threshold" not in comp:
-            sec.not_run(f"thresholds of block {block}", f"models/{block}/comparison.csv", _MODEL_CMD)
+            sec.not_run(f"thresholds of block {block}", MODEL.rel("comparison", block=block), _MODEL_CMD)
             continue
         thresholds = {(r.model, r.cohort): r.threshold for r in comp.itertuples(index=False)}
         rules = (dict(zip(zip(comp["model"], comp["cohort"]), comp["threshold_rule"].astype(str)))

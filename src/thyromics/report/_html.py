@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup, escape
 
+from thyromics.layout import REPORT
 from thyromics.report.figures import Figure
 
 __all__ = ["Section", "not_run", "note", "table_html", "figure_html", "png_html", "safe_name",
@@ -150,7 +151,7 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", data_name: str | None 
         cap += f' <span class="data-file">Computed from: {escape(derived)}.</span>'
         attr = f' data-derived="{escape(derived)}"'
     if data_name:
-        cap += f' <span class="data-file">Data: report_data/{escape(data_name)}.csv</span>'
+        cap += f' <span class="data-file">Data: {escape(REPORT.name("data", name=data_name))}</span>'
         attr += f' data-name="{escape(data_name)}"'
     cap += "</p>"
     return Markup(f'<div class="table-wrap"{attr}>{html}</div>{extra}{cap}')
@@ -160,7 +161,8 @@ def figure_html(fig: Figure) -> Markup:
     return Markup(
         f'<figure><img src="{fig.data_uri()}" alt="{escape(fig.caption)}">'
         f"<figcaption>{escape(fig.caption)} "
-        f'<span class="data-file">Data: report_data/{escape(fig.name)}.csv</span></figcaption></figure>'
+        f'<span class="data-file">Data: {escape(REPORT.name("data", name=fig.name))}</span>'
+        "</figcaption></figure>"
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from thyromics.layout import MODEL
 from thyromics.report import figures as F
 from thyromics.report._html import Section, fmt, heading, note, safe_name
 from thyromics.report._optimism_section import optimism_table
@@ -18,7 +19,7 @@ from thyromics.report._study import Study
 
 __all__ = ["models_section", "importance_section"]
 
-_MODEL_CMD = "thyromics model"
+_MODEL_CMD = MODEL.command
 #: Axis labels of the modelling stage's importance columns.
 _IMPORTANCE_AXIS: dict[str, str] = {
     "auc_drop": "Drop in AUC when the feature is permuted",
@@ -28,7 +29,7 @@ _IMPORTANCE_AXIS: dict[str, str] = {
 
 
 def _no_blocks(sec: Section, what: str) -> Section:
-    sec.not_run(what, "models/<block>/", _MODEL_CMD)
+    sec.not_run(what, MODEL.folder.format(block="<block>") + "/", _MODEL_CMD)
     return sec
 
 
@@ -61,9 +62,9 @@ def models_section(study: Study) -> Section:
         return _no_blocks(sec, "model comparison")
     for block in blocks:
         sec.add(heading(f"Block: {block}"))
-        comp = _by_model(study.table("models", block, "comparison.csv"))
+        comp = _by_model(study.table(MODEL.rel("comparison", block=block)))
         if comp is None:
-            sec.not_run(f"comparison of block {block}", f"models/{block}/comparison.csv", _MODEL_CMD)
+            sec.not_run(f"comparison of block {block}", MODEL.rel("comparison", block=block), _MODEL_CMD)
         else:
             shown = pd.DataFrame({"model": comp["model"], "cohort": comp["cohort"],
                                   "n": comp["n"].map(lambda v: fmt(v, 0))})
@@ -78,21 +79,21 @@ def models_section(study: Study) -> Section:
                 shown["Threshold"] = [("per fold" if pd.isna(t) else fmt(t)) for t in comp["threshold"]]
                 shown["Threshold rule"] = comp["threshold_rule"].astype(str)
             sec.add_table(f"comparison_{safe_name(block)}", comp, shown,
-                          source=f"models/{block}/comparison.csv",
+                          source=MODEL.rel("comparison", block=block),
                           caption=_comparison_caption(comp))
             if "threshold_rule" not in comp:  # e.g. the network block: its run.json says
-                rule = (study.json("models", block, "run.json") or {}).get("threshold")
+                rule = (study.json(MODEL.rel("run", block=block)) or {}).get("threshold")
                 if isinstance(rule, str):
                     sec.add(note(f"Threshold rule of block {block}: {rule} "
-                                 f"(models/{block}/run.json)."))
-            sizes = study.table("models", block, "sample_size.csv")
+                                 f"({MODEL.rel('run', block=block)})."))
+            sizes = study.table(MODEL.rel("sample_size", block=block))
             if sizes is not None and not sizes.empty and "message" in sizes:
                 for msg, ok in zip(sizes["message"], sizes["enough"]):
                     sec.add(note(("" if bool(ok) else "Sample size too small. ") + str(msg)))
         optimism_table(sec, study, block)  # models/<block>/optimism.csv, when the stage ran it
-        delong = study.table("models", block, "delong.csv")
+        delong = study.table(MODEL.rel("delong", block=block))
         if delong is None:
-            sec.not_run(f"DeLong comparisons of block {block}", f"models/{block}/delong.csv", _MODEL_CMD)
+            sec.not_run(f"DeLong comparisons of block {block}", MODEL.rel("delong", block=block), _MODEL_CMD)
         elif delong.empty:
             sec.add(note(f"Block {block}: no DeLong comparison (fewer than two models)."))
         else:
@@ -112,7 +113,7 @@ def models_section(study: Study) -> Section:
                     lambda p: "-" if pd.isna(p) else "<0.001" if p < 0.001 else fmt(p, 3))
             sec.add(heading("DeLong tests", 4))
             sec.add_table(f"delong_{safe_name(block)}", delong, shown,
-                          source=f"models/{block}/delong.csv",
+                          source=MODEL.rel("delong", block=block),
                           caption="Paired DeLong test of the difference in AUC (A minus B)."
                                   + (" Model A is the best model on the cv AUCs, chosen on the "
                                      "same data: the cv p-values are post-selection (optimistic); "
@@ -153,10 +154,10 @@ def importance_section(study: Study) -> Section:
         return _no_blocks(sec, "feature importance")
     for block in blocks:
         sec.add(heading(f"Block: {block}"))
-        names = _model_names(study.table("models", block, "comparison.csv"))
+        names = _model_names(study.table(MODEL.rel("comparison", block=block)))
         shown = 0
         for kind in IMPORTANCE_KINDS:
-            tab = study.table("models", block, f"importance_{kind}.csv")
+            tab = study.table(MODEL.rel("importance", block=block, kind=kind))
             if tab is None or tab.empty or "feature" not in tab:
                 continue
             key = "model_id" if "model_id" in tab else "model"
@@ -172,21 +173,21 @@ def importance_section(study: Study) -> Section:
                 data, name=f"importance_{safe_name(block)}_{kind}",
                 xlabel=_IMPORTANCE_AXIS.get(value, value),
                 caption=f"Top 10 features per model of block {block}: {kind} importance "
-                        f"(models/{block}/importance_{kind}.csv)"
+                        f"({MODEL.rel('importance', block=block, kind=kind)})"
                         f"{_shap_rows_note(study, block) if kind == 'shap' else ''}."))
             shown += 1
-        run = study.json("models", block, "run.json")
+        run = study.json(MODEL.rel("run", block=block))
         if not shown and isinstance(run, dict) and run.get("stage") == "deep":
             sec.add(note(f"Block {block} is the network {run.get('network', '')}: its explanation "
                          "is the Grad-CAM gallery, not a feature importance table."))
         elif not shown:
-            sec.not_run(f"importance of block {block}", f"models/{block}/importance_<kind>.csv",
+            sec.not_run(f"importance of block {block}", MODEL.rel("importance", block=block, kind="<kind>"),
                         _MODEL_CMD)
     return sec
 
 
 def _shap_rows_note(study: Study, block: str) -> str:
     """How many training cases SHAP explained (``importance.shap_rows`` of run.json)."""
-    run = study.json("models", block, "run.json")
+    run = study.json(MODEL.rel("run", block=block))
     rows = (run.get("importance") or {}).get("shap_rows") if isinstance(run, dict) else None
     return f"; SHAP on a seeded sample of at most {rows} training cases" if rows else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from thyromics.layout import MODEL
 from thyromics.report._html import Section, fmt, heading, note, safe_name
 from thyromics.report._study import Study
 
@@ -22,10 +23,10 @@ METRIC_NAMES: dict[str, str] = {
 
 def optimism_table(sec: Section, study: Study, block: str) -> None:
     """Add the block's optimism table to ``sec``; nothing when the stage ran without it."""
-    tab = study.table("models", block, "optimism.csv")
+    tab = study.table(MODEL.rel("optimism", block=block))
     if tab is None or tab.empty:
         return
-    run = (study.json("models", block, "run.json") or {}).get("optimism") or {}
+    run = (study.json(MODEL.rel("run", block=block)) or {}).get("optimism") or {}
     many = tab["model_id"].nunique() > tab["model"].nunique()
     shown = pd.DataFrame({
         "model": (tab["model_id"] if many else tab["model"]).astype(str),
@@ -38,7 +39,7 @@ def optimism_table(sec: Section, study: Study, block: str) -> None:
     rule = run.get("seed_rule", "")
     sec.add(heading("Optimism-corrected bootstrap validation", 4))
     sec.add_table(f"optimism_{safe_name(block)}", tab, shown,
-                  source=f"models/{block}/optimism.csv",
+                  source=MODEL.rel("optimism", block=block),
                   caption="Apparent performance of each final model on the training cohort, the "
                           "mean optimism over bootstrap refits of the whole modelling procedure "
                           f"({resampled} resampled with replacement; every step refitted on each "
@@ -51,7 +52,7 @@ def optimism_table(sec: Section, study: Study, block: str) -> None:
     failed = failed[failed["n_failed"] > 0]
     if not failed.empty:
         sec.add(note("Bootstrap samples skipped (one outcome class, or the refit failed; "
-                     f"models/{block}/run.json names the failed refits): "
+                     f"{MODEL.rel('run', block=block)} names the failed refits): "
                      + "; ".join(f"{m} {int(k)}" for m, k in zip(failed["model_id"],
                                                                  failed["n_failed"])) + "."))
 
@@ -66,4 +67,4 @@ def optimism_answer(runs: dict[str, dict]) -> str:
     return (" Internal validation by the optimism-corrected bootstrap (Harrell, Lee & Mark "
             "1996; rms::validate), the whole modelling procedure refitted on every sample, "
             "for AUC, calibration intercept and slope and Brier score (" + "; ".join(parts)
-            + "; models/<block>/optimism.csv).")
+            + f"; {MODEL.rel('optimism', block='<block>')}).")

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from thyromics.layout import MODEL
 from thyromics.report._html import Section, fmt, heading, note, png_html, safe_name
 from thyromics.report._model_sections import _model_names
-from thyromics.report._study import HARMONIZATION, ROBUST_CSV, ROBUSTNESS, Study
+from thyromics.report._study import ROBUSTNESS, Study
 
 __all__ = ["robustness_section", "harmonization_section", "robustness_answer",
            "LEAST_STABLE", "REMOVED_SHOWN"]
@@ -106,7 +107,7 @@ def _removed_names(text: object) -> str:
 
 
 def _robust_part(sec: Section, block: str, robust: pd.DataFrame, names: dict[str, str]) -> None:
-    source = f"models/{block}/{ROBUST_CSV}"
+    source = MODEL.rel("robust", block=block)
     sec.add(heading(f"Robust step of the models: block {block}", 4))
     if robust.empty:
         sec.add(note(f"{source} is empty: no final model had a robust step."))
@@ -131,20 +132,20 @@ def robustness_section(study: Study) -> Section:
     """ICC figure, stable features per family, least stable features, robust-step removals."""
     sec = Section("robustness", "Feature robustness")
     icc = study.table(*ROBUSTNESS["icc"])
-    robust = {b: t for b in study.blocks() if (t := study.table("models", b, ROBUST_CSV)) is not None}
+    robust = {b: t for b in study.blocks() if (t := study.table(MODEL.rel("robust", block=b))) is not None}
     if icc is None:
         sec.not_run("feature robustness under perturbation", "/".join(ROBUSTNESS["icc"]),
                     _ROBUSTNESS_CMD)
     else:
         _icc_part(sec, study, icc)
     for block, table in robust.items():
-        names = _model_names(study.table("models", block, "comparison.csv"))
+        names = _model_names(study.table(MODEL.rel("comparison", block=block)))
         _robust_part(sec, block, table, names)
     return sec
 
 
 def _combat_note(study: Study, block: str) -> str:
-    s = (study.json("models", block, "run.json") or {}).get("settings") or {}
+    s = (study.json(MODEL.rel("run", block=block)) or {}).get("settings") or {}
     if not s.get("harmonize"):
         return "ComBat (Johnson et al. 2007) fitted on each training part only."
     cov = ", ".join(s.get("harmonize_covariates") or []) or "none"
@@ -158,21 +159,20 @@ def _combat_note(study: Study, block: str) -> str:
 def harmonization_section(study: Study) -> Section:
     """Per block: what ComBat did (figures) and the AUC with and without it."""
     sec = Section("harmonization", "Harmonisation across centres")
-    folder = HARMONIZATION["dir"]
-    blocks = [b for b in study.blocks() if study.path("models", b, folder).is_dir()]
+    blocks = [b for b in study.blocks() if study.path(MODEL.rel("harmonization", block=b)).is_dir()]
     if not blocks:
-        sec.not_run("harmonisation", f"models/<block>/{folder}/",
+        sec.not_run("harmonisation", MODEL.rel("harmonization", block="<block>") + "/",
                     "thyromics model --harmonize COLUMN (or harmonize: in the study YAML)")
     for block in blocks:
         sec.add(heading(f"Block: {block}"))
         sec.add(note(_combat_note(study, block)))
-        source = f"models/{block}/{folder}/{HARMONIZATION['auc']}"
-        auc = study.table("models", block, folder, HARMONIZATION["auc"])
+        source = MODEL.rel("harmonization_auc", block=block)
+        auc = study.table(MODEL.rel("harmonization_auc", block=block))
         if auc is None:
             sec.add(note(f"No AUC without harmonisation ({source} not written: the comparison "
                          "run is off, harmonize.compare: false)."))
         else:
-            names = _model_names(study.table("models", block, "comparison.csv"))
+            names = _model_names(study.table(MODEL.rel("comparison", block=block)))
             ids = auc["model_id"].astype(str)
             shown = pd.DataFrame({"model": ids.map(names).fillna(ids), "cohort": auc["cohort"]})
             for suffix, title in (("harmonized", "AUC with ComBat (95% CI)"),
@@ -191,9 +191,10 @@ def harmonization_section(study: Study) -> Section:
                 ("embedding", ("Every case's first two principal components (PCA fitted on the "
                                "training cohort's raw values), by centre, before and after "
                                "ComBat."))):
-            png = study.path("models", block, folder, HARMONIZATION[key])
+            rel = MODEL.rel(f"harmonization_{key}", block=block)
+            png = study.path(rel)
             if png.is_file():
-                sec.add(png_html(png, f"{caption} Source: models/{block}/{folder}/{png.name}."),
+                sec.add(png_html(png, f"{caption} Source: {rel}."),
                         content=True)
     return sec
 

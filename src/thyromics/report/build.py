@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 
 from thyromics.csvsafe import safe_frame
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.layout import REPORT, STUDY
 from thyromics.report._html import Section
 from thyromics.report._study import Study
 from thyromics.report.sections import SECTIONS
@@ -30,9 +31,9 @@ from thyromics.report.sections import SECTIONS
 __all__ = ["build_report", "build_sections", "DATA_DIR", "REPORT_NAME", "SCRIPTS"]
 
 #: Default file name of the report inside the study folder.
-REPORT_NAME: str = "report.html"
+REPORT_NAME: str = REPORT.name("report")
 #: Folder (beside the report) that receives the figures' and tables' data.
-DATA_DIR: str = "report_data"
+DATA_DIR: str = str(Path(REPORT.name("data", name="")).parent)
 #: The report's inline scripts (files in ``templates/``), in page order.
 SCRIPTS: tuple[str, ...] = ("report_errors.js", "report_check.js")
 
@@ -125,7 +126,7 @@ def build_report(study_dir: Path, *, output: Path | None = None, title: str | No
     output = Path(output) if output is not None else study_dir / REPORT_NAME
     if title is None:
         try:
-            meta = study.json("study.json") or {}
+            meta = study.json(STUDY.rel("study")) or {}
         except InputError:
             meta = {}  # the provenance section reports the broken file
         name = meta.get("name") if isinstance(meta, dict) else None
@@ -136,9 +137,10 @@ def build_report(study_dir: Path, *, output: Path | None = None, title: str | No
     data_dir.mkdir(parents=True, exist_ok=True)
     for sec in sections:
         for fig in sec.figures:
-            safe_frame(fig.data).to_csv(data_dir / f"{fig.name}.csv", index=False)
+            safe_frame(fig.data).to_csv(REPORT.at(output.parent, "data", name=fig.name),
+                                        index=False)
         for name, table in sec.tables.items():
-            safe_frame(table).to_csv(data_dir / f"{name}.csv", index=False)
+            safe_frame(table).to_csv(REPORT.at(output.parent, "data", name=name), index=False)
     _write_checklist(sections, output.parent, title)
 
     scripts, script_src = _scripts()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from thyromics.layout import REPORT
 from thyromics.report._checklist_answers import Facts
 from thyromics.report._checklist_topics import AUTHOR_TOPICS, PIPELINE_TOPICS
 from thyromics.report._study import Study
@@ -34,10 +35,10 @@ __all__ = ["checklist_rows", "checklist_markdown", "CHECKLIST_CSV", "CHECKLIST_M
            "STATUSES", "REFERENCES"]
 
 #: File names of the checklist written beside the report.
-CHECKLIST_CSV: str = "reporting_checklist.csv"
-CHECKLIST_MD: str = "reporting_checklist.md"
+CHECKLIST_CSV: str = REPORT.name("checklist_csv")
+CHECKLIST_MD: str = REPORT.name("checklist_md")
 #: Columns of the checklist table.
-COLUMNS: tuple[str, ...] = ("topic", "checklists", "status", "answer", "section")
+COLUMNS: tuple[str, ...] = REPORT.columns("checklist_csv")
 #: ``from the study``: answered from a stage's files; ``not run``: the pipeline can answer
 #: it but the study did not run that step; ``to complete``: only the authors can answer.
 STATUSES: tuple[str, ...] = ("from the study", "not run", "to complete")

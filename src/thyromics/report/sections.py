@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
 from thyromics.features.catalogue import parse_column
+from thyromics.layout import DEEP, MODEL, STUDY, TABLE1
 from thyromics.report import figures as F
 from thyromics.report._html import Section, heading, note, png_html
 from thyromics.report._curve_sections import (
@@ -129,22 +131,23 @@ def table1_section(study: Study) -> Section:
     from ``table1.json``; the stage's HTML page is never read, so nothing in it can run.
     """
     sec = Section("table1", "Table 1: patient and lesion characteristics")
-    for stem, title in (("table1", "By outcome"), ("table1_by_cohort", "By cohort")):
-        frame = study.table("table1", f"{stem}.csv", text=True)
+    for key, title in (("table1", "By outcome"), ("by_cohort", "By cohort")):
+        frame = study.table(TABLE1.rel(key), text=True)
         if frame is None:
             continue
-        meta = study.json("table1", f"{stem}.json")
+        meta = study.json(TABLE1.rel(f"{key}_meta"))
         meta = meta if isinstance(meta, dict) else {}
         sec.add(heading(title))
         shown = _table1_shown(frame, meta)
-        sec.add_table(stem, frame.iloc[:len(shown)], shown, caption=str(meta.get("footnote", "")),
-                      source=f"table1/{stem}.csv")
+        sec.add_table(Path(TABLE1.name(key)).stem, frame.iloc[:len(shown)], shown,
+                      caption=str(meta.get("footnote", "")), source=TABLE1.rel(key))
     if not sec.tables:
-        sec.not_run("Table 1", "table1/table1.csv", "thyromics table1")
-        if study.path("table1", "table1.html").is_file():
-            sec.add(note("table1/table1.html is not shown: the report builds Table 1 only from "
-                         "table1.csv, never from an HTML file. Rerun `thyromics run` (or "
-                         "`thyromics table1 -o table1/table1.csv`) to write it."))
+        sec.not_run("Table 1", TABLE1.rel("table1"), TABLE1.command)
+        if study.path(TABLE1.rel("table1_html")).is_file():
+            sec.add(note(f"{TABLE1.rel('table1_html')} is not shown: the report builds Table 1 "
+                         f"only from {TABLE1.name('table1')}, never from an HTML file. Rerun "
+                         f"`{STUDY.command}` (or `{TABLE1.command} -o {TABLE1.rel('table1')}`) "
+                         "to write it."))
     return sec
 
 
@@ -157,8 +160,8 @@ def _representative(features: pd.DataFrame, families: dict[str, list[str]],
     feature of each family with the largest absolute standardised mean difference.
     """
     for block in study.blocks():
-        for name in ("family_values.parquet", "family_values.csv"):
-            vals = study.table("models", block, name)
+        for key in ("family_values", "family_values_csv"):
+            vals = study.table(MODEL.rel(key, block=block))
             if vals is not None and {"case_id", "family", "value"} <= set(vals.columns):
                 if "label" not in vals:
                     vals = vals.merge(features[["case_id", "label"]], on="case_id", how="inner")
@@ -204,13 +207,13 @@ def features_section(study: Study) -> Section:
     sec.add_table("features_by_filter", by_filter, caption="Features per family and image filter.",
                   derived=f"the feature columns of {'/'.join(FEATURES)}")
     for block in study.blocks():
-        fam = study.table("models", block, "families.csv")
+        fam = study.table(MODEL.rel("families", block=block))
         if fam is not None:
             sec.add(heading(f"Family analysis: {block}"))
             sec.add_table(f"families_{block}", fam, fam.round(6),
                           caption="Per-family test between outcomes (p_geomean: geometric mean "
                                   "of the features' p-values).",
-                          source=f"models/{block}/families.csv")
+                          source=MODEL.rel("families", block=block))
     if "label" not in features or features["label"].nunique() < 2:
         sec.add(note("Boxplots by outcome need a label column with two classes."))
         return sec
@@ -227,17 +230,17 @@ def gallery_section(study: Study) -> Section:
     """Grad-CAM and segmentation images written by the deep-learning stage."""
     sec = Section("galleries", "Grad-CAM and segmentation galleries")
     for folder, title in (("gradcam", "Grad-CAM"), ("segmentation", "Segmentation")):
-        pngs = study.pngs("deep", folder)
+        pngs = study.pngs(DEEP.rel(folder))
         sec.add(heading(title))
         if not pngs:
-            sec.not_run(title, f"deep/{folder}/*.png", "thyromics dl gradcam" if folder == "gradcam"
+            sec.not_run(title, f"{DEEP.rel(folder)}/*.png", "thyromics dl gradcam" if folder == "gradcam"
                         else "thyromics segment predict")
             continue
         items = [png_html(p, p.stem, css_class="thumb") for p in pngs[:GALLERY_MAX]]
         sec.add(Markup('<div class="gallery">') + Markup("").join(items) + Markup("</div>"),
                 content=True)
         if len(pngs) > GALLERY_MAX:
-            sec.add(note(f"{len(pngs) - GALLERY_MAX} more images in deep/{folder}/."))
+            sec.add(note(f"{len(pngs) - GALLERY_MAX} more images in {DEEP.rel(folder)}/."))
     return sec
 
 
@@ -298,22 +301,23 @@ def extraction_provenance(study: Study) -> tuple[dict | None, str]:
 def provenance_section(study: Study) -> Section:
     """Versions, settings, seeds, input hashes and run time."""
     sec = Section("provenance", "Provenance")
-    meta = study.json("study.json")
+    source = STUDY.rel("study")
+    meta = study.json(source)
     if meta is None:
-        sec.not_run("the study runner's provenance", "study.json", "thyromics run")
+        sec.not_run("the study runner's provenance", source, STUDY.command)
     else:
         run = pd.DataFrame(
             [("study", meta.get("name", "")), ("started", meta.get("started", "")),
              ("finished", meta.get("finished", "")),
              ("run time", _runtime(meta.get("started"), meta.get("finished"))),
              ("seed", meta.get("seed", ""))], columns=["item", "value"])
-        sec.add_table("provenance_run", run.astype(str), derived="study.json")
+        sec.add_table("provenance_run", run.astype(str), derived=source)
         for key, title in (("versions", "Versions"), ("settings", "Settings")):
             rows = _flat(meta.get(key) or {})
             sec.add(heading(title))
             if rows:
                 sec.add_table(f"provenance_{key}", pd.DataFrame(rows, columns=["key", "value"]),
-                              source=f"study.json#{key}")
+                              source=f"{source}#{key}")
             else:
                 sec.add(note(f"No {key} recorded."))
         inputs = meta.get("inputs") or {}
@@ -321,7 +325,7 @@ def provenance_section(study: Study) -> Section:
         if inputs:
             sec.add_table("provenance_inputs",
                           pd.DataFrame(sorted(inputs.items()), columns=["file", "sha256"]),
-                          source="study.json#inputs")
+                          source=f"{source}#inputs")
         else:
             sec.add(note("No input hashes recorded."))
     extra, where = extraction_provenance(study)

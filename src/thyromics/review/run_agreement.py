@@ -42,6 +42,7 @@ import numpy as np
 
 from thyromics.csvsafe import restore_frame, safe_frame
 from thyromics.errors import CaseError, InputError
+from thyromics.layout import AGREEMENT
 
 __all__ = ["MaskSource", "AgreementResult", "resolve_source", "resolve_sources", "run_agreement"]
 
@@ -340,29 +341,30 @@ def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
         summary = pd.DataFrame(columns=["comparison"])
     else:
         summary = summarize(per_case)
-        safe_frame(per_case).to_csv(out / "per_case.csv", index=False)
-        safe_frame(summary).to_csv(out / "summary.csv", index=False)
-        safe_frame(group_tests(per_case, group)).to_csv(out / "group_tests.csv", index=False)
+        safe_frame(per_case).to_csv(AGREEMENT.at(out, "per_case"), index=False)
+        safe_frame(summary).to_csv(AGREEMENT.at(out, "summary"), index=False)
+        safe_frame(group_tests(per_case, group)).to_csv(AGREEMENT.at(out, "group_tests"),
+                                                              index=False)
         from thyromics.review.figures import agreement_figure, bland_altman_figure
 
-        agreement_figure(per_case, out / "agreement.png")
+        agreement_figure(per_case, AGREEMENT.at(out, "figure"))
         for i, comp in enumerate(dict.fromkeys(per_case["comparison"]), start=1):
             bland_altman_figure(per_case[per_case["comparison"] == comp], comp,
-                                out / f"bland_altman_{i}.png")
+                                AGREEMENT.at(out, "bland_altman", i=i))
     safe_frame(pd.DataFrame(errors, columns=["case_id", "source", "stage", "error", "file"])).to_csv(
-        out / "errors.csv", index=False)
+        AGREEMENT.at(out, "errors"), index=False)
     icc_table, bad = None, []
     if preset is not None and len(features) >= 2:
         icc_table = _feature_icc(features, [s.name for s in sources], icc_threshold)
-        atomic_write(out / "feature_icc.csv", lambda p: safe_frame(icc_table).to_csv(p, index=False))
+        atomic_write(AGREEMENT.at(out, "feature_icc"), lambda p: safe_frame(icc_table).to_csv(p, index=False))
         bad = icc_table.loc[icc_table["reproducible"] == False, "feature"].tolist()  # noqa: E712
     settings_json = settings.to_dict() if settings is not None else None
-    atomic_write_json(out / "summary.json", {
+    atomic_write_json(AGREEMENT.at(out, "summary_json"), {
         "sources": [s.spec for s in sources], "n_cases": len(manifest.cases), "n_compared": n_ok,
         "comparisons": summary.to_dict("records"), "icc_threshold": icc_threshold,
         "n_features": None if icc_table is None else int(len(icc_table)),
         "n_feature_cases": len(features), "not_reproducible": bad, "errors": len(errors)})
-    atomic_write_json(out / "provenance.json", {
+    atomic_write_json(AGREEMENT.at(out, "provenance"), {
         "command": "agreement", "manifest": str(manifest.path), "sources": [s.spec for s in sources],
         "preset": preset, "original_only": original_only, "label": label, "roi": roi,
         "feature_settings": settings_json, "versions": package_versions(), "mask_sha256": hashes})

@@ -53,6 +53,7 @@ import numpy as np
 
 from thyromics.csvsafe import restore_cell, safe_row
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.layout import REVIEW
 from thyromics.review.study import ReviewError, ReviewStudy, case_file_name, is_inside
 
 __all__ = ["ReaderState", "LOG_COLUMNS", "MANIFEST_COLUMNS", "DECISIONS", "STATUSES",
@@ -164,11 +165,12 @@ class ReaderState:
         self.save_as = save_as
         self.study = study
         self.reader = check_reader(reader)
-        self.folder = Path(review_dir).expanduser().resolve() / reader
-        self.masks_dir = self.folder / "masks"
-        self.log_path = self.folder / "decisions.csv"
-        self.torn_path = self.folder / "decisions.torn.txt"
-        self.manifest_path = self.folder / "cases.csv"
+        root = Path(review_dir).expanduser().resolve()
+        self.folder = root / reader
+        self.masks_dir = REVIEW.at(root, "masks", reader=reader)
+        self.log_path = REVIEW.at(root, "decisions", reader=reader)
+        self.torn_path = REVIEW.at(root, "torn", reader=reader)
+        self.manifest_path = REVIEW.at(root, "cases", reader=reader)
         self._lock = threading.Lock()
         self.latest: dict[str, dict[str, str]] = {}
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ def robustness(
     from thyromics.features.settings import ExtractionSettings
     from thyromics.io.manifest import read_manifest
     from thyromics.parallel import default_jobs
-    from thyromics.robustness.run import ICC_FIGURE, run_robustness
+    from thyromics.robustness.run import ICC_FIGURE, ICC_TABLE, run_robustness
     from thyromics.robustness.settings import get_chain
 
     if criterion not in ("icc", "lower"):
@@ -55,5 +55,5 @@ def robustness(
                f"{'>=' if criterion == 'icc' else 'lower bound >='} {threshold}) over "
                f"{res.n_cases} cases x {res.n_perturbations} perturbations; "
                f"{res.n_failed} failed extraction(s); {res.seconds:.1f} s.")
-    typer.echo(f"  ICC table: {res.out / 'icc.csv'}")
+    typer.echo(f"  ICC table: {res.out / ICC_TABLE}")
     typer.echo(f"  figure:    {res.out / ICC_FIGURE}")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from thyromics.errors import InputError
+from thyromics.layout import ROBUSTNESS
 from thyromics.provenance import (atomic_write, atomic_write_json, check_writable, now_iso,
                                   output_lock, package_versions, path_sha256)
 from thyromics.robustness.icc import PERTURBATION_COLUMN, feature_icc, stable_features
@@ -49,9 +50,9 @@ __all__ = ["RobustnessResult", "run_robustness", "read_perturbed", "PERTURBED_TA
            "ICC_TABLE", "ICC_FIGURE", "SUMMARY_JSON"]
 
 #: File of the long perturbed table inside a robustness output folder.
-PERTURBED_TABLE = "perturbations.parquet"
+PERTURBED_TABLE = ROBUSTNESS.name("perturbations")
 #: The per-feature ICC table, its figure and the summary (inside the output folder).
-ICC_TABLE, ICC_FIGURE, SUMMARY_JSON = "icc.csv", "icc_by_family.png", "robustness.json"
+ICC_TABLE, ICC_FIGURE, SUMMARY_JSON = (ROBUSTNESS.name(k) for k in ("icc", "figure", "summary"))
 _ID = ("case_id", "patient_id", "label", "split")
 
 
@@ -130,10 +131,10 @@ def _run_locked(manifest, settings, chain, out: Path, *, jobs, scheduler, kinds,
     tables, params, errors = [], [], []
     t_ex = time.perf_counter()
     for r in range(chain.repetitions):
-        path = out / "perturbed" / f"p{r:03d}.parquet"
+        path = ROBUSTNESS.at(out, "perturbed", repetition=r)
         path.parent.mkdir(parents=True, exist_ok=True)
         summary = extract_cohort(manifest, settings, path, jobs=jobs, scheduler=scheduler,
-                                 cache_dir=out / ".thyromics_cache",
+                                 cache_dir=ROBUSTNESS.at(out, "cache"),
                                  geometry_tolerance=geometry_tolerance,
                                  perturbation=Perturbation(chain, r), on_progress=on_progress)
         table, prov = read_features(path)
@@ -144,7 +145,7 @@ def _run_locked(manifest, settings, chain, out: Path, *, jobs, scheduler, kinds,
     extraction_seconds = time.perf_counter() - t_ex
     if not any(len(t) for t in tables):
         raise InputError(f"no case could be extracted in any perturbation; the reasons are in "
-                         f"{out / 'errors.csv'}")
+                         f"{ROBUSTNESS.at(out, 'errors')}")
     long = _long_table(tables, manifest)
     features = [c for c in long.columns
                 if c not in (*_ID, PERTURBATION_COLUMN, *manifest.clinical_columns)]
@@ -158,11 +159,11 @@ def _run_locked(manifest, settings, chain, out: Path, *, jobs, scheduler, kinds,
                   "reference": "Zwanenburg et al., Sci Rep 2019;9:614"}
     _write_long(long, out / PERTURBED_TABLE, provenance)
     param_frame = pd.DataFrame(params).sort_values(["case_id", "repetition"], kind="stable")
-    atomic_write(out / "perturbation_parameters.csv",
+    atomic_write(ROBUSTNESS.at(out, "parameters"),
                  lambda p: param_frame.to_csv(p, index=False))
     atomic_write(out / ICC_TABLE, lambda p: icc.to_csv(p, index=False))
     err = pd.DataFrame(errors, columns=["case_id", PERTURBATION_COLUMN, "stage", "error", "file"])
-    atomic_write(out / "errors.csv", lambda p: err.to_csv(p, index=False))
+    atomic_write(ROBUSTNESS.at(out, "errors"), lambda p: err.to_csv(p, index=False))
     if figure:
         from thyromics.robustness.figure import icc_figure
 
@@ -239,5 +240,5 @@ def read_perturbed(path: str | Path) -> "pd.DataFrame":
         path = path / PERTURBED_TABLE
     if not path.exists():
         raise InputError(f"perturbed feature table {path} not found; make it with "
-                         "`thyromics robustness CASES.csv -o OUT` (OUT/perturbations.parquet)")
+                         f"`{ROBUSTNESS.command} CASES.csv -o OUT` (OUT/{PERTURBED_TABLE})")
     return pd.read_parquet(path)

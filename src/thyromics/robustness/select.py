@@ -22,6 +22,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.layout import ROBUSTNESS
 
 __all__ = ["RobustFilter", "CASE_COLUMN", "present", "removed_summary"]
 
@@ -44,7 +45,7 @@ def _load(path: str | Path) -> pd.DataFrame:
         p = p / PERTURBED_TABLE
     if not p.exists():
         raise InputError(f"perturbed feature table {p} not found; make it with "
-                         "`thyromics robustness CASES.csv -o OUT` and pass OUT")
+                         f"`{ROBUSTNESS.command} CASES.csv -o OUT` and pass OUT")
     st = p.stat()
     return _perturbed(str(p.resolve()), st.st_mtime_ns, st.st_size)
 

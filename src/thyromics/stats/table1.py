@@ -255,6 +255,19 @@ def table1(frame: pd.DataFrame, *, group: str, by: str | None = None,
     ------
     InputError
         Unknown columns, or fewer than two groups.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"group": ["ATC"] * 4 + ["DTC"] * 4,
+    ...                       "age": [70, 65, 72, 68, 45, 50, 38, 52],
+    ...                       "sex": ["F", "M", "M", "F", "F", "F", "M", "F"]})
+    >>> t = table1(frame, group="group", categorical=["sex"], continuous=["age"],
+    ...            nonnormal=None)
+    >>> t.frame.loc[1, ["variable", "group = ATC", "group = DTC", "test"]].tolist()
+    ['age', '68.8 ± 3.0', '46.2 ± 6.2', 'Student t-test']
+    >>> t.frame.loc[2, ["variable", "p", "test"]].tolist()
+    ['sex', '1.000', 'Fisher exact']
     """
     forced_nonnormal = tuple(nonnormal) if nonnormal not in (None, "auto") else ()
     settings = Table1Settings(group=group, by=by, alpha_normality=alpha_normality,

@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from thyromics.layout import (DEEP, DEEP_MODEL, EVALUATE, EXTRACT, MODEL, REPORT, ROBUSTNESS,
+                              STUDY, TABLE1)
 from thyromics.provenance import (atomic_write_json, now_iso, package_versions, path_sha256,
                                   settings_hash)
 from thyromics.study.config import StudyConfig
-from thyromics.study.subgroups import SUBGROUPS_CSV, SUBGROUPS_DIR, SUBGROUPS_JSON
 
 __all__ = ["run_study", "StudyPaths"]
 
@@ -22,18 +23,22 @@ Log = Callable[[str], None]
 
 
 class StudyPaths:
-    """Where each step of a study writes (the contract the report reads)."""
+    """Where each step of a study writes (from :mod:`thyromics.layout`)."""
 
     def __init__(self, out: Path) -> None:
         self.out = Path(out)
-        self.features = self.out / "features" / "features.parquet"
-        self.table1 = self.out / "table1"
-        self.models = self.out / "models"
-        self.deep = self.out / "deep"
-        self.robustness = self.out / "robustness"
-        self.evaluate = self.out / SUBGROUPS_DIR
-        self.report = self.out / "report.html"
-        self.study_json = self.out / "study.json"
+        self.features = EXTRACT.path(self.out, "features")
+        self.table1 = TABLE1.dir(self.out)
+        self.models = MODEL.top(self.out)
+        self.deep = DEEP.dir(self.out)
+        self.robustness = ROBUSTNESS.dir(self.out)
+        self.evaluate = EVALUATE.dir(self.out)
+        self.report = REPORT.path(self.out, "report")
+        self.study_json = STUDY.path(self.out, "study")
+
+    def done(self, folder: Path) -> Path:
+        """The step marker of ``folder`` (one of the folders above)."""
+        return STUDY.path(self.out, "done", step=folder.relative_to(self.out).as_posix())
 
 
 def _done(marker: Path, key: str) -> bool:
@@ -121,19 +126,19 @@ def _run_locked(cfg: StudyConfig, paths: StudyPaths, *, log: Log,
 
             raise InputError(f"no case could be extracted; the reasons are in {s.errors_path}")
 
-    _step("extract", paths.features.parent / ".done.json", ext_key, log, do_extract)
+    _step("extract", paths.done(paths.features.parent), ext_key, log, do_extract)
 
     # 2. Table 1 of the clinical columns, by outcome (and by cohort).
     if cfg.table1.enabled and manifest.clinical_columns:
         t1_key = settings_hash([ext_key, cfg.table1.model_dump(mode="json")])
-        _step("table1", paths.table1 / ".done.json", t1_key, log,
+        _step("table1", paths.done(paths.table1), t1_key, log,
               lambda: _table1(manifest, cfg, paths))
 
     # 3. Deep learning: a lesion classifier, its predictions, Grad-CAM and deep features.
     deep_key = None
     if cfg.deep.enabled:
         deep_key = settings_hash([manifest_hash, cfg.deep.model_dump(mode="json"), cfg.seed])
-        _step("deep", paths.deep / ".done.json", deep_key, log,
+        _step("deep", paths.done(paths.deep), deep_key, log,
               lambda: _deep(cfg, paths, log))
 
     # 4. Models: each block compared over the chosen classifiers.
@@ -141,7 +146,7 @@ def _run_locked(cfg: StudyConfig, paths: StudyPaths, *, log: Log,
     rob_key = None
     if cfg.robustness.enabled:
         rob_key = settings_hash([ext_key, cfg.robustness.model_dump(mode="json"), cfg.seed])
-        _step("robustness", paths.robustness / ".done.json", rob_key, log,
+        _step("robustness", paths.done(paths.robustness), rob_key, log,
               lambda: _robustness(cfg, manifest, settings, paths, log))
     extra = [rob_key, cfg.harmonize.model_dump(mode="json")] if (
         rob_key or cfg.harmonize.column) else []
@@ -150,17 +155,18 @@ def _run_locked(cfg: StudyConfig, paths: StudyPaths, *, log: Log,
                                cfg.model.model_dump(mode="json", exclude={"jobs", "scheduler"}),
                                cfg.seed,
                                *extra])
-    _step("model", paths.models / ".done.json", model_key, log,
+    _step("model", paths.done(paths.models), model_key, log,
           lambda: _models(cfg, paths, log, progress))
 
     # 5. Subgroups: every model of every block, per subgroup, at its carried threshold.
     if cfg.evaluate.subgroups:
         sub_key = settings_hash([model_key, cfg.evaluate.model_dump(mode="json")])
-        _step("evaluate", paths.evaluate / ".done.json", sub_key, log,
+        _step("evaluate", paths.done(paths.evaluate), sub_key, log,
               lambda: _subgroups(cfg, paths, manifest.frame, log))
     else:  # a subgroup table of an earlier run must not reach this run's report
-        for name in (SUBGROUPS_CSV, SUBGROUPS_JSON, ".done.json"):
-            (paths.evaluate / name).unlink(missing_ok=True)
+        for path in (EVALUATE.at(paths.evaluate, "subgroups"),
+                     EVALUATE.at(paths.evaluate, "subgroups_json"), paths.done(paths.evaluate)):
+            path.unlink(missing_ok=True)
 
     atomic_write_json(paths.study_json, {
         "name": cfg.name, "started": started, "finished": now_iso(), "seed": cfg.seed,
@@ -197,12 +203,12 @@ def _table1(manifest, cfg: StudyConfig, paths: StudyPaths) -> None:
     paths.table1.mkdir(parents=True, exist_ok=True)
     t = table1(labelled.drop(columns=["split"], errors="ignore"), group="label",
                variables=variables)
-    t.to_csv(paths.table1 / "table1.csv")
-    (paths.table1 / "table1.html").write_text(t.to_html(), encoding="utf-8")
+    t.to_csv(TABLE1.at(paths.table1, "table1"))
+    TABLE1.at(paths.table1, "table1_html").write_text(t.to_html(), encoding="utf-8")
     if cfg.table1.by_cohort and "split" in frame and frame["split"].notna().any():
         tc = table1(frame[frame["split"].notna()], group="split", variables=variables)
-        tc.to_csv(paths.table1 / "table1_by_cohort.csv")
-        (paths.table1 / "table1_by_cohort.html").write_text(tc.to_html(), encoding="utf-8")
+        tc.to_csv(TABLE1.at(paths.table1, "by_cohort"))
+        TABLE1.at(paths.table1, "by_cohort_html").write_text(tc.to_html(), encoding="utf-8")
 
 
 def _models(cfg: StudyConfig, paths: StudyPaths, log: Log, progress: Callable | None) -> None:
@@ -211,7 +217,7 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log, progress: Callable | 
     from thyromics.parallel import default_jobs
 
     m = cfg.model
-    deep_table = paths.deep / "deep_features.parquet"
+    deep_table = DEEP.at(paths.deep, "features")
     if any("deep" in b.split("+") for b in m.blocks) and not deep_table.exists():
         from thyromics.errors import InputError
 
@@ -222,7 +228,7 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log, progress: Callable | 
                                 threshold_rule=m.threshold, tuner=m.tuner, trials=m.trials,
                                 calibration=m.calibration, **_step_settings(cfg, paths))
     for block in m.blocks:
-        out = paths.models / block.replace("+", "_")
+        out = MODEL.dir(paths.out, block=block.replace("+", "_"))
         log(f"[model] block {block}: {', '.join(m.models)} ({m.cv}-fold CV x {m.repeats})")
         run_model_stage(paths.features, label="label", group="patient_id", split="split",
                         blocks=[block], models=list(m.models), cv=m.cv,
@@ -286,16 +292,16 @@ def _deep(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
         network=d.network, network_options=dict(d.network_options), epochs=d.epochs, batch_size=d.batch_size, learning_rate=d.learning_rate,
         seed=cfg.seed, pretrained=str(d.pretrained) if d.pretrained else None,
         data=DataSettings(spatial_dims=d.spatial_dims, size_2d=(d.size, d.size), seed=cfg.seed))
-    model_dir = paths.deep / "model"
+    model_dir = DEEP_MODEL.dir(paths.out)
     log(f"[deep] training {d.network} ({d.spatial_dims}D, at most {d.epochs} epochs)")
     fit_classifier(cfg.cases, settings, model_dir, progress=False)
     pred, skipped = predict_classifier(model_dir, cfg.cases, progress=False)
-    split = pd.read_csv(model_dir / "split.csv")[["case_id", "split"]]
+    split = pd.read_csv(DEEP_MODEL.at(model_dir, "split"))[["case_id", "split"]]
     manifest = pd.read_csv(cfg.cases, usecols=lambda c: c in ("case_id", "split"))
     pred = pred.merge(split.rename(columns={"split": "role"}), on="case_id", how="left")
     if "split" in manifest:
         pred = pred.merge(manifest, on="case_id", how="left")
-    pred.to_csv(paths.deep / "predictions.csv", index=False)
+    pred.to_csv(DEEP.at(paths.deep, "predictions"), index=False)
     # The network saw the training and validation rows: only the other cohorts are honest.
     # Its threshold is Youden's on the validation rows, carried unchanged to them.
     val = pred[pred["role"].eq("val") & pred["label"].notna()]
@@ -305,24 +311,24 @@ def _deep(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
     cohort_of = held_out["split"] if "split" in held_out else pd.Series("held-out", index=held_out.index)
     metrics = {str(c): evaluate_scores(rows, truth="label", scores=["probability"], threshold=threshold)
                for c, rows in held_out.groupby(cohort_of) if rows["label"].nunique() == 2}
-    (paths.deep / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str))
+    DEEP.at(paths.deep, "metrics").write_text(json.dumps(metrics, indent=1, default=str))
     _deep_as_model_block(d.network, held_out.assign(cohort=cohort_of), metrics,
-                         paths.models / "network")
+                         MODEL.dir(paths.out, block="network"))
     log("[deep] held-out AUC: " + (", ".join(
         f"{k} {v['scores']['probability']['auc']:.3f}" for k, v in metrics.items()) or "none"))
     if d.gradcam:
         picks = held_out.head(d.gradcam)["case_id"] if len(held_out) else pred.head(d.gradcam)["case_id"]
-        sub = paths.deep / "gradcam_cases.csv"
+        sub = DEEP.at(paths.deep, "gradcam_cases")
         full = pd.read_csv(cfg.cases)
         chosen = full[full["case_id"].isin(set(picks))].copy()
         for col in ("image", "mask"):  # paths stay valid from the new folder
             chosen[col] = [str((Path(cfg.cases).parent / p).resolve()) for p in chosen[col]]
         chosen.to_csv(sub, index=False)
-        gradcam_manifest(model_dir, sub, paths.deep / "gradcam", progress=False)
+        gradcam_manifest(model_dir, sub, DEEP.at(paths.deep, "gradcam"), progress=False)
     table, _ = embed_manifest(model_dir, cfg.cases, progress=False)
-    table.to_parquet(paths.deep / "deep_features.parquet")
+    table.to_parquet(DEEP.at(paths.deep, "features"))
     if skipped:
-        log(f"[deep] {len(skipped)} case(s) skipped: see {model_dir / 'errors.csv'}")
+        log(f"[deep] {len(skipped)} case(s) skipped: see {DEEP_MODEL.at(model_dir, 'errors')}")
 
 
 def _deep_as_model_block(network: str, held_out, metrics: dict, out: Path) -> None:
@@ -338,13 +344,13 @@ def _deep_as_model_block(network: str, held_out, metrics: dict, out: Path) -> No
                      **{k: s[k]["value"] for k in ("accuracy", "sensitivity", "specificity",
                                                    "ppv", "npv", "f1")},
                      "threshold": s["threshold"]})
-    pd.DataFrame(rows).to_csv(out / "comparison.csv", index=False)
+    pd.DataFrame(rows).to_csv(MODEL.at(out, "comparison"), index=False)
     # one network: no DeLong comparison inside the block; its explanation is Grad-CAM
-    pd.DataFrame(columns=["cohort", "model_a", "model_b", "n", "auc_a", "auc_b", "auc_diff",
-                          "ci_low", "ci_high", "z", "p", "method"]).to_csv(out / "delong.csv", index=False)
-    atomic_write_json(out / "run.json", {"stage": "deep", "network": network,
+    pd.DataFrame(columns=list(MODEL.columns("delong"))).to_csv(MODEL.at(out, "delong"),
+                                                               index=False)
+    atomic_write_json(MODEL.at(out, "run"), {"stage": "deep", "network": network,
                                          "threshold": "Youden on the validation rows, carried"})
     pd.DataFrame({"case_id": held_out["case_id"], "patient_id": held_out["patient_id"],
                   "model": network, "cohort": held_out["cohort"], "fold": -1, "repeat": -1,
                   "y_true": held_out["label"].astype(int), "score": held_out["probability"]}
-                 ).to_parquet(out / "predictions.parquet", index=False)
+                 ).to_parquet(MODEL.at(out, "predictions"), index=False)

@@ -21,20 +21,19 @@ from typing import Any
 import pandas as pd
 
 from thyromics.errors import InputError, ThyromicsWarning
+from thyromics.layout import EVALUATE, MODEL
 from thyromics.study.config import SubgroupConfig
 
 __all__ = ["run_subgroups", "SUBGROUPS_DIR", "SUBGROUPS_JSON", "SUBGROUPS_CSV", "SUBGROUP_COLUMNS"]
 
 #: Folder of the study output that receives the subgroup evaluation.
-SUBGROUPS_DIR: str = "evaluate"
+SUBGROUPS_DIR: str = EVALUATE.folder
 #: The evaluate API's output per block, cohort and variable.
-SUBGROUPS_JSON: str = "subgroups.json"
+SUBGROUPS_JSON: str = EVALUATE.name("subgroups_json")
 #: One row per block, cohort, model, variable and subgroup.
-SUBGROUPS_CSV: str = "subgroups.csv"
+SUBGROUPS_CSV: str = EVALUATE.name("subgroups")
 #: Columns of :data:`SUBGROUPS_CSV`.
-SUBGROUP_COLUMNS: tuple[str, ...] = (
-    "block", "cohort", "model", "model_id", "variable", "subgroup", "n", "n_pos", "auc",
-    "auc_ci_low", "auc_ci_high", "sensitivity", "specificity", "threshold")
+SUBGROUP_COLUMNS: tuple[str, ...] = EVALUATE.columns("subgroups")
 
 
 def _groups(frame: pd.DataFrame, spec: SubgroupConfig) -> pd.Series:
@@ -65,14 +64,14 @@ def _block_rows(block: str, folder: Path, cases: pd.DataFrame,
                 specs: Sequence[SubgroupConfig], seed: int) -> tuple[dict, list[dict]]:
     from thyromics.evaluate.api import evaluate_scores
 
-    preds = pd.read_parquet(folder / "predictions.parquet")
-    comp = pd.read_csv(folder / "comparison.csv")
+    preds = pd.read_parquet(MODEL.at(folder, "predictions"))
+    comp = pd.read_csv(MODEL.at(folder, "comparison"))
     key = "model_id" if "model_id" in comp else "model"
     thresholds = {}
     for m, values in comp.groupby(comp[key].astype(str))["threshold"]:
         carried = values.dropna().astype(float).unique()  # one per model, carried to every cohort
         if len(carried) > 1:
-            raise InputError(f"{folder / 'comparison.csv'}: model {m!r} has {len(carried)} different "
+            raise InputError(f"{MODEL.at(folder, 'comparison')}: model {m!r} has {len(carried)} different "
                              "thresholds; a subgroup analysis needs the one carried from training.")
         if len(carried):
             thresholds[m] = float(carried[0])
@@ -137,7 +136,7 @@ def run_subgroups(models_dir: Path, manifest: pd.DataFrame, specs: Sequence[Subg
     cases = manifest.drop_duplicates("case_id").assign(case_id=lambda d: d["case_id"].astype(str))
     cases = cases.set_index("case_id")[[s.column for s in specs]]
     blocks = sorted(p for p in Path(models_dir).iterdir()
-                    if (p / "predictions.parquet").is_file() and (p / "comparison.csv").is_file())
+                    if MODEL.at(p, "predictions").is_file() and MODEL.at(p, "comparison").is_file())
     result: dict[str, Any] = {"seed": seed, "positive_when": "score >= threshold",
                               "threshold": "carried from the out-of-fold training predictions",
                               "variables": [s.model_dump(mode="json") for s in specs], "blocks": {}}

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from thyromics.layout import MANIFEST
+
 __all__ = ["SyntheticSettings", "make_cohort", "ct_lesion", "us_lesion", "SEPARATION"]
 
 #: Mean of the latent aggressiveness of class 1 (class 0: 0; both SD 1).
@@ -191,6 +193,6 @@ def make_cohort(out_dir: str | Path, modality: str, settings: SyntheticSettings 
                          "image": f"images/{case_id}.{ext}", "mask": f"masks/{case_id}.{ext}",
                          "label": y, "split": splits[p], "age": age, "sex": sex,
                          "size_mm": round(size_mm, 1), "lymph_node": node})
-    manifest = out / "cases.csv"
+    manifest = MANIFEST.at(out, "cases")
     pd.DataFrame(rows).to_csv(manifest, index=False)
     return manifest

@@ -10,6 +10,8 @@ from .habitats import HabitatModel, habitat_features, lesion_habitats
 from .scores import diversity
 from .settings import IthSettings
 
+from thyromics.layout import HABITATS
+
 __all__ = ["run_habitats"]
 
 
@@ -72,7 +74,7 @@ def run_habitats(cases: Path, output: Path, settings: IthSettings | None = None,
                 errors.append({"case_id": c.case_id, "stage": "fit", "reason": str(e)})
         if not xs:
             raise RuntimeError("no training case could be read to fit population habitats; "
-                               f"see {output / 'errors.csv'}")
+                               f"see {HABITATS.at(output, 'errors')}")
         model = HabitatModel(method=s.habitat_method, n_habitats=s.n_habitats,
                              k_range=s.habitat_k_range, seed=s.seed).fit(np.vstack(xs))
     for c in tqdm(man.cases, desc="habitats", disable=not progress):
@@ -88,14 +90,13 @@ def run_habitats(cases: Path, output: Path, settings: IthSettings | None = None,
             d = diversity(h.labels[lesion].astype(int) - 1)
             div_rows.append({"case_id": c.case_id, "k": h.k, **{f"habitat_{k}": v for k, v in d.items()}})
             safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in c.case_id)
-            write_image(img.with_array(h.labels), output / "labels" / f"{safe}.nii.gz")
-            _overlay_png(img.array, h.labels, output / "png" / f"{safe}.png", f"{c.case_id}: {h.k} habitats")
+            write_image(img.with_array(h.labels), HABITATS.at(output, "labels", case=safe))
+            _overlay_png(img.array, h.labels, HABITATS.at(output, "overlay", case=safe), f"{c.case_id}: {h.k} habitats")
         except Exception as e:  # noqa: BLE001 - recorded, the batch goes on
             errors.append({"case_id": c.case_id, "stage": "habitats", "reason": str(e)})
-    paths = {"habitats": output / "habitats.csv", "diversity": output / "diversity.csv",
-             "errors": output / "errors.csv"}
-    pd.DataFrame(rows, columns=["case_id", "habitat", "voxels", "fraction", "mean_intensity"]
-                 ).to_csv(paths["habitats"], index=False)
+    paths = {k: HABITATS.at(output, k) for k in ("habitats", "diversity", "errors")}
+    pd.DataFrame(rows, columns=list(HABITATS.columns("habitats"))).to_csv(paths["habitats"],
+                                                                       index=False)
     pd.DataFrame(div_rows).to_csv(paths["diversity"], index=False)
     pd.DataFrame(errors, columns=["case_id", "stage", "reason"]).to_csv(paths["errors"], index=False)
     return paths
