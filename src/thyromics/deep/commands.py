@@ -77,7 +77,7 @@ def _report_errors(errors: list, out_dir: Path) -> None:
 @dl_app.command("train")
 def dl_train(
     manifest: Path = typer.Argument(..., help="Case manifest (cases.csv) with labels."),
-    out: Path = typer.Option(Path("dl_model"), "--out", "-o", help="Output folder (model.pt, settings.json, "
+    out: Path = typer.Option(Path("dl_model"), "-o", "--out", "--output", help="Output folder (model.pt, settings.json, "
                              "history.csv, split.csv)."),
     network: str = typer.Option("densenet121", help="cnn, alexnet, densenet121, resnet50, vit, inception_v3, "
                                 "se_resnet."),
@@ -128,7 +128,7 @@ def dl_train(
 def dl_predict(
     model_dir: Path = typer.Argument(..., help="Folder written by `thyromics dl train`."),
     manifest: Path = typer.Argument(..., help="Case manifest to predict."),
-    out: Path = typer.Option(Path(DL.name("predictions")), "--out", "-o", help="CSV of probabilities."),
+    out: Path = typer.Option(Path(DL.name("predictions")), "-o", "--out", "--output", help="CSV of probabilities."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
     roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
 ) -> None:
@@ -146,7 +146,7 @@ def dl_predict(
 def dl_embed(
     model_dir: Path = typer.Argument(..., help="Folder written by `thyromics dl train`."),
     manifest: Path = typer.Argument(..., help="Manifest holding the model's training cases (and any others)."),
-    out: Path = typer.Option(Path(DL.name("features")), "--out", "-o", help="Parquet feature table."),
+    out: Path = typer.Option(Path(DL.name("features")), "-o", "--out", "--output", help="Parquet feature table."),
     n_components: int = typer.Option(128, help="PCA components (fewer when the training set is smaller)."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
     roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
@@ -166,7 +166,7 @@ def dl_embed(
 def dl_gradcam(
     model_dir: Path = typer.Argument(..., help="Folder written by `thyromics dl train`."),
     manifest: Path = typer.Argument(..., help="Case manifest."),
-    out: Path = typer.Option(Path("gradcam"), "--out", "-o", help="Folder for the PNG overlays."),
+    out: Path = typer.Option(Path("gradcam"), "-o", "--out", "--output", help="Folder for the PNG overlays."),
     class_idx: int = typer.Option(1, help="Class whose evidence is shown."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
     roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
@@ -183,7 +183,7 @@ def dl_gradcam(
 @segment_app.command("train")
 def segment_train(
     manifest: Path = typer.Argument(..., help="Case manifest with masks."),
-    out: Path = typer.Option(Path("seg_model"), "--out", "-o", help="Output folder."),
+    out: Path = typer.Option(Path("seg_model"), "-o", "--out", "--output", help="Output folder."),
     network: str = typer.Option("cbam_unet", help="cbam_unet (2D attention U-Net with CBAM) or se_vnet."),
     dims: int = typer.Option(2, help="2 or 3."),
     size: int = typer.Option(128, help="2D network input size (square)."),
@@ -216,7 +216,7 @@ def segment_train(
 def segment_predict(
     model_dir: Path = typer.Argument(..., help="Folder written by `thyromics segment train`."),
     manifest: Path = typer.Argument(..., help="Case manifest (masks, if given, are the reference)."),
-    out: Path = typer.Option(Path("segmentations"), "--out", "-o", help="Output folder (masks/ + table)."),
+    out: Path = typer.Option(Path("segmentations"), "-o", "--out", "--output", help="Output folder (masks/ + table)."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
     mask_format: str = typer.Option("auto", "--mask-format", help="auto: masks in the image's format, DICOM SEG for DICOM series; seg: DICOM SEG for every DICOM image."),
     roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),

@@ -32,7 +32,7 @@ def evaluate(
     bootstrap: Optional[int] = typer.Option(None, "--bootstrap",  # noqa: UP007
                                             help="Stratified bootstrap resamples for the AUC CI (default DeLong)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every bootstrap."),
-    output: Path = typer.Option(..., "-o", "--output", help="Write the metrics JSON here."),
+    output: Path = typer.Option(..., "-o", "--out", "--output", help="Write the metrics JSON here."),
 ) -> None:
     """AUC (DeLong CI), threshold, metrics with CIs, calibration and DeLong comparisons."""
     import json

@@ -15,7 +15,7 @@ def extract(
     cases: Path = typer.Argument(..., help="The case manifest (cases.csv: case_id, image, mask, ...)."),
     preset: str = typer.Option("ct", "--preset", help="Settings preset: ct, us, seed000_ct, seed002_us, seed003_ct ..."),
     params: Path | None = typer.Option(None, "--params", help="A standard PyRadiomics parameter file (YAML/JSON) instead of a preset."),
-    output: Path = typer.Option(Path(EXTRACT.name("features")), "-o", "--output", help="Feature table (Parquet); errors and provenance are written beside it."),
+    output: Path = typer.Option(Path(EXTRACT.name("features")), "-o", "--out", "--output", help="Feature table (Parquet); errors and provenance are written beside it."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Local worker processes (0 = all usable cores)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT) to run on a cluster instead."),
     cache: Path | None = typer.Option(None, "--cache", help="Per-case cache folder (default: .thyromics_cache beside the output)."),

@@ -65,7 +65,7 @@ def validate(
 def manifest(
     folder: Path = typer.Argument(..., help="A folder tree of DICOM files (a PACS export).",
                                   show_default=False),
-    output: Path = typer.Option(Path(MANIFEST.name("cases")), "-o", "--output",
+    output: Path = typer.Option(Path(MANIFEST.name("cases")), "-o", "--out", "--output",
                                 help="The case manifest to write."),
     roi_pattern: str = typer.Option("*", "--roi-pattern", help="Keep RTSTRUCT ROIs / SEG "
                                     "segments whose name matches this shell pattern "

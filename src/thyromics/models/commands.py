@@ -118,7 +118,7 @@ def model(
     robust_icc: str = typer.Option("icc1", "--robust-icc", help="icc1, icc2 or icc3."),
     robust_criterion: str = typer.Option("icc", "--robust-criterion",
                                          help="icc (point estimate) or lower (95% lower bound)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
+    output: Path = typer.Option(..., "-o", "--out", "--output", help="Output folder."),
 ) -> None:
     """Cross-validate and compare classifiers on a feature table, leak-free."""
     from thyromics.errors import InputError
@@ -164,7 +164,7 @@ def model(
 def predict(
     model_dir: Path = typer.Argument(..., help="A saved model folder (OUT/models/<model_id>)."),
     table: Path = typer.Argument(..., help="Feature table (.parquet or .csv) of new cases, or a case manifest (cases.csv with image and mask columns): its features are then extracted with the settings stored in the model."),
-    output: Path = typer.Option(..., "-o", "--output", help="Predictions CSV to write."),
+    output: Path = typer.Option(..., "-o", "--out", "--output", help="Predictions CSV to write."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Local worker processes for extraction (0 = all cores)."),
 ) -> None:
     """Score new cases with a saved model (threshold carried from training)."""

@@ -24,7 +24,7 @@ pathology_app = typer.Typer(help="Whole-slide pathology: tiles, stain normalisat
                             no_args_is_help=True)
 
 _SLIDES = typer.Argument(..., help="Slide manifest CSV: slide_id, patient_id, path [, mpp, nuclei, region].")
-_OUT = typer.Option(Path("pathology"), "-o", "--out", help="Output folder shared by the four stages.")
+_OUT = typer.Option(Path("pathology"), "-o", "--out", "--output", help="Output folder shared by the four stages.")
 _JOBS = typer.Option(1, "--jobs", "-j", help="Local worker processes (0 = all usable cores).")
 _SCHED = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT).")
 
@@ -149,7 +149,7 @@ def associate(
     imaging: Path = typer.Argument(..., help="Imaging table: patient_id + the phenotype or score column(s)."),
     with_: list[Path] = typer.Option(..., "--with", help="Pathology (patient_features.csv) or protein table; repeatable."),
     by: str = typer.Option(..., "--by", help="Imaging column: a two-level phenotype, or a score (with --threshold)."),
-    out: Path = typer.Option(Path("associations"), "-o", "--out", help="Output folder."),
+    out: Path = typer.Option(Path("associations"), "-o", "--out", "--output", help="Output folder."),
     threshold: Optional[float] = typer.Option(None, help="Cut a continuous --by: score >= threshold is high."),
     threshold_from: Optional[Path] = typer.Option(None, help="Carry the threshold of --by from `thyromics evaluate -o` JSON."),
     high: Optional[str] = typer.Option(None, help="Which level of a two-level --by is high."),

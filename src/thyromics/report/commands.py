@@ -13,7 +13,7 @@ __all__ = ["report"]
 def report(
     study: Path = typer.Argument(..., help="Study output folder (OUT of `thyromics run`)."),
     output: Optional[Path] = typer.Option(  # noqa: UP045 - typer needs Optional here
-        None, "-o", "--output", help="Report file (default: STUDY/report.html)."),
+        None, "-o", "--out", "--output", help="Report file (default: STUDY/report.html)."),
     title: Optional[str] = typer.Option(None, "--title", help="Report heading."),  # noqa: UP045
 ) -> None:
     """Write one self-contained, printable HTML report of a study folder."""

@@ -15,7 +15,7 @@ def review(
     proposed: str = typer.Option("mask", "--proposed", help="Column of the proposed masks (or FILE.csv:COLUMN)."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Column of reference masks, or FILE.csv:COLUMN (e.g. another reader's review/NAME/cases.csv:reviewed_mask): Dice, IoU and HD95 are shown."),
     reader: Optional[str] = typer.Option(None, "--reader", help="Reader name (default: the login name); each reader has a separate folder."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Review folder (default: review/ beside the manifest); the reader's files go to OUT/READER/."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", "--output", help="Review folder (default: review/ beside the manifest); the reader's files go to OUT/READER/."),
     root: Optional[Path] = typer.Option(None, "--root", help="Study folder: files outside it are refused (default: the manifest's folder)."),
     label: Optional[int] = typer.Option(None, "--label", help="Lesion value in multi-label masks."),
     roi: Optional[str] = typer.Option(None, "--roi", help="RTSTRUCT structure / DICOM SEG or Slicer segment name (case-insensitive) for cases whose 'roi' cell is empty."),
@@ -77,7 +77,7 @@ def review(
 def agreement(
     cases: Path = typer.Argument(..., help="The case manifest (cases.csv)."),
     masks: list[str] = typer.Option(..., "--masks", help="Two or more mask columns; a column of another CSV as FILE.csv:COLUMN (joined on case_id), e.g. a reader's review/NAME/cases.csv:reviewed_mask."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
+    output: Path = typer.Option(..., "-o", "--out", "--output", help="Output folder."),
     preset: str = typer.Option("auto", "--preset", help="Radiomics preset for the feature ICC (auto: us for 2D, ct for 3D)."),
     original_only: bool = typer.Option(False, "--original-only", help="Feature ICC on the original image only (no LoG / wavelet: much faster)."),
     no_features: bool = typer.Option(False, "--no-features", help="Skip the feature-level ICC."),

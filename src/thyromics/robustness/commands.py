@@ -12,7 +12,7 @@ __all__ = ["robustness"]
 
 def robustness(
     cases: Path = typer.Argument(..., help="The case manifest (cases.csv: case_id, image, mask, ...)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output folder (perturbed tables, icc.csv, figure)."),
+    output: Path = typer.Option(..., "-o", "--out", "--output", help="Output folder (perturbed tables, icc.csv, figure)."),
     chain: str = typer.Option("ntvc", "--chain", help="Perturbation chain preset: ntvc (noise, translation, volume, contour: the paper's best), rnvc, noise, rotation, translation, volume, contour."),
     repetitions: int = typer.Option(10, "--repetitions", "-n", help="Perturbed versions of every case."),
     seed: int = typer.Option(0, "--seed", help="Base seed of every perturbation draw."),

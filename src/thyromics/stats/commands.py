@@ -67,7 +67,7 @@ def table1(
         None, "--nonnormal", help="Summarise these as median [IQR] with a rank test; the "
         "others follow the Shapiro-Wilk rule."),
     decimals: int = typer.Option(1, "--decimals", help="Decimals of summaries."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o",
+    output: Optional[Path] = typer.Option(None, "-o", "--out", "--output",
                                           help="Write .html, .md or .csv (by extension)."),
 ) -> None:
     """Table 1: the variables by group, with the test used and its p-value."""
@@ -108,7 +108,7 @@ def logistic(
                            "or profile (profile likelihood, R confint)."),
     firth: bool = typer.Option(False, "--firth", help="Firth's penalised likelihood (finite "
                                "estimates under separation; R brglm2), Wald intervals."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o",
+    output: Optional[Path] = typer.Option(None, "-o", "--out", "--output",
                                           help="Write the table as .csv (or .md / .html)."),
 ) -> None:
     """Logistic regression: odds ratios with 95% CIs (Wald or profile) and p-values."""

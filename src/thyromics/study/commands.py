@@ -51,7 +51,7 @@ def demo(
 
 def run(
     study: Path = typer.Argument(..., help="The study YAML (see docs/user-guide.md for every key)."),
-    output: Path = typer.Option(Path("study_out"), "-o", "--output", help="Study output folder."),
+    output: Path = typer.Option(Path("study_out"), "-o", "--out", "--output", help="Study output folder."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j",
                                        help="Local processes for extraction and the model fits "
                                             "(0 = all cores; overrides the YAML's jobs)."),

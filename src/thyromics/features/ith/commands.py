@@ -12,7 +12,7 @@ __all__ = ["habitats"]
 
 def habitats(
     cases: Path = typer.Argument(..., help="Case manifest (cases.csv)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
+    output: Path = typer.Option(..., "-o", "--out", "--output", help="Output folder."),
     n_habitats: Optional[int] = typer.Option(None, "--k", help="Number of habitats; default: chosen by silhouette in 2..5."),
     method: str = typer.Option("kmeans", help="kmeans or gmm."),
     kernel_radius: int = typer.Option(1, help="Local feature kernel radius (voxels)."),
