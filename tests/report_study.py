@@ -106,7 +106,7 @@ def build_steps_study(root: Path) -> Path:
         "extract": {"params": str(root / "params.yaml"), "jobs": 1},
         "table1": {"enabled": False},
         "model": {"models": [STEPS_MODEL], "blocks": ["radiomics+clinical"], "cv": 3,
-                  "tune": False, "selection": "none", "importance": []},
+                  "tune": False, "selector": "none", "importance": []},
         "robustness": {"enabled": True, "chain": STEPS_CHAIN, "repetitions": STEPS_REPETITIONS},
         "harmonize": {"column": "centre"},
     }, sort_keys=False), encoding="utf-8")

@@ -57,7 +57,7 @@ def model(
     tuner: str = typer.Option("grid", "--tuner",
                               help="grid (registry grid) or optuna (seeded TPE over the registry's search space)."),
     trials: int = typer.Option(30, "--trials", help="Optuna trials per fit (--tuner optuna)."),
-    calibrate: str = typer.Option("none", "--calibrate",
+    calibrate: str = typer.Option("none", "--calibration", "--calibrate",
                                   help="none, sigmoid or isotonic: calibrate on inner out-of-fold "
                                        "training scores, before the threshold is chosen."),
     importance: str = typer.Option("permutation,vimp,shap", "--importance",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from thyromics.errors import InputError
 
@@ -50,7 +50,7 @@ class ModelConfig(_Frozen):
     cv: int = Field(5, ge=2, description="Folds of the patient-grouped stratified cross-validation.")
     repeats: int = Field(1, ge=1, description="Repeats of the cross-validation with different seeds.")
     exclude: list[str] = Field([], description="Column patterns never used as predictors (e.g. label-derived columns such as 'Malignancy*').")
-    selection: Literal["lasso", "univariate", "mrmr", "none"] = Field("lasso", description="Feature selection inside each training fold.")
+    selector: Literal["lasso", "univariate", "mrmr", "none"] = Field("lasso", validation_alias=AliasChoices("selector", "selection"), description="Feature selection inside each training fold (the same name as `thyromics model --selector`; `selection` is read as before).")
     resample: Literal["none", "smote", "undersample"] = Field("none", description="Class rebalancing inside each training fold.")
     threshold: Literal["youden", "constrained"] = Field("youden", description="Threshold rule on the out-of-fold training predictions, carried unchanged: youden, or constrained (sensitivity >= 0.70, NPV >= 0.50, then 0.5 sens + 0.3 NPV + 0.2 spec).")
     cv_threshold: Literal["nested", "pooled"] = Field("nested", description="Threshold of the cross-validated (cv) metrics: nested (chosen inside each outer training part on its inner out-of-fold scores, applied to the held-out fold) or pooled (chosen on the pooled out-of-fold scores it is evaluated on: optimistic).")

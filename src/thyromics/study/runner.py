@@ -223,7 +223,7 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log, progress: Callable | 
 
         raise InputError("a model block uses 'deep' but the study trains no network: set "
                          "deep.enabled: true in the study YAML")
-    settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selection,
+    settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selector,
                                 resample=m.resample, tune=m.tune, n_estimators=m.n_estimators,
                                 threshold_rule=m.threshold, tuner=m.tuner, trials=m.trials,
                                 calibration=m.calibration, **_step_settings(cfg, paths))
