@@ -27,3 +27,14 @@ def test_reference_lists_every_key():
     ref = study_reference()
     for key in ("`cases`", "`extract.preset`", "`model.models`", "`table1.by_cohort`"):
         assert key in ref
+
+
+def test_engine_convention_and_the_old_selection_key(tmp_path):
+    (tmp_path / "s.yaml").write_text("name: x\ncases: c.csv\nextract:\n  engine: pyradiomics\n"
+                                     "model:\n  selection: none\n")
+    cfg = load_study(tmp_path / "s.yaml")
+    assert cfg.extract.engine == "pyradiomics" and cfg.model.selector == "none"
+    (tmp_path / "s.yaml").write_text("name: x\ncases: c.csv\nextract:\n  engine: pyradiomics\n"
+                                     "  convention: ibsi\n")
+    with pytest.raises(InputError, match="needs extract.engine 'native'"):
+        load_study(tmp_path / "s.yaml")

@@ -32,6 +32,15 @@ class ExtractConfig(_Frozen):
     jobs: int = Field(0, description="Local worker processes (0 = all usable cores).")
     scheduler: str | None = Field(None, description="Dask scheduler address to run on a cluster.")
     geometry_tolerance: float = Field(1e-3, description="Largest allowed image/mask geometry difference.")
+    engine: Literal["native", "pyradiomics"] = Field("native", description="Feature engine: native (compiled kernels, PyRadiomics' values within 1e-9) or pyradiomics (PyRadiomics' own classes, the reference).")
+    convention: Literal["pyradiomics", "ibsi"] = Field("pyradiomics", description="Feature definitions of the native engine: PyRadiomics' or IBSI 1's.")
+
+    @model_validator(mode="after")
+    def _engine_convention(self) -> "ExtractConfig":
+        if self.convention == "ibsi" and self.engine != "native":
+            raise ValueError("extract.convention 'ibsi' needs extract.engine 'native' (PyRadiomics' "
+                             "own classes compute PyRadiomics' definitions only)")
+        return self
 
 
 class Table1Config(_Frozen):

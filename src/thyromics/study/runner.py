@@ -107,6 +107,7 @@ def _run_locked(cfg: StudyConfig, paths: StudyPaths, *, log: Log,
     settings = ExtractionSettings.from_params_file(ex.params) if ex.params else get_preset(ex.preset)
     if ex.label is not None:
         settings = settings.replace(label=ex.label)
+    settings = settings.replace(engine=ex.engine, convention=ex.convention)
     ext_key = settings_hash([manifest_hash, settings.to_dict(), ex.geometry_tolerance])
 
     def do_extract() -> None:
