@@ -36,6 +36,7 @@ import numpy as np
 
 from thyromics.features.maps.engine import generate_angles
 from thyromics.features.maps.settings import MAP_FEATURES
+from thyromics.features.native._diagnostics import diagnostics
 from thyromics.features.native._aggregate import AGGREGATIONS, aggregation_suffixes, variant_pass
 from thyromics.features.native._ibsi import ibsi_bin_levels, outlier_filter, range_lower_bound
 from thyromics.features.native._ibsi_features import image_extras, shape_extras
@@ -347,7 +348,6 @@ def _as_sitk(roi: np.ndarray, like: Any) -> Any:
 def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> NativeResult:
     import SimpleITK as sitk
     from radiomics import imageoperations as ops
-    from radiomics.generalinfo import GeneralInfo
 
     s = params["setting"]
     classes = params["featureClass"]
@@ -356,11 +356,10 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
     arr = np.asarray(image.array)
     spacing_zyx = np.array(image.spacing[::-1], dtype=np.float64)
     sitk_image = image.to_sitk()
-    # PyRadiomics' own diagnostics, in the order and on the images its execute uses
-    info = GeneralInfo()
-    info.addImageElements(sitk_image)
-    given = _as_sitk(roi, sitk_image) if mask is None else mask.to_sitk()
-    info.addMaskElements(None, ops.getMask(given, **s), 1)
+    # PyRadiomics' diagnostics, on the images its execute describes (before the crop)
+    given = roi.astype(np.uint8) if mask is None else np.asarray(mask.array)
+    original = (arr, sitk_image, given)
+    resegmented = None
     if s.get("preCrop", False):
         pad = int(s.get("padDistance", 0))
         box = _check(roi, s)
@@ -377,11 +376,12 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
         if outlier_sd is not None:  # IBSI: after the range
             roi = outlier_filter(arr, roi, float(outlier_sd))
         box = _check(roi, s)
-        info.addMaskElements(sitk_image, _as_sitk(roi, sitk_image), 1, "resegmented")
+        resegmented = (roi, arr, sitk_image)
         if s.get("resegmentShape", False):
             shape_roi = roi
     out = NativeResult(bounding_box=tuple(v for b in box for v in (b.start, b.stop - 1)),
-                       n_voxels=int(roi.sum()), diagnostics=dict(info.getGeneralInfo()))
+                       n_voxels=int(roi.sum()),
+                       diagnostics=diagnostics(*original, resegmented=resegmented))
     # IBSI: shape of the whole morphological mask; PyRadiomics: cropped to the resegmented box
     _shape(out.values, shape_roi, _bbox(shape_roi) if ibsi else box, spacing_zyx, classes, s,
            ndim, out.missing, sample_pca=ibsi)
