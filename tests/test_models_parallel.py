@@ -142,3 +142,27 @@ def test_one_selection_per_training_part_whatever_the_classifier(monkeypatch):
     for m in ("lr", "svm", "rf"):
         assert canonical_dumps(shared.models[m].pipeline) == \
             canonical_dumps(alone.models[m].pipeline)
+
+
+def test_the_fit_cache_is_pruned_by_last_use(tmp_path, monkeypatch):
+    import os
+
+    from thyromics.models import _fit_runner
+    from thyromics.models._fit_runner import prune_fit_cache
+
+    old = []
+    for i in range(4):  # four fits of an older run, 100 bytes each, used long ago
+        p = tmp_path / f"old{i}.pkl"
+        p.write_bytes(b"x" * 100)
+        os.utime(p, (1000 + i, 1000 + i))
+        old.append(p)
+    assert prune_fit_cache(tmp_path, max_bytes=250) == old[:2]  # the least recent first
+    assert prune_fit_cache(tmp_path, keep=set(old[2:]), max_bytes=0) == []
+    # a run keeps what it used, however old, and removes older unused files over the cap
+    (tmp_path / "steps-killed").mkdir()  # a step cache left by a killed run
+    monkeypatch.setattr(_fit_runner, "FIT_CACHE_MAX_BYTES", 0)
+    first = run_fits(_tasks(), cache_dir=tmp_path)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert len(kept) == len(first) and all(n.endswith(".pkl") for n in kept)
+    again = run_fits(_tasks(), cache_dir=tmp_path, on_done=lambda k, c: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept and set(again) == set(first)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 import pickle
+import shutil
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,10 +27,13 @@ import pandas as pd
 from thyromics.errors import InputError
 from thyromics.models._fits import FinalTask, FitContext, FoldTask, run_fit
 
-__all__ = ["run_fits", "task_digest", "CACHE_VERSION"]
+__all__ = ["run_fits", "task_digest", "prune_fit_cache", "CACHE_VERSION", "FIT_CACHE_MAX_BYTES"]
 
 #: Bump when the cached result objects change shape.
 CACHE_VERSION = "1"
+#: Most bytes a fit cache folder keeps: after a run, the least recently used fits that the
+#: run did not use are removed first (a code change leaves every older fit unused).
+FIT_CACHE_MAX_BYTES = 1 << 30
 _FIT_LIBRARIES = ("numpy", "scipy", "scikit-learn", "imbalanced-learn", "lightgbm", "xgboost",
                   "pandas", "optuna", "numba")
 
@@ -51,22 +56,26 @@ def run_fits(tasks: Sequence[FoldTask | FinalTask], *, jobs: int = 1,
     InputError
         A fit failed: the model and fold are named with the original error.
     """
-    import shutil
     import tempfile
 
     from thyromics.parallel import run_tasks
 
     results: dict[tuple, Any] = {}
+    used: set[Path] = set()
     todo: list[tuple[tuple, tuple[int, FoldTask | FinalTask, Path | None, str]]] = []
     contexts: list[FitContext] = []  # sent to each worker once; the tasks carry an index
     # fitted steps shared by the fits of this run (see shared_step_cache); removed after
-    steps = (tempfile.mkdtemp(prefix="steps-", dir=_made(cache_dir)) if cache_dir is not None
+    if cache_dir is not None:
+        for stale in Path(_made(cache_dir)).glob("steps-*"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
+    steps = (tempfile.mkdtemp(prefix="steps-", dir=cache_dir) if cache_dir is not None
              else tempfile.mkdtemp(prefix="thyromics-steps-"))
     digests = _ContextDigests()
     for task in tasks:
         path = None
         if cache_dir is not None:
             path = Path(cache_dir) / f"{task_digest(task, digests(task.context))}.pkl"
+            used.add(path)
             cached = _load(path)
             if cached is not None:
                 results[task.key] = cached
@@ -90,6 +99,8 @@ def run_fits(tasks: Sequence[FoldTask | FinalTask], *, jobs: int = 1,
                 on_done(outcome.key, False)
     finally:
         shutil.rmtree(steps, ignore_errors=True)
+        if cache_dir is not None:
+            prune_fit_cache(Path(cache_dir), keep=used)
     if failures:
         first = min(failures, key=lambda o: str(o.key))
         raise InputError(f"fit {_name(first.key)} failed: {type(first.error).__name__}: "
@@ -123,10 +134,40 @@ def _fit_and_store(arg: tuple[int, FoldTask | FinalTask, Path | None, str],
     return result
 
 
+def prune_fit_cache(folder: Path, *, keep: set[Path] = frozenset(),
+                    max_bytes: int | None = None) -> list[Path]:
+    """Remove the least recently used fits until ``folder`` holds at most ``max_bytes``
+    (default :data:`FIT_CACHE_MAX_BYTES`); the files in ``keep`` stay. Returns the removed."""
+    limit = FIT_CACHE_MAX_BYTES if max_bytes is None else max_bytes
+    files = []
+    for p in Path(folder).glob("*.pkl"):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        files.append((st.st_mtime, p.name, p, st.st_size))
+    total = sum(f[3] for f in files)
+    removed = []
+    for _, _, p, size in sorted(files):  # oldest use first
+        if total <= limit:
+            break
+        if p in keep:
+            continue
+        try:
+            p.unlink()
+        except OSError:
+            continue
+        total -= size
+        removed.append(p)
+    return removed
+
+
 def _load(path: Path):
     try:
         with open(path, "rb") as f:
-            return pickle.load(f)
+            result = pickle.load(f)
+        os.utime(path)  # a hit counts as a use: the cache is pruned by last use
+        return result
     except FileNotFoundError:
         return None
     except Exception:  # noqa: BLE001 - a torn or stale cache file is recomputed
