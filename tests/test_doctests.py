@@ -12,6 +12,7 @@ import pytest
 MODULES = (
     "thyromics.preprocess.resample",
     "thyromics.preprocess.lesions",
+    "thyromics.preprocess.crop",
     "thyromics.features.engine",
     "thyromics.features.catalogue",
     "thyromics.evaluate.roc",

@@ -70,17 +70,10 @@ class LesionSamples:
 
 
 def bounding_box(mask: np.ndarray, margin: Sequence[int] | int = 0) -> tuple[slice, ...]:
-    """Slices of the smallest box holding every non-zero voxel, grown by ``margin``.
+    """The lesion's box grown by ``margin`` voxels (:func:`thyromics.preprocess.crop.array_box`)."""
+    from thyromics.preprocess.crop import array_box
 
-    The box is clipped to the array. ``margin`` is in voxels, per axis (numpy order)
-    or one value for all. Raises ``ValueError`` for an empty mask.
-    """
-    nz = np.nonzero(mask)
-    if len(nz[0]) == 0:
-        raise ValueError("empty mask: no non-zero voxel")
-    m = [int(margin)] * mask.ndim if np.isscalar(margin) else [int(v) for v in margin]
-    return tuple(slice(max(int(ix.min()) - mm, 0), min(int(ix.max()) + 1 + mm, n))
-                 for ix, mm, n in zip(nz, m, mask.shape))
+    return array_box(mask, tuple(margin) if not np.isscalar(margin) else margin)
 
 
 def _margin_voxels(image: Image, margin_mm: float) -> list[int]:

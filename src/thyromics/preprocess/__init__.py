@@ -3,7 +3,7 @@
 Pure functions from :class:`~thyromics.io.Image` to :class:`~thyromics.io.Image`.
 """
 
-from thyromics.preprocess.crop import crop_to_mask, mask_bounding_box
+from thyromics.preprocess.crop import array_box, crop_to_mask, mask_bounding_box
 from thyromics.preprocess.intensity import normalize_intensity
 from thyromics.preprocess.lesions import CONNECTIVITY, peritumoral_ring, split_lesions
 from thyromics.preprocess.resample import INTERPOLATORS, resample, resample_mask, resampled_grid
@@ -14,6 +14,7 @@ __all__ = [
     "resampled_grid",
     "INTERPOLATORS",
     "crop_to_mask",
+    "array_box",
     "mask_bounding_box",
     "split_lesions",
     "CONNECTIVITY",

@@ -9,7 +9,34 @@ import numpy as np
 from thyromics.errors import CaseError, InputError
 from thyromics.io.image import Image
 
-__all__ = ["crop_to_mask", "mask_bounding_box"]
+__all__ = ["crop_to_mask", "mask_bounding_box", "array_box"]
+
+
+def array_box(array: np.ndarray, margin: int | tuple[int, ...] = 0) -> tuple[slice, ...]:
+    """Slices of the smallest box holding every non-zero voxel, grown by ``margin``.
+
+    ``margin`` is in voxels, one value or one per axis in numpy order; the box is clipped
+    to the array. The one bounding box of every stage (extraction crops, deep-learning
+    crops and patches, segmentation).
+
+    Raises
+    ------
+    ValueError
+        When the array has no non-zero voxel.
+
+    Examples
+    --------
+    >>> m = np.zeros((8, 10), np.uint8)
+    >>> m[3:6, 4:9] = 1
+    >>> array_box(m), array_box(m, margin=(1, 2))
+    ((slice(3, 6, None), slice(4, 9, None)), (slice(2, 7, None), slice(2, 10, None)))
+    """
+    nz = np.nonzero(array)
+    if len(nz[0]) == 0:
+        raise ValueError("empty mask: no non-zero voxel")
+    grow = [int(margin)] * array.ndim if np.isscalar(margin) else [int(v) for v in margin]
+    return tuple(slice(max(int(ix.min()) - g, 0), min(int(ix.max()) + 1 + g, n))
+                 for ix, g, n in zip(nz, grow, array.shape))
 
 
 def mask_bounding_box(mask: Image) -> tuple[slice, ...]:
@@ -20,11 +47,11 @@ def mask_bounding_box(mask: Image) -> tuple[slice, ...]:
     CaseError
         ``stage="preprocess"`` when the mask is empty.
     """
-    nz = np.nonzero(mask.array)
-    if nz[0].size == 0:
+    try:
+        return array_box(mask.array)
+    except ValueError:
         raise CaseError("mask is empty (0 non-zero voxels): nothing to crop to.",
-                        file=mask.source or None, stage="preprocess")
-    return tuple(slice(int(ix.min()), int(ix.max()) + 1) for ix in nz)
+                        file=mask.source or None, stage="preprocess") from None
 
 
 def _sub_image(image: Image, box: tuple[slice, ...]) -> Image:
@@ -74,8 +101,6 @@ def crop_to_mask(image: Image, mask: Image, *, margin_mm: float | tuple[float, .
             raise InputError(f"margin_vox must be >= 0, one value or {nd}, got {margin_vox!r}.")
     else:
         vox = (0,) * nd
-    box = mask_bounding_box(mask)
-    grow = tuple(reversed(vox))  # ITK order -> numpy order
-    shape = image.array.shape
-    box = tuple(slice(max(0, b.start - g), min(n, b.stop + g)) for b, g, n in zip(box, grow, shape))
+    mask_bounding_box(mask)  # an empty mask is refused with its reason
+    box = array_box(mask.array, tuple(reversed(vox)))  # ITK order -> numpy order
     return _sub_image(image, box), _sub_image(mask, box)
