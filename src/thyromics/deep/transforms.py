@@ -16,20 +16,16 @@ def normalize(array: np.ndarray, window: tuple[float, float] | None) -> np.ndarr
 
     With a window ``(lo, hi)``: ``clip((v - lo) / (hi - lo), 0, 1)``. Without one:
     min-max of the array, ``(v - min) / (max - min)`` (all zeros for a constant array).
+    Computed in float32 by :func:`thyromics.preprocess.intensity.unit_scale`.
 
     Returns
     -------
     numpy.ndarray
         float32 array of the same shape.
     """
-    a = np.asarray(array, dtype=np.float32)
-    if window is not None:
-        lo, hi = window
-        return np.clip((a - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
-    lo, hi = float(a.min()), float(a.max())
-    if hi <= lo:
-        return np.zeros_like(a)
-    return ((a - lo) / (hi - lo)).astype(np.float32)
+    from thyromics.preprocess.intensity import unit_scale
+
+    return unit_scale(array, window, dtype=np.float32)
 
 
 def build_augmentation(settings: AugmentSettings, spatial_shape: tuple[int, ...], seed: int) -> Any:
