@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 
+from thyromics.preprocess.crop import array_box
 from thyromics.io.image import Image
 
 from .scores import li2022_from_label_map
@@ -45,8 +46,7 @@ def subregion_radiomics(image: Image, labels: np.ndarray, ids: tuple[int, ...],
     rows, names = [], None
     for i in ids:
         m = labels == i
-        nz = np.nonzero(m)
-        sl = tuple(slice(max(int(a.min()) - 1, 0), int(a.max()) + 2) for a in nz)
+        sl = array_box(m, 1)
         sub = Image(arr[sl], image.spacing)
         res = ex.execute(sub.to_sitk(), sub.with_array(m[sl].astype(np.uint8)).to_sitk())
         vals = {k[len("original_"):]: float(v) for k, v in res.items()
@@ -87,9 +87,7 @@ def li2022_label_map(image: Image, lesion: np.ndarray, settings: IthSettings | N
         spacing = image.spacing[:2]
     else:
         spacing = image.spacing
-    nz = np.nonzero(les)
-    pad = s.li_window_radius
-    sl = tuple(slice(max(int(a.min()) - pad, 0), int(a.max()) + pad + 1) for a in nz)
+    sl = array_box(les, s.li_window_radius)
     arr, les = arr[sl], les[sl]
     classes = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
     fm = compute_feature_maps(Image(arr, spacing), Image(les.astype(np.uint8), spacing),
