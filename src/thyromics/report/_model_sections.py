@@ -33,6 +33,17 @@ def _no_blocks(sec: Section, what: str) -> Section:
     return sec
 
 
+def _blocks(study: Study, sec: Section, what: str):
+    """The study's model blocks, each opened by its heading in ``sec`` (none: ``sec``
+    says that ``what`` was not run)."""
+    blocks = study.blocks()
+    if not blocks:
+        _no_blocks(sec, what)
+    for block in blocks:
+        sec.add(heading(f"Block: {block}"))
+        yield block
+
+
 def _by_model(frame: pd.DataFrame | None) -> pd.DataFrame | None:
     """Make ``model`` the unique model key.
 
@@ -57,11 +68,7 @@ def _model_names(comp: pd.DataFrame | None) -> dict[str, str]:
 def models_section(study: Study) -> Section:
     """The comparison table (AUC with 95% CI and metrics at the threshold) and DeLong tests."""
     sec = Section("models", "Model comparison")
-    blocks = study.blocks()
-    if not blocks:
-        return _no_blocks(sec, "model comparison")
-    for block in blocks:
-        sec.add(heading(f"Block: {block}"))
+    for block in _blocks(study, sec, "model comparison"):
         comp = _by_model(study.table(MODEL.rel("comparison", block=block)))
         if comp is None:
             sec.not_run(f"comparison of block {block}", MODEL.rel("comparison", block=block), _MODEL_CMD)
@@ -149,11 +156,7 @@ def importance_section(study: Study) -> Section:
     (``auc_drop``, ``vimp``, ``mean_abs_shap``).
     """
     sec = Section("importance", "Feature importance")
-    blocks = study.blocks()
-    if not blocks:
-        return _no_blocks(sec, "feature importance")
-    for block in blocks:
-        sec.add(heading(f"Block: {block}"))
+    for block in _blocks(study, sec, "feature importance"):
         names = _model_names(study.table(MODEL.rel("comparison", block=block)))
         shown = 0
         for kind in IMPORTANCE_KINDS:

@@ -176,6 +176,17 @@ def family_boxplots_figure(values: pd.DataFrame, *, name: str = "family_boxplots
                   _render(fig), values)
 
 
+def _cohort_panels(frame: pd.DataFrame):
+    """One square panel per cohort of ``frame`` (two a row), a colour per model, and room
+    for the legend below each: ``(fig, axes, cohorts, colors)``."""
+    cohorts = list(dict.fromkeys(frame["cohort"]))
+    colors = _colors(list(dict.fromkeys(frame["model"])))
+    nrows, ncols = _grid(len(cohorts), 2)
+    fig, axes = _new(nrows, ncols, height=3.4 if ncols > 1 else 4.2,
+                     width=WIDTH_IN if ncols > 1 else 4.6, extra=_legend_room(len(colors) + 1))
+    return fig, axes, cohorts, colors
+
+
 @_styled
 def roc_figure(curves: pd.DataFrame, legend: dict[tuple[str, str], str], *, name: str,
                caption: str) -> Figure:
@@ -184,11 +195,7 @@ def roc_figure(curves: pd.DataFrame, legend: dict[tuple[str, str], str], *, name
     ``curves``: ``model``, ``cohort``, ``fpr``, ``tpr``, ``tpr_low``, ``tpr_high``
     (fractions). ``legend`` maps ``(model, cohort)`` to its legend text (e.g. the AUC).
     """
-    cohorts = list(dict.fromkeys(curves["cohort"]))
-    colors = _colors(list(dict.fromkeys(curves["model"])))
-    nrows, ncols = _grid(len(cohorts), 2)
-    fig, axes = _new(nrows, ncols, height=3.4 if ncols > 1 else 4.2,
-                     width=WIDTH_IN if ncols > 1 else 4.6, extra=_legend_room(len(colors) + 1))
+    fig, axes, cohorts, colors = _cohort_panels(curves)
     for ax, cohort in zip(axes.ravel(), cohorts):
         for model, part in curves[curves["cohort"] == cohort].groupby("model", sort=False):
             c = colors[model]
@@ -212,11 +219,7 @@ def calibration_figure(bins: pd.DataFrame, legend: dict[tuple[str, str], str] | 
     ``(model, cohort)`` to its legend text.
     """
     legend = legend or {}
-    cohorts = list(dict.fromkeys(bins["cohort"]))
-    colors = _colors(list(dict.fromkeys(bins["model"])))
-    nrows, ncols = _grid(len(cohorts), 2)
-    fig, axes = _new(nrows, ncols, height=3.4 if ncols > 1 else 4.2,
-                     width=WIDTH_IN if ncols > 1 else 4.6, extra=_legend_room(len(colors) + 1))
+    fig, axes, cohorts, colors = _cohort_panels(bins)
     has_ci = {"observed_ci_low", "observed_ci_high"} <= set(bins.columns)
     for ax, cohort in zip(axes.ravel(), cohorts):
         for model, part in bins[bins["cohort"] == cohort].groupby("model", sort=False):

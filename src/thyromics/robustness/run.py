@@ -225,6 +225,24 @@ def _write_long(table: "pd.DataFrame", path: Path, provenance: dict) -> None:
     atomic_write(path, lambda p: pq.write_table(arrow.replace_schema_metadata(meta), p))
 
 
+def perturbed_path(path: str | Path) -> Path:
+    """The perturbed table of a robustness folder (or the parquet file itself).
+
+    Raises
+    ------
+    InputError
+        Not found, with the command that makes it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / PERTURBED_TABLE
+    if not path.exists():
+        raise InputError(f"perturbed feature table {path} not found; make it with "
+                         f"`{ROBUSTNESS.command} CASES.csv -o OUT` and pass OUT "
+                         f"(OUT/{PERTURBED_TABLE})")
+    return path
+
+
 def read_perturbed(path: str | Path) -> "pd.DataFrame":
     """The long perturbed table of a robustness folder (or the parquet file itself).
 
@@ -235,10 +253,4 @@ def read_perturbed(path: str | Path) -> "pd.DataFrame":
     """
     import pandas as pd
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / PERTURBED_TABLE
-    if not path.exists():
-        raise InputError(f"perturbed feature table {path} not found; make it with "
-                         f"`{ROBUSTNESS.command} CASES.csv -o OUT` (OUT/{PERTURBED_TABLE})")
-    return pd.read_parquet(path)
+    return pd.read_parquet(perturbed_path(path))

@@ -22,7 +22,6 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from thyromics.errors import InputError, ThyromicsWarning
-from thyromics.layout import ROBUSTNESS
 
 __all__ = ["RobustFilter", "CASE_COLUMN", "present", "removed_summary"]
 
@@ -38,14 +37,9 @@ def _perturbed(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
 
 def _load(path: str | Path) -> pd.DataFrame:
-    from thyromics.robustness.run import PERTURBED_TABLE
+    from thyromics.robustness.run import perturbed_path
 
-    p = Path(path)
-    if p.is_dir():
-        p = p / PERTURBED_TABLE
-    if not p.exists():
-        raise InputError(f"perturbed feature table {p} not found; make it with "
-                         f"`{ROBUSTNESS.command} CASES.csv -o OUT` and pass OUT")
+    p = perturbed_path(path)
     st = p.stat()
     return _perturbed(str(p.resolve()), st.st_mtime_ns, st.st_size)
 
