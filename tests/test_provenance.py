@@ -36,3 +36,28 @@ def test_hashes(tmp_path):
     assert settings_hash({"a": 1, "b": 2}) == settings_hash({"b": 2, "a": 1})
     atomic_write_json(tmp_path / "p.json", {"x": 1})
     assert (tmp_path / "p.json").read_text().strip().startswith("{")
+
+
+def test_versions_one_lookup():
+    from thyromics.provenance import library_versions, package_versions
+
+    got = library_versions(["pandas", "no-such-distribution-xyz"])
+    assert isinstance(got["pandas"], str) and got["no-such-distribution-xyz"] is None
+    both = package_versions(("pandas", "no-such-distribution-xyz"))
+    assert both["pandas"] == got["pandas"] and both["no-such-distribution-xyz"] == "not installed"
+    assert {"python", "platform"} <= set(both)
+
+
+def test_saved_model_provenance_keeps_its_shape():
+    """``model.json``'s ``libraries``: every modelling library, its version or None."""
+    from thyromics.models import persist
+    from thyromics.models.pipeline import PipelineSettings
+
+    prov = persist.provenance(PipelineSettings())
+    assert set(prov) == {"thyromics_version", "python", "libraries", "settings"}
+    assert list(prov["libraries"]) == list(persist.MODEL_LIBRARIES)
+    assert all(v is None or isinstance(v, str) for v in prov["libraries"].values())
+    assert isinstance(prov["libraries"]["pandas"], str)
+    from thyromics import provenance  # one hasher: the saved model's hash is provenance's
+
+    assert persist.file_sha256 is provenance.file_sha256 and "file_sha256" not in persist.__all__

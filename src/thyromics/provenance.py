@@ -11,14 +11,14 @@ import json
 import os
 import platform
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["file_sha256", "path_sha256", "package_versions", "now_iso",
+__all__ = ["file_sha256", "path_sha256", "package_versions", "library_versions", "now_iso",
            "atomic_write", "atomic_write_text", "atomic_write_json", "settings_hash",
            "check_writable", "output_lock"]
 
@@ -55,14 +55,22 @@ def settings_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
-    """Installed versions of the tracked packages (``"not installed"`` when absent)."""
-    out = {"python": platform.python_version(), "platform": platform.platform()}
+def library_versions(names: Iterable[str]) -> dict[str, str | None]:
+    """Installed version of each distribution in ``names`` (``None`` when absent)."""
+    out: dict[str, str | None] = {}
     for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            out[name] = "not installed"
+            out[name] = None
+    return out
+
+
+def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
+    """Python, the platform and the installed versions of ``names`` (``"not installed"``
+    when absent; :func:`library_versions` gives ``None`` instead)."""
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    out.update({name: v or "not installed" for name, v in library_versions(names).items()})
     return out
 
 

@@ -55,6 +55,7 @@ from thyromics.evaluate._checks import UndefinedMetricWarning, as_binary, as_sco
 from thyromics.evaluate.subgroups import evaluate_subgroups
 from thyromics.evaluate.summary import check_columns, comparisons, jsonable, score_block
 from thyromics.evaluate.thresholds import RULES, TIE_RULES, choose_threshold, youden_ties
+from thyromics.io.tables import read_table
 
 #: Accepted values of ``direction=``.
 DIRECTIONS = ("higher", "lower", "auto")
@@ -301,19 +302,12 @@ def parse_threshold(text: str) -> ThresholdSpec:
                      "'sensitivity=0.9' or 'specificity=0.9'.")
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a predictions table (``.csv``, ``.tsv`` or ``.parquet``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"file {path}: not found. Predictions come from `thyromics model` or "
-                         "`thyromics predict`, or any CSV with a truth and score columns.")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-    except Exception as e:  # noqa: BLE001 - re-raised with the file named
-        raise InputError(f"file {path}: cannot read as a table ({e}).") from e
+_PREDICTIONS_HINT = ("Predictions come from `thyromics model` or `thyromics predict`, or any "
+                     "table with a truth and score columns.")
+
+
+def _read_predictions(path: str | Path) -> pd.DataFrame:
+    return read_table(path, what="the predictions table", hint=_PREDICTIONS_HINT)
 
 
 def evaluate_file(pred: str | Path, *, truth: str, scores: list[str], threshold: str = "youden",
@@ -330,7 +324,7 @@ def evaluate_file(pred: str | Path, *, truth: str, scores: list[str], threshold:
     training or cross-validation predictions); either way they are then applied
     unchanged to ``pred``.
     """
-    frame, n_unlabelled = _labelled(read_table(pred), truth, pred)
+    frame, n_unlabelled = _labelled(_read_predictions(pred), truth, pred)
     spec: ThresholdSpec = parse_threshold(threshold)
     source, n_from = None, None
     if threshold_from is not None:
@@ -338,7 +332,7 @@ def evaluate_file(pred: str | Path, *, truth: str, scores: list[str], threshold:
         if tf.suffix.lower() == ".json":
             spec = thresholds_from(tf)
         else:
-            known, n_from = _labelled(read_table(tf), truth, tf)
+            known, n_from = _labelled(_read_predictions(tf), truth, tf)
             spec, _ = choose_thresholds(known, truth=truth, scores=scores, threshold=spec,
                                         direction=direction)
         source = str(tf)

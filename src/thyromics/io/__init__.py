@@ -21,6 +21,8 @@ Public API
     A DICOM folder tree -> manifest rows (``thyromics manifest``).
 :func:`load_lesions`
     One mask -> one mask per lesion (``--lesions``).
+:func:`read_table`
+    Any table file (CSV, TSV, Parquet, Excel) by its ending, with one error style.
 """
 
 from thyromics.io.image import Image
@@ -34,6 +36,7 @@ from thyromics.io.dicom_seg import seg_segments, write_seg
 from thyromics.io.lesions import load_lesions
 from thyromics.io.scan import scan_dicom
 from thyromics.io.slicer_seg import slicer_segments
+from thyromics.io.tables import TABLE_ENDINGS, read_table
 
 __all__ = [
     "Image",
@@ -58,4 +61,6 @@ __all__ = [
     "write_seg",
     "scan_dicom",
     "load_lesions",
+    "read_table",
+    "TABLE_ENDINGS",
 ]

@@ -36,7 +36,8 @@ def write_stage(res: "ModelStudyResult", table: "pd.DataFrame", out: Path, featu
                  repeats: int, seed: int, importance: Sequence[str], families: bool,
                  manifest: Path | None, positive: Any, t0: float) -> None:
     """Write the model stage's tables, saved models and ``run.json`` into ``out``."""
-    from thyromics.models.persist import file_sha256, provenance, save_model
+    from thyromics.models.persist import provenance, save_model
+    from thyromics.provenance import file_sha256
 
     res.comparison.to_csv(MODEL.at(out, "comparison"), index=False)
     res.predictions.to_parquet(MODEL.at(out, "predictions"), index=False)

@@ -511,16 +511,10 @@ def _delong_table(comparison: pd.DataFrame, cohort_scores: dict, roc) -> pd.Data
 
 
 def read_feature_table(path: Path) -> pd.DataFrame:
-    """Read a feature table (``.parquet`` or ``.csv``), with a clear error otherwise."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"feature table {path} not found; make it with `thyromics extract`")
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    if suffix in (".csv", ".txt"):
-        return pd.read_csv(path)
-    raise InputError(f"feature table {path}: expected a .parquet or .csv file, found {suffix!r}")
+    """Read a feature table (:func:`thyromics.io.tables.read_table`: ``.parquet``, ``.csv``, ...)."""
+    from thyromics.io.tables import read_table
+
+    return read_table(path, what="the feature table", hint="Make it with `thyromics extract`.")
 
 
 def join_clinical(table: pd.DataFrame, manifest: Path) -> pd.DataFrame:

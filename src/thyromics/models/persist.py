@@ -9,7 +9,6 @@ because pipeline internals may differ.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from thyromics.errors import InputError
 from thyromics.layout import SAVED_MODEL
+from thyromics.provenance import file_sha256, library_versions
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from thyromics.models.api import FittedModel
     from thyromics.models.pipeline import PipelineSettings
 
-__all__ = ["save_model", "load_model", "predict_table", "provenance", "file_sha256",
+__all__ = ["save_model", "load_model", "predict_table", "provenance", "MODEL_LIBRARIES",
            "IncompatibleModelError"]
 
 _FORMAT = 1
@@ -34,30 +34,18 @@ class IncompatibleModelError(InputError):
     """A saved model from an incompatible thyromics version."""
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+#: Distributions whose versions ``model.json`` records under ``libraries`` (``None``: absent).
+MODEL_LIBRARIES = ("numpy", "pandas", "scikit-learn", "imbalanced-learn", "xgboost-cpu",
+                   "lightgbm", "shap", "umap-learn")
 
 
 def provenance(settings: PipelineSettings) -> dict[str, Any]:
     """Versions of thyromics and the modelling libraries, and the settings."""
-    from importlib.metadata import PackageNotFoundError, version
-
     import thyromics
 
-    libs = {}
-    for lib in ("numpy", "pandas", "scikit-learn", "imbalanced-learn", "xgboost-cpu",
-                "lightgbm", "shap", "umap-learn"):
-        try:
-            libs[lib] = version(lib)
-        except PackageNotFoundError:
-            libs[lib] = None
     return {"thyromics_version": thyromics.__version__, "python": platform.python_version(),
-            "libraries": libs, "settings": settings.model_dump(mode="json")}
+            "libraries": library_versions(MODEL_LIBRARIES),
+            "settings": settings.model_dump(mode="json")}
 
 
 def save_model(model: FittedModel, directory: Path) -> Path:

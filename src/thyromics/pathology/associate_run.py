@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from thyromics.errors import InputError
+from thyromics.io import tables as table_io
 from thyromics.layout import ASSOCIATE
 from thyromics.pathology.associate import AssociationSettings, associate, compare_groups
 
@@ -17,18 +18,8 @@ __all__ = ["read_table", "run_associate", "check_units"]
 
 
 def read_table(path: str | Path, what: str) -> pd.DataFrame:
-    """A CSV, TSV or Parquet table with a ``patient_id`` column (read as text)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"file {path}: {what} not found.")
-    try:
-        if path.suffix.lower() == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",",
-                                dtype={"patient_id": str})
-    except Exception as e:  # noqa: BLE001 - re-raised naming the file
-        raise InputError(f"file {path}: cannot read {what} as a table ({e}).") from e
+    """A table (:func:`thyromics.io.tables.read_table`) with a ``patient_id`` column, read as text."""
+    frame = table_io.read_table(path, what=what, text=["patient_id"])
     if "patient_id" not in frame.columns:
         raise InputError(f"file {path}: {what} has no patient_id column; found {list(frame.columns)[:12]}. "
                          "Pathology tables come from `thyromics pathology features` (patient_features.csv).")

@@ -50,13 +50,11 @@ def read_slide_manifest(path: str | Path) -> list[SlideRow]:
     names an external segmenter's output for the slide (file or folder of per-tile
     files); ``region`` is a free annotation (e.g. ``tumour core``) carried to the tables.
     """
-    import pandas as pd
+    from thyromics.io.tables import read_table
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"file {path}: slide manifest not found. Write a CSV with the columns "
-                         "slide_id, patient_id, path.")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame = read_table(path, what="the slide manifest", text=True,
+                       hint="Write a CSV with the columns slide_id, patient_id, path.")
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:
         raise InputError(f"file {path}: the slide manifest lacks the column(s) {missing}; "

@@ -85,22 +85,21 @@ class Study:
             raise self._fail(path.relative_to(self.root), e) from e
 
     def table(self, *parts: str, text: bool = False) -> pd.DataFrame | None:
-        """A CSV or Parquet table, or ``None`` when absent.
+        """A CSV or Parquet table (:func:`~thyromics.io.tables.read_table`), or ``None`` when
+        absent.
 
         With ``text=True`` a CSV is read as written: every cell a string, empty cells
         empty (a printed table such as Table 1, whose ``1.000`` must stay ``1.000``).
         """
+        from thyromics.io.tables import read_table
+
         path = self.path(*parts)
         if not path.is_file():
             return None
-        try:
-            if path.suffix == ".parquet":
-                return pd.read_parquet(path)
-            if text:
-                return pd.read_csv(path, dtype=str, keep_default_na=False)
-            return pd.read_csv(path)
-        except Exception as e:  # pandas/pyarrow raise many types for a broken file
-            raise self._fail(path.relative_to(self.root), e) from e
+        rel = path.relative_to(self.root)
+        return read_table(path, what="the study table", text=text,
+                          hint=f"Expected a file as written by `{command_for(rel)}`; rerun that "
+                               "step or delete the file.")
 
     def text(self, *parts: str) -> str | None:
         """A text file, or ``None`` when absent."""

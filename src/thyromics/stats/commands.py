@@ -15,23 +15,6 @@ import typer
 __all__ = ["table1", "logistic"]
 
 
-def _read_table(path: Path):
-    import pandas as pd
-
-    from thyromics.errors import InputError
-
-    if not path.exists():
-        raise InputError(f"data table {path} not found; give a .csv, .tsv or .parquet file")
-    ext = path.suffix.lower()
-    if ext == ".parquet":
-        return pd.read_parquet(path)
-    if ext in (".tsv", ".txt"):
-        return pd.read_csv(path, sep="\t")
-    if ext == ".csv":
-        return pd.read_csv(path)
-    raise InputError(f"cannot read {path}: expected .csv, .tsv or .parquet, found {ext!r}")
-
-
 def _split(values: Optional[list[str]]) -> Optional[list[str]]:
     """Accept both ``--vars a --vars b`` and ``--vars a,b``."""
     if values is None:
@@ -54,7 +37,7 @@ def _print_frame(frame, title: str, caption: str = "") -> None:
 
 
 def table1(
-    data: Path = typer.Argument(..., help="Table with one row per subject (.csv, .tsv, .parquet)."),
+    data: Path = typer.Argument(..., help="Table with one row per subject (.csv, .tsv, .parquet, .xlsx)."),
     group: str = typer.Option(..., "--group", "-g", help="Column compared (e.g. the outcome)."),
     by: Optional[str] = typer.Option(None, "--by", help="Stratify by this column (e.g. cohort)."),
     vars: Optional[list[str]] = typer.Option(None, "--vars", "-v",
@@ -72,10 +55,11 @@ def table1(
 ) -> None:
     """Table 1: the variables by group, with the test used and its p-value."""
     from thyromics.errors import InputError
+    from thyromics.io.tables import read_table
     from thyromics.stats.table1 import table1 as make_table1
 
     try:
-        frame = _read_table(data)
+        frame = read_table(data, what="the data table")
         t = make_table1(frame, group=group, by=by, variables=_split(vars),
                         categorical=_split(categorical), continuous=_split(continuous),
                         nonnormal=_split(nonnormal) or "auto", decimals=decimals)
@@ -93,7 +77,7 @@ def table1(
 
 
 def logistic(
-    data: Path = typer.Argument(..., help="Table with one row per subject (.csv, .tsv, .parquet)."),
+    data: Path = typer.Argument(..., help="Table with one row per subject (.csv, .tsv, .parquet, .xlsx)."),
     outcome: str = typer.Option(..., "--outcome", "-y", help="Binary 0/1 outcome column."),
     predictors: list[str] = typer.Option(..., "--predictor", "-x",
                                          help="Predictor (repeat or comma-separate)."),
@@ -115,6 +99,7 @@ def logistic(
     import warnings
 
     from thyromics.errors import InputError
+    from thyromics.io.tables import read_table
     from thyromics.stats import logistic as lg
 
     try:
@@ -124,7 +109,7 @@ def logistic(
                 raise InputError(f"--reference {item!r}: expected COLUMN=LEVEL")
             k, v = item.split("=", 1)
             refs[k.strip()] = v.strip()
-        frame = _read_table(data)
+        frame = read_table(data, what="the data table")
         preds = _split(predictors) or []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", lg.SeparationWarning)  # reported below

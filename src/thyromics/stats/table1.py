@@ -152,7 +152,10 @@ def read_table1_csv(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
     The table ends at its first row with an empty ``variable`` (a real row never has
     one); older files without a footnote are returned whole.
     """
-    f = pd.read_csv(path, dtype=str, keep_default_na=False)
+    from thyromics.io.tables import read_table
+
+    f = read_table(path, what="the Table 1 CSV", text=True,
+                   hint="Write it with `thyromics table1 ... -o table1.csv`.")
     empty = np.flatnonzero(f["variable"].eq("").to_numpy()) if "variable" in f else []
     if not len(empty):
         return f, []
