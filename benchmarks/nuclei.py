@@ -79,7 +79,7 @@ def run_pipeline(tiles, work: Path, method: str, segmenter: str) -> dict[str, np
     """The product's stages on the tiles (one 1000-px tile each); the instance map per tile."""
     import tifffile
 
-    from thyromics.pathology.pipeline import run_features, run_normalise, run_nuclei, run_tiles
+    from thyromics.pathology.stages import run_features, run_normalise, run_nuclei, run_tiles
     from thyromics.pathology.settings import NucleiSettings, StainSettings, TileSettings
 
     rows = []

@@ -228,7 +228,7 @@ def test_agreement_in_parallel_gives_the_same_tables(tmp_path):
 def test_agreement_with_a_readers_review_output(tmp_path):
     """The review tool's per-reader cases.csv feeds the agreement command (FILE.csv:COLUMN)."""
     from thyromics.review.state import ReaderState
-    from thyromics.review.study import load_study
+    from thyromics.review.cases import load_study
 
     manifest = make_two_reader_study(tmp_path / "study", n=3)
     state = ReaderState(load_study(manifest), tmp_path / "review", "alice")

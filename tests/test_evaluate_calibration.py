@@ -14,7 +14,7 @@ import pytest
 from thyromics.errors import InputError
 from thyromics.evaluate._checks import UndefinedMetricWarning
 from thyromics.evaluate.calibration import calibration, hosmer_lemeshow
-from thyromics.evaluate.cv import cv_roc
+from thyromics.evaluate.cv_roc import cv_roc
 from thyromics.evaluate.dca import decision_curve
 from thyromics.evaluate.roc import auc
 from conftest import need_module  # noqa: E402

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from thyromics.evaluate.cv import cv_auc_ci
+from thyromics.evaluate.cv_roc import cv_auc_ci
 from thyromics.evaluate.optimism import (
     bootstrap_indices,
     optimism_bootstrap,

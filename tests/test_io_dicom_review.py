@@ -13,7 +13,7 @@ from _dicom import index_to_patient, write_rtstruct, write_series
 from _helpers import write_nii
 from thyromics.io import read_mask
 from thyromics.review.state import ReaderState
-from thyromics.review.study import load_study
+from thyromics.review.cases import load_study
 from conftest import need_module  # noqa: E402
 
 SPACING = (0.8, 0.8, 2.0)

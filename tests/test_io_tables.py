@@ -157,7 +157,7 @@ def _evaluate(path):
 
 
 def _associate(path):
-    from thyromics.pathology.associate_run import read_table as read_pathology
+    from thyromics.pathology.run_associate import read_table as read_pathology
 
     return read_pathology(path, "the imaging table")
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from thyromics.cli import app
 from thyromics.errors import CaseError, InputError
-from thyromics.pathology.pipeline import run_features, run_normalise, run_nuclei, run_tiles
+from thyromics.pathology.stages import run_features, run_normalise, run_nuclei, run_tiles
 from thyromics.pathology.settings import NucleiSettings, StainSettings, TileSettings
 from thyromics.pathology.slides import open_slide, output_scale, read_slide_manifest
 from thyromics.pathology.stain import fit_reference, macenko_stains, reinhard_normalise, reinhard_stats

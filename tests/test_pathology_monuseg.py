@@ -95,7 +95,7 @@ def test_classical_segmenter_against_the_outlines(monuseg):
 
 @pytest.mark.slow
 def test_outlines_as_external_segmentation_give_exact_counts_and_areas(monuseg, tmp_path):
-    from thyromics.pathology.pipeline import run_features, run_normalise, run_nuclei, run_tiles
+    from thyromics.pathology.stages import run_features, run_normalise, run_nuclei, run_tiles
     from thyromics.pathology.settings import NucleiSettings, StainSettings
 
     t = monuseg[3]

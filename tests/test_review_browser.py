@@ -24,7 +24,7 @@ import pytest
 from thyromics.io import read_mask
 from thyromics.review.server import make_server
 from thyromics.review.state import ReaderState
-from thyromics.review.study import load_study
+from thyromics.review.cases import load_study
 
 from test_review_server import make_study, sha  # noqa: E402  (same tests folder)
 

@@ -25,7 +25,7 @@ from thyromics.io import read_mask
 from thyromics.review.run_agreement import run_agreement
 from thyromics.review.server import make_server
 from thyromics.review.state import LOG_COLUMNS, ReaderState
-from thyromics.review.study import case_file_name, case_id_from_file_name, load_study
+from thyromics.review.cases import case_file_name, case_id_from_file_name, load_study
 
 from test_review_server import Client, _disk, pack  # noqa: E402  (same tests folder)
 

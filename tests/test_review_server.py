@@ -25,7 +25,7 @@ from thyromics.io import read_image, read_mask
 from thyromics.review.render import apply_window, window_bounds
 from thyromics.review.server import make_server
 from thyromics.review.state import LOG_COLUMNS, ReaderState
-from thyromics.review.study import load_study
+from thyromics.review.cases import load_study
 
 SHAPE_2D = (64, 80)
 SPACING_3D = (0.7, 0.8, 2.5)  # ITK order x, y, z

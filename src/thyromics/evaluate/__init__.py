@@ -11,7 +11,7 @@ Modules (import them directly; this package imports nothing heavy so that
 - :mod:`~thyromics.evaluate.calibration`: Brier, calibration intercept and slope,
   Hosmer-Lemeshow, reliability curve.
 - :mod:`~thyromics.evaluate.dca`: decision curves (net benefit).
-- :mod:`~thyromics.evaluate.cv`: cross-validated ROC (per-fold AUCs, vertical and threshold averaging).
+- :mod:`~thyromics.evaluate.cv_roc`: cross-validated ROC (per-fold AUCs, vertical and threshold averaging).
 - :mod:`~thyromics.evaluate.subgroups`: everything per subgroup.
 - :mod:`~thyromics.evaluate.segmentation`: Dice, IoU, HD95 per lesion and per case.
 - :mod:`~thyromics.evaluate.api`: :func:`evaluate_scores`, the JSON of ``thyromics evaluate``.

@@ -441,7 +441,7 @@ def threshold_rules(rule: str, cv_threshold: str, inner_cv: int) -> dict[str, st
 def _cv_evaluation(y_tr: np.ndarray, oofs: dict, cv_scores: dict, thresholds: dict,
                    rules: dict, settings: PipelineSettings, seed: int) -> dict:
     """The ``cv`` entry of the evaluation JSON (the shape of ``evaluate_scores``' output)."""
-    from thyromics.evaluate.cv import cv_threshold_block
+    from thyromics.evaluate.cv_roc import cv_threshold_block
     from thyromics.evaluate.summary import comparisons, jsonable
 
     blocks = {m: cv_threshold_block(y_tr, oof, threshold_rule=rules["cv"], seed=seed,

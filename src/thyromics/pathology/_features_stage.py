@@ -27,7 +27,7 @@ def _features_worker(task) -> dict:
     import pandas as pd
 
     from thyromics.pathology.morphometry import nucleus_features, owned_nuclei
-    from thyromics.pathology.pipeline import _imread, _tile
+    from thyromics.pathology.stages import _imread, _tile
     from thyromics.provenance import atomic_write
 
     row, s, out = task.row, task.settings, Path(task.out)
@@ -91,7 +91,7 @@ def run_features(slides: str | Path, out: str | Path, settings: FeatureSettings 
 
     from thyromics.pathology.aggregate import aggregate, ith_types_for
     from thyromics.pathology.morphometry import AREA_FEATURES, LENGTH_FEATURES
-    from thyromics.pathology.pipeline import _tasks
+    from thyromics.pathology.stages import _tasks
     from thyromics.provenance import atomic_write, atomic_write_json
 
     out = Path(out)

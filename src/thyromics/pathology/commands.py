@@ -1,7 +1,7 @@
 """``thyromics pathology tiles|normalise|nuclei|features`` and ``thyromics associate``.
 
-Thin wrappers over :mod:`thyromics.pathology.pipeline` and
-:mod:`thyromics.pathology.associate_run`; nothing heavy is imported at module level.
+Thin wrappers over :mod:`thyromics.pathology.stages` and
+:mod:`thyromics.pathology.run_associate`; nothing heavy is imported at module level.
 
 Exit codes of the four stages: 0 every slide (and tile) succeeded; 3 some slides or
 tiles failed (listed, and in ``OUT/<stage>.errors.csv``), the others are done; 1 no
@@ -77,7 +77,7 @@ def tiles(slides: Path = _SLIDES, out: Path = _OUT,
                                            help="Refuse slides whose stain vectors are not H&E's."),
           jobs: int = _JOBS, scheduler: Optional[str] = _SCHED) -> None:
     """Detect tissue on a thumbnail and cut every slide into tiles (OUT/tiles.csv)."""
-    from thyromics.pathology.pipeline import run_tiles
+    from thyromics.pathology.stages import run_tiles
     from thyromics.pathology.settings import TileSettings
 
     def call(**kw):
@@ -96,7 +96,7 @@ def normalise(slides: Path = _SLIDES, out: Path = _OUT,
               seed: int = typer.Option(0, help="Seed of that draw."),
               jobs: int = _JOBS, scheduler: Optional[str] = _SCHED) -> None:
     """Normalise every tile to one stain reference (saved as OUT/stain_reference.json)."""
-    from thyromics.pathology.pipeline import run_normalise
+    from thyromics.pathology.stages import run_normalise
     from thyromics.pathology.settings import StainSettings
 
     def call(**kw):
@@ -116,7 +116,7 @@ def nuclei(slides: Path = _SLIDES, out: Path = _OUT,
            max_area: float = typer.Option(1000.0, help="Drop (and count) instances larger than this, in um^2."),
            jobs: int = _JOBS, scheduler: Optional[str] = _SCHED) -> None:
     """Nucleus instance maps per tile (OUT/nuclei/<slide>/<tile>.npz)."""
-    from thyromics.pathology.pipeline import run_nuclei
+    from thyromics.pathology.stages import run_nuclei
     from thyromics.pathology.settings import NucleiSettings
 
     def call(**kw):
@@ -131,7 +131,7 @@ def features(slides: Path = _SLIDES, out: Path = _OUT,
              types: str = typer.Option("1,2,3", help="Nucleus types measured (PanNuke ids; 0, untyped, always)."),
              jobs: int = _JOBS, scheduler: Optional[str] = _SCHED) -> None:
     """28 features per nucleus; tile, slide and patient summaries with heterogeneity."""
-    from thyromics.pathology.pipeline import run_features
+    from thyromics.pathology.stages import run_features
     from thyromics.pathology.settings import FeatureSettings
 
     try:
@@ -164,7 +164,7 @@ def associate(
     """Pathology and protein features vs an imaging phenotype: tests, FDR, correlations, figures."""
     from thyromics.errors import ThyromicsError
     from thyromics.pathology.associate import AssociationSettings
-    from thyromics.pathology.associate_run import run_associate
+    from thyromics.pathology.run_associate import run_associate
 
     try:
         s = AssociationSettings(by=by, threshold=threshold, high=high, scores=tuple(score or ()), test=test,

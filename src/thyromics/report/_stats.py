@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from thyromics.evaluate.calibration import calibration
-from thyromics.evaluate.cv import cv_roc as _cv_roc
-from thyromics.evaluate.cv import tpr_at_fpr
+from thyromics.evaluate.cv_roc import cv_roc as _cv_roc
+from thyromics.evaluate.cv_roc import tpr_at_fpr
 from thyromics.evaluate.dca import TREAT_ALL, TREAT_NONE
 from thyromics.evaluate.dca import decision_curve as _decision_curve
 from thyromics.evaluate.metrics import confusion_counts
@@ -91,7 +91,7 @@ def roc_band(y: np.ndarray, score: np.ndarray, *, grid: np.ndarray = FPR_GRID,
 def cv_roc(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
     """ROC curve averaged over cross-validation folds (and repeats).
 
-    Vertical averaging by :func:`thyromics.evaluate.cv.cv_roc` (mean TPR on the FPR
+    Vertical averaging by :func:`thyromics.evaluate.cv_roc.cv_roc` (mean TPR on the FPR
     grid :data:`FPR_GRID`); the band is the mean +/- one standard deviation across
     folds, clipped to 0-1. Each (repeat, fold) pair counts as one fold.
 
@@ -169,7 +169,7 @@ def confusion_per_fold(part: pd.DataFrame) -> dict[str, float]:
     inside the outer training part that predicted the row; one per fold) and optionally
     ``repeat``. A row is positive when ``score >= threshold``. The counts are summed over
     the folds and averaged over the repeats, as the ``cv`` metrics of
-    :func:`thyromics.evaluate.cv.cv_threshold_block`: integers with one repeat.
+    :func:`thyromics.evaluate.cv_roc.cv_threshold_block`: integers with one repeat.
     """
     keys = ["repeat", "fold"] if "repeat" in part else ["fold"]
     total = {k: 0 for k in ("tn", "fp", "fn", "tp")}

@@ -3,7 +3,7 @@
 Modules (import them directly; this package imports nothing heavy so that
 ``thyromics --help`` stays instant):
 
-- :mod:`~thyromics.review.study`: the cases under review (image, proposed mask, reference
+- :mod:`~thyromics.review.cases`: the cases under review (image, proposed mask, reference
   mask), read from the manifest, with the study-folder guard.
 - :mod:`~thyromics.review.state`: one reader's decision log and saved masks; resume.
 - :mod:`~thyromics.review.codec`: masks on the wire (packed bits, base64).

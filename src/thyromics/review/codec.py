@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from thyromics.review.study import ReviewError
+from thyromics.review.cases import ReviewError
 
 __all__ = ["encode_mask", "decode_mask"]
 

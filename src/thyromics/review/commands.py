@@ -31,7 +31,7 @@ def review(
     from thyromics.errors import ThyromicsError
     from thyromics.review.server import is_loopback, make_server
     from thyromics.review.state import ReaderState, check_reader
-    from thyromics.review.study import load_study
+    from thyromics.review.cases import load_study
 
     try:
         study = load_study(cases, proposed=proposed, reference=reference, root=root, label=label,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from thyromics.review.study import ReviewError
+from thyromics.review.cases import ReviewError
 
 if TYPE_CHECKING:  # pragma: no cover
     from thyromics.io.image import Image

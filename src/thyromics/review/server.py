@@ -50,7 +50,7 @@ from thyromics.errors import CaseError, InputError
 from thyromics.review.codec import decode_mask, encode_mask
 from thyromics.review.render import PRESETS, default_preset, slice_png
 from thyromics.review.state import STATUSES, ReaderState
-from thyromics.review.study import ReviewError, is_inside
+from thyromics.review.cases import ReviewError, is_inside
 
 __all__ = ["ReviewApp", "make_server", "is_loopback", "MAX_BODY", "READ_TIMEOUT"]
 

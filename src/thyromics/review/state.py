@@ -5,7 +5,7 @@ Layout of a reader's folder (``<review folder>/<reader>/``)::
     decisions.csv      one row per decision, appended and synced to disk (fsync) at once
     decisions.torn.txt an interrupted last line of decisions.csv, moved here on start
     masks/<case>.<ext> corrected masks, in the proposed mask's format and geometry; <case>
-                       is :func:`~thyromics.review.study.case_file_name` (``x/1`` ->
+                       is :func:`~thyromics.review.cases.case_file_name` (``x/1`` ->
                        ``x%2F1``, ``x_1`` -> ``x_1``): one file per case, id readable back
     cases.csv          the reader's manifest (see :data:`MANIFEST_COLUMNS`), rewritten
                        atomically after every decision
@@ -54,7 +54,7 @@ import numpy as np
 from thyromics.csvsafe import restore_cell, safe_row
 from thyromics.errors import InputError, ThyromicsWarning
 from thyromics.layout import REVIEW
-from thyromics.review.study import ReviewError, ReviewStudy, case_file_name, is_inside
+from thyromics.review.cases import ReviewError, ReviewStudy, case_file_name, is_inside
 
 __all__ = ["ReaderState", "LOG_COLUMNS", "MANIFEST_COLUMNS", "DECISIONS", "STATUSES",
            "check_reader"]
