@@ -10,6 +10,8 @@ Modules (import what you need; nothing heavy is imported here, so the CLI stays 
 - :mod:`thyromics.deep.train` -- ``fit_classifier``, ``train_classifier``, ``predict_classifier``.
 - :mod:`thyromics.deep.gradcam` -- ``gradcam_maps``, ``save_overlay``, ``gradcam_manifest``.
 - :mod:`thyromics.deep.embed` -- ``penultimate_activations``, ``DeepPCA``, ``embed_manifest``.
+- :mod:`thyromics.deep.stage` -- ``run_deep_stage``: the deep step of ``thyromics run``
+  (train, carried threshold, held-out metrics, Grad-CAM, deep features, the network block).
 - :mod:`thyromics.deep.segment` -- ``fit_segmenter``, ``predict_segmentation``, ``postprocess``.
 - :mod:`thyromics.deep.commands` -- ``thyromics dl ...`` and ``thyromics segment ...``.
 

@@ -11,8 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from thyromics.layout import (DEEP, DEEP_MODEL, EVALUATE, EXTRACT, MODEL, REPORT, ROBUSTNESS,
-                              STUDY, TABLE1)
+from thyromics.layout import DEEP, EVALUATE, EXTRACT, MODEL, REPORT, ROBUSTNESS, STUDY, TABLE1
 from thyromics.provenance import (atomic_write_json, now_iso, package_versions, path_sha256,
                                   settings_hash)
 from thyromics.study.config import StudyConfig
@@ -276,82 +275,15 @@ def _robustness(cfg: StudyConfig, manifest, settings, paths: StudyPaths, log: Lo
 
 
 def _deep(cfg: StudyConfig, paths: StudyPaths, log: Log) -> None:
-    """Train on the training split, score every cohort, Grad-CAM, deep features."""
-    import json
-
-    import pandas as pd
-
-    from thyromics.deep.embed import embed_manifest
-    from thyromics.deep.gradcam import gradcam_manifest
+    """The deep step: its settings from the study YAML, the work in
+    :func:`thyromics.deep.stage.run_deep_stage`."""
     from thyromics.deep.settings import DataSettings, TrainSettings
-    from thyromics.deep.train import fit_classifier, predict_classifier
-    from thyromics.evaluate.api import evaluate_scores
-    from thyromics.evaluate.thresholds import choose_threshold
+    from thyromics.deep.stage import run_deep_stage
 
     d = cfg.deep
     settings = TrainSettings(
-        network=d.network, network_options=dict(d.network_options), epochs=d.epochs, batch_size=d.batch_size, learning_rate=d.learning_rate,
-        seed=cfg.seed, pretrained=str(d.pretrained) if d.pretrained else None,
+        network=d.network, network_options=dict(d.network_options), epochs=d.epochs,
+        batch_size=d.batch_size, learning_rate=d.learning_rate, seed=cfg.seed,
+        pretrained=str(d.pretrained) if d.pretrained else None,
         data=DataSettings(spatial_dims=d.spatial_dims, size_2d=(d.size, d.size), seed=cfg.seed))
-    model_dir = DEEP_MODEL.dir(paths.out)
-    log(f"[deep] training {d.network} ({d.spatial_dims}D, at most {d.epochs} epochs)")
-    fit_classifier(cfg.cases, settings, model_dir, progress=False)
-    pred, skipped = predict_classifier(model_dir, cfg.cases, progress=False)
-    split = pd.read_csv(DEEP_MODEL.at(model_dir, "split"))[["case_id", "split"]]
-    manifest = pd.read_csv(cfg.cases, usecols=lambda c: c in ("case_id", "split"))
-    pred = pred.merge(split.rename(columns={"split": "role"}), on="case_id", how="left")
-    if "split" in manifest:
-        pred = pred.merge(manifest, on="case_id", how="left")
-    pred.to_csv(DEEP.at(paths.deep, "predictions"), index=False)
-    # The network saw the training and validation rows: only the other cohorts are honest.
-    # Its threshold is Youden's on the validation rows, carried unchanged to them.
-    val = pred[pred["role"].eq("val") & pred["label"].notna()]
-    threshold = (choose_threshold(val["label"].to_numpy(int), val["probability"].to_numpy())
-                 if val["label"].nunique() == 2 else 0.5)
-    held_out = pred[pred["role"].fillna("unused").eq("unused") & pred["label"].notna()]
-    cohort_of = held_out["split"] if "split" in held_out else pd.Series("held-out", index=held_out.index)
-    metrics = {str(c): evaluate_scores(rows, truth="label", scores=["probability"], threshold=threshold)
-               for c, rows in held_out.groupby(cohort_of) if rows["label"].nunique() == 2}
-    DEEP.at(paths.deep, "metrics").write_text(json.dumps(metrics, indent=1, default=str))
-    _deep_as_model_block(d.network, held_out.assign(cohort=cohort_of), metrics,
-                         MODEL.dir(paths.out, block="network"))
-    log("[deep] held-out AUC: " + (", ".join(
-        f"{k} {v['scores']['probability']['auc']:.3f}" for k, v in metrics.items()) or "none"))
-    if d.gradcam:
-        picks = held_out.head(d.gradcam)["case_id"] if len(held_out) else pred.head(d.gradcam)["case_id"]
-        sub = DEEP.at(paths.deep, "gradcam_cases")
-        full = pd.read_csv(cfg.cases)
-        chosen = full[full["case_id"].isin(set(picks))].copy()
-        for col in ("image", "mask"):  # paths stay valid from the new folder
-            chosen[col] = [str((Path(cfg.cases).parent / p).resolve()) for p in chosen[col]]
-        chosen.to_csv(sub, index=False)
-        gradcam_manifest(model_dir, sub, DEEP.at(paths.deep, "gradcam"), progress=False)
-    table, _ = embed_manifest(model_dir, cfg.cases, progress=False)
-    table.to_parquet(DEEP.at(paths.deep, "features"))
-    if skipped:
-        log(f"[deep] {len(skipped)} case(s) skipped: see {DEEP_MODEL.at(model_dir, 'errors')}")
-
-
-def _deep_as_model_block(network: str, held_out, metrics: dict, out: Path) -> None:
-    """The network's held-out results in the model stage's layout, for the report."""
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for cohort, m in metrics.items():
-        s = m["scores"]["probability"]
-        rows.append({"model": network, "cohort": cohort, "n": s["n"], "auc": s["auc"],
-                     "auc_ci_low": s["auc_ci"][0], "auc_ci_high": s["auc_ci"][1],
-                     **{k: s[k]["value"] for k in ("accuracy", "sensitivity", "specificity",
-                                                   "ppv", "npv", "f1")},
-                     "threshold": s["threshold"]})
-    pd.DataFrame(rows).to_csv(MODEL.at(out, "comparison"), index=False)
-    # one network: no DeLong comparison inside the block; its explanation is Grad-CAM
-    pd.DataFrame(columns=list(MODEL.columns("delong"))).to_csv(MODEL.at(out, "delong"),
-                                                               index=False)
-    atomic_write_json(MODEL.at(out, "run"), {"stage": "deep", "network": network,
-                                         "threshold": "Youden on the validation rows, carried"})
-    pd.DataFrame({"case_id": held_out["case_id"], "patient_id": held_out["patient_id"],
-                  "model": network, "cohort": held_out["cohort"], "fold": -1, "repeat": -1,
-                  "y_true": held_out["label"].astype(int), "score": held_out["probability"]}
-                 ).to_parquet(MODEL.at(out, "predictions"), index=False)
+    run_deep_stage(cfg.cases, settings, paths.out, gradcam=d.gradcam, log=log)
