@@ -32,6 +32,8 @@ from thyromics.features.engine import extract_features
 from thyromics.features.settings import ExtractionSettings
 from thyromics.io.image import Image
 
+from test_features_ibsi2 import current_section  # the IBSI 2 section, kept as it is
+
 HERE = Path(__file__).resolve().parent
 MAPPING = HERE / "fixtures" / "ibsi" / "ibsi_to_pyradiomics.csv"
 #: IBSI tags -> the columns of the IBSI features PyRadiomics lacks (``ibsi_features=True``).
@@ -286,7 +288,8 @@ def test_ibsi_interpolated(name: str, convention: str, ibsi_dir: Path) -> None:
 @pytest.mark.slow
 def test_doc_is_current(ibsi_dir: Path) -> None:
     """docs/ibsi_conformance.md is exactly what the generator writes (both conventions)."""
-    assert DOC.read_text(encoding="utf-8") == render_markdown(_full(ibsi_dir)), (
+    text = DOC.read_text(encoding="utf-8")
+    assert text == render_markdown(_full(ibsi_dir), current_section(text)), (
         "docs/ibsi_conformance.md is out of date: run .venv/bin/python tests/test_features_ibsi.py")
 
 
@@ -349,8 +352,9 @@ On request it adds columns PyRadiomics has no equivalent for:
 Its tables are the second set below (IBSI tags of the added columns in
 `tests/fixtures/ibsi/ibsi_to_native_ibsi.csv`): every compared feature of every
 configuration conforms. Not built yet: the few features listed under "Not computed under
-the ibsi convention" below, and IBSI 2 filter responses (under both conventions the LoG,
-wavelet and other filters are PyRadiomics' own functions).
+the ibsi convention" below. The image types (`log_sigmas`, `wavelet` ...) are PyRadiomics'
+own filter functions under both conventions; IBSI 2's filters are the `ibsi_filters`
+setting (`convention="ibsi"`), measured in "IBSI 2 phase 2" at the end of this page.
 <!-- native-engine: end -->"""
 
 
@@ -389,10 +393,12 @@ def _details(table: pd.DataFrame, title: str) -> list[str]:
     return out
 
 
-def render_markdown(table: pd.DataFrame) -> str:
+def render_markdown(table: pd.DataFrame, ibsi2_section: str = "") -> str:
     """The conformance tables as Markdown (the content of docs/ibsi_conformance.md).
 
-    ``table``: the rows of :func:`run_config` for every configuration and convention.
+    ``table``: the rows of :func:`run_config` for every configuration and convention;
+    ``ibsi2_section``: the IBSI 2 section, generated and asserted by
+    ``tests/test_features_ibsi2.py``, appended as it is.
     """
     import radiomics
 
@@ -426,7 +432,8 @@ def render_markdown(table: pd.DataFrame) -> str:
            "### Reasons for the remaining deviations", "", *_reasons(ibsi), "",
            "### Not computed under the ibsi convention", "", NOT_COMPUTED_IBSI + ".", "",
            *_details(ibsi, ", ibsi convention")]
-    return "\n".join(out)
+    text = "\n".join(out)
+    return text.rstrip("\n") + "\n\n" + ibsi2_section + "\n" if ibsi2_section else text
 
 
 def _full(ibsi_dir: Path) -> pd.DataFrame:
@@ -442,5 +449,6 @@ if __name__ == "__main__":  # pragma: no cover - regenerates the docs table
         print(bad[["config", "convention", "ibsi_tag", "pyradiomics", "ours", "reference"]]
               .to_string())
     DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(render_markdown(full), encoding="utf-8")
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    DOC.write_text(render_markdown(full, current_section(text)), encoding="utf-8")
     print(f"wrote {DOC}: {len(full)} rows, {int(full['passed'].sum())} pass, {len(bad)} unexpected")

@@ -154,6 +154,10 @@ def expected_columns(settings: ExtractionSettings, ndim: int) -> list[str]:
                 cols += [f"{img}_{c}_{f}" for f in feats]
                 cols += [f"{img}_{c}_{f}_{x}" for x in suffixes(c) for f in feats]
                 cols += [f"{img}_{n}" for n in _ibsi_columns(settings, c)]
+    if settings.ibsi_filters:  # IBSI 2 filter responses (convention="ibsi")
+        from thyromics.features.ibsi_filters import filter_columns
+
+        cols += filter_columns(settings.ibsi_filters)
     if settings.fractal:
         cols.append(FRACTAL_COLUMN)
     if settings.moments:
@@ -358,6 +362,8 @@ def extract_features(image: Image, mask: Image, settings: ExtractionSettings, *,
                   "textureAggregations": list(settings.texture_aggregations),
                   "ibsiFeatures": settings.ibsi_features,
                   "ivhBinWidth": settings.ivh_bin_width, "ivhBinCount": settings.ivh_bin_count}
+        if settings.ibsi_filters:
+            native["ibsiFilters"] = list(settings.ibsi_filters)
         messages = _native(prep, native, case_id, image, values, diagnostics, missing)
     else:
         extractor = _extractor(json.dumps(params, sort_keys=True))

@@ -186,6 +186,15 @@ class ExtractionSettings(BaseModel):
         grey level distance zone matrix features (``<image>_gldzm_*``,
         :mod:`thyromics.features.native._gldzm`, with the ``texture_aggregations``
         variants).
+    ibsi_filters : tuple of str
+        IBSI 2 filter configurations (Whybra et al., Radiology 2024; reference manual
+        arXiv:2006.05470) whose response maps add the 18 IBSI first-order statistics as
+        columns ``ibsi2-<name>_firstorder_<statistic>`` (``convention="ibsi"`` only;
+        names and definitions in :data:`thyromics.features.ibsi_filters.CONFIGURATIONS`,
+        e.g. ``"log-1.5mm"``). The filters run on the whole prepared image (the IBSI
+        grid when resampled) with IBSI's mirror boundary, in 3D, or slice by slice along
+        ``force2d_dimension`` with ``dimensionality="2d"``; the statistics are over the
+        resegmented ROI.
     ivh_bin_width, ivh_bin_count : float or None, int or None
         Discretisation of the intensity-volume histogram (with ``ibsi_features``; at most
         one): none (the default: the intensities themselves in steps of 1, IBSI's choice
@@ -245,6 +254,7 @@ class ExtractionSettings(BaseModel):
                                         "3D_comb"], ...] = ()
     ibsi_features: bool = False
     ivh_bin_width: float | None = Field(default=None, gt=0)
+    ibsi_filters: tuple[str, ...] = ()
     ivh_bin_count: int | None = Field(default=None, gt=0)
 
     # ------------------------------------------------------------------ validation
@@ -335,6 +345,18 @@ class ExtractionSettings(BaseModel):
             raise ValueError(f"texture_aggregations {self.texture_aggregations} (IBSI variants "
                              "PyRadiomics lacks) need convention='ibsi' and engine='native' "
                              f"(found convention={self.convention!r})")
+        if self.ibsi_filters:
+            from thyromics.features.ibsi_filters import CONFIGURATIONS
+
+            for name in self.ibsi_filters:
+                if name not in CONFIGURATIONS:
+                    raise ValueError(f"unknown IBSI 2 filter configuration {name!r}."
+                                     f"{_did_you_mean(name, list(CONFIGURATIONS))} Valid: "
+                                     f"{', '.join(CONFIGURATIONS)}")
+            if self.convention != "ibsi":
+                raise ValueError(f"ibsi_filters {self.ibsi_filters} (IBSI 2 filters) need "
+                                 "convention='ibsi' and engine='native' (found "
+                                 f"convention={self.convention!r})")
         if self.ibsi_features and self.convention != "ibsi":
             raise ValueError("ibsi_features (IBSI features PyRadiomics lacks) need "
                              "convention='ibsi' and engine='native' (found "

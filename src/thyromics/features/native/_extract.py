@@ -20,8 +20,9 @@ With ``params["convention"] == "ibsi"`` (``ExtractionSettings.convention``) the 
 compute IBSI 1's definitions where PyRadiomics' differ (:mod:`._ibsi`: bins, excess
 kurtosis, outlier filtering after the range, sample-covariance principal axes, shape on
 the whole morphological mask) and, on request, the texture aggregation variants
-PyRadiomics lacks (:mod:`._aggregate`) and the IBSI features PyRadiomics lacks
-(:mod:`._ibsi_features`, :mod:`._gldzm`).
+PyRadiomics lacks (:mod:`._aggregate`), the IBSI features PyRadiomics lacks
+(:mod:`._ibsi_features`, :mod:`._gldzm`) and the IBSI 2 filters' first-order statistics
+(``params["ibsiFilters"]``, :mod:`thyromics.features.ibsi_filters`) over the resegmented ROI.
 """
 
 from __future__ import annotations
@@ -390,6 +391,16 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
         for k, v in shape_extras(shape_roi, roi, arr, spacing_zyx).items():
             out.values[f"original_shape_{k}"] = float(v)
 
+    if ibsi and params.get("ibsiFilters"):  # IBSI 2 filters, on the whole prepared image
+        from thyromics.features.ibsi_filters import filtered_statistics
+
+        if ndim == 2:  # one slice: 2D filters
+            vol, vol_roi, vol_sp, slice_axis = arr[None], roi[None], (1.0, *spacing_zyx), 0
+        else:
+            vol, vol_roi, vol_sp = arr, roi, tuple(spacing_zyx)
+            slice_axis = int(s.get("force2Ddimension", 0)) if s.get("force2D", False) else None
+        out.values.update(filtered_statistics(vol, vol_roi, vol_sp, params["ibsiFilters"],
+                                              slice_axis))
     texture = [c for c in classes if not c.startswith("shape")]
     if not texture:
         return out

@@ -26,7 +26,10 @@ values of the digital and CT phantoms (``docs/ibsi_conformance.md``):
 
 Everything else is shared by both conventions and matches the references as it is:
 numpy's (linear) percentiles, the other statistics, every texture formula, the mesh.
-The filters (LoG, wavelet ...) are PyRadiomics' own functions under both conventions.
+The filters (LoG, wavelet ...) are PyRadiomics' own functions under both conventions;
+IBSI 2's filters are the separate ``ibsi_filters`` setting
+(:mod:`thyromics.features.ibsi_filters`, ``ibsi`` convention only), whose first-order
+statistics come as extra columns.
 """
 
 from __future__ import annotations
