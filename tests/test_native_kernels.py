@@ -123,3 +123,37 @@ def test_lidc_sample_all_ct_columns(lidc_dir, tmp_path):
         row = table.iloc[i]
         for c, v in nat.values.items():
             assert row[c] == v or (np.isnan(v) and np.isnan(row[c])), c
+
+
+def _exact_mcc(P: np.ndarray) -> float:
+    """PyRadiomics' definition (its eps included) in 60-digit arithmetic (mpmath)."""
+    import mpmath
+
+    mpmath.mp.dps = 60
+    px, py, n = P.sum(1), P.sum(0), P.shape[0]
+    eps = mpmath.mpf(np.spacing(1))
+    Q = mpmath.matrix(n, n)
+    for i in range(n):
+        for j in range(n):
+            Q[i, j] = mpmath.fsum(mpmath.mpf(P[i, k]) * mpmath.mpf(P[j, k])
+                                  / (mpmath.mpf(px[i]) * mpmath.mpf(py[k]) + eps) for k in range(n))
+    ev = sorted(mpmath.re(e) for e in mpmath.eig(Q, left=False, right=False))
+    return float(mpmath.sqrt(ev[-2]))
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_mcc_of_two_disconnected_sets_of_levels(symmetric: bool):
+    """Levels {0, 1, 2} and a rare pair {3, 4} never side by side: the eigenvalue 1 twice,
+    split by PyRadiomics' eps by about 1e-7 (a wavelet band of a DDTI image): first-order
+    perturbation theory does not apply, the value must still be PyRadiomics' own."""
+    counts = np.zeros((5, 5))
+    rng = np.random.default_rng(3)
+    a = rng.integers(2000, 9000, (3, 3)).astype(float)
+    counts[:3, :3] = a + a.T if symmetric else a
+    counts[3:, 3:] = [[1.0, 2.0], [2.0, 1.0]] if symmetric else [[1.0, 2.0], [1.0, 1.0]]
+    P = counts / counts.sum()
+    exact = _exact_mcc(P)
+    assert 1 - exact > 1e-9  # eps did split the pair
+    ours = glcm_mcc(P, P.sum(1), P.sum(0), 5, 5, symmetric)
+    assert ours == pytest.approx(exact, abs=1e-13)
+    assert _pyradiomics_mcc(P) == pytest.approx(exact, abs=1e-13)

@@ -31,6 +31,39 @@ _NF = 24
 
 
 @numba.njit(cache=True)
+def _near_degenerate(lam1: float, lam: float, lam3: float, cmax: float) -> bool:
+    """Whether the eps term can move the second eigenvalue by more than first-order theory
+    says: an eigenvalue within ``1e3 cmax`` of it (e.g. a GLCM of two disconnected sets of
+    grey levels has the eigenvalue 1 twice, and eps splits the pair)."""
+    if cmax <= 1e-15 or lam < 1e-8:  # near 0 the eps term is as small as lambda itself
+        return False
+    gap = lam1 - lam
+    if lam3 >= 0.0 and lam - lam3 < gap:
+        gap = lam - lam3
+    return gap < 1e3 * cmax
+
+
+@numba.njit(cache=True)
+def _mcc_general(P: np.ndarray, px: np.ndarray, py: np.ndarray, ri: np.ndarray, mr: int,
+                 ci: np.ndarray, mc: int, eps: float) -> float:
+    """PyRadiomics' own computation: ``Q`` with its ``eps``, a general eigen-solver, the
+    square root of the second-largest (real part) eigenvalue; on the levels present."""
+    Q = np.zeros((mr, mr), dtype=np.complex128)
+    for a in range(mr):
+        i = ri[a]
+        for b in range(mr):
+            j = ri[b]
+            acc = 0.0
+            for c in range(mc):
+                k = ci[c]
+                acc += P[i, k] * P[j, k] / (px[i] * py[k] + eps)
+            Q[a, b] = acc
+    ev = np.sort(np.linalg.eigvals(Q).real)
+    lam = ev[mr - 2]
+    return min(np.sqrt(lam), 1.0) if lam > 0 else 0.0
+
+
+@numba.njit(cache=True)
 def glcm_mcc(P: np.ndarray, px: np.ndarray, py: np.ndarray, m: int, ng_levels: int,
              symmetric: bool) -> float:
     """Maximal correlation coefficient of one normalised matrix ``P[:m, :m]``.
@@ -94,6 +127,12 @@ def glcm_mcc(P: np.ndarray, px: np.ndarray, py: np.ndarray, m: int, ng_levels: i
                 second = k
         mu = w[second]
         lam = mu * mu
+        third = -1.0
+        for k in range(mr):
+            if k != first and k != second and w[k] * w[k] > third:
+                third = w[k] * w[k]
+        if _near_degenerate(w[first] * w[first], lam, third, cmax):
+            return _mcc_general(P, px, py, ri, mr, ci, mc, eps)
         # |d lambda| <= cmax (E <= cmax Q0 elementwise, ||S|| = 1): skip the eps term when it
         # moves MCC = sqrt(lambda) by less than 1e-13 relative
         if lam <= 0 or cmax / (2.0 * lam) < 1e-13:
@@ -121,6 +160,9 @@ def glcm_mcc(P: np.ndarray, px: np.ndarray, py: np.ndarray, m: int, ng_levels: i
         if sv.shape[0] < 2:
             return 0.0
         lam = sv[1] * sv[1]
+        if _near_degenerate(sv[0] * sv[0], lam, sv[2] * sv[2] if sv.shape[0] > 2 else -1.0,
+                            cmax):
+            return _mcc_general(P, px, py, ri, mr, ci, mc, eps)
         for a in range(mr):
             u[a] = U[a, 1]
     if cmax > 1e-15:  # the eps of PyRadiomics' denominator, to first order

@@ -244,6 +244,11 @@ def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[st
                      bool(s.get("symmetricalGLCM", True)), geo.rl, geo.rl_w, geo.zones,
                      geo.neighbours, int(s.get("gldm_a", 0)), voxel_volume,
                      float(s.get("voxelArrayShift", 0)))
+    if families & FAMILY_BITS["firstorder"]:
+        # PyRadiomics' own expression (numpy's pairwise sum): a filtered image's mean is
+        # often a near-zero difference of large sums, where any other summation order
+        # moves it by more than 1e-9 relative (a wavelet HH band's 1e-6: 1.2e-8)
+        out[_MEAN] = np.nanmean(x.astype("float").reshape((1, -1)), 1)[0]
     if ibsi is not None:
         out[_KURTOSIS] -= 3.0  # IBSI: excess kurtosis
     extra: dict[str, np.ndarray] = {}
@@ -257,6 +262,7 @@ def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[st
 
 
 _KURTOSIS = NATIVE_NAMES["firstorder"].index("Kurtosis")
+_MEAN = NATIVE_NAMES["firstorder"].index("Mean")
 
 
 _DEPRECATED_SHAPE = {"shape": ("Compactness1", "Compactness2", "SphericalDisproportion"),
