@@ -164,5 +164,10 @@ def test_the_fit_cache_is_pruned_by_last_use(tmp_path, monkeypatch):
     first = run_fits(_tasks(), cache_dir=tmp_path)
     kept = sorted(p.name for p in tmp_path.iterdir())
     assert len(kept) == len(first) and all(n.endswith(".pkl") for n in kept)
+    for name in kept:  # as if written long ago
+        os.utime(tmp_path / name, (1000, 1000))
     again = run_fits(_tasks(), cache_dir=tmp_path, on_done=lambda k, c: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == kept and set(again) == set(first)
+    # a hit is a use (its access time), and the file itself is left as it was written
+    assert all((tmp_path / n).stat().st_atime > 1e9 and (tmp_path / n).stat().st_mtime == 1000
+               for n in kept)

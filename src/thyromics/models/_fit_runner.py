@@ -16,6 +16,7 @@ import hashlib
 import os
 import pickle
 import shutil
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -145,7 +146,7 @@ def prune_fit_cache(folder: Path, *, keep: set[Path] = frozenset(),
             st = p.stat()
         except OSError:
             continue
-        files.append((st.st_mtime, p.name, p, st.st_size))
+        files.append((max(st.st_atime, st.st_mtime), p.name, p, st.st_size))
     total = sum(f[3] for f in files)
     removed = []
     for _, _, p, size in sorted(files):  # oldest use first
@@ -166,7 +167,8 @@ def _load(path: Path):
     try:
         with open(path, "rb") as f:
             result = pickle.load(f)
-        os.utime(path)  # a hit counts as a use: the cache is pruned by last use
+        # a hit counts as a use (the access time; the file itself stays as it was written)
+        os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
         return result
     except FileNotFoundError:
         return None
