@@ -58,7 +58,8 @@ def _load(manifest: Path, label: int | None = None) -> list[tuple[str, object, o
 
 def _golden() -> list[tuple[str, object, object, object]]:
     """PyRadiomics' golden cases with the settings of their baseline CSVs."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    tests = Path(__file__).resolve().parents[1] / "tests"
+    sys.path[:0] = [str(tests), str(tests / "features")]
     from test_features_golden import CASES, CLASSES, _baseline, _read, _settings
 
     base = DATA / "pyradiomics"

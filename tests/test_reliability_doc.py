@@ -9,9 +9,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
-SCENARIO_FILES = ("test_extract_reliability.py", "test_parallel_faults.py", "test_determinism.py",
-                  "test_io_integrity.py", "test_models_inputs.py", "test_evaluate_inputs.py",
-                  "test_review_safety.py", "test_report_safety.py", "test_output_safety.py")
+SCENARIO_FILES = ("features/test_extract_reliability.py", "test_parallel_faults.py", "test_determinism.py",
+                  "io/test_io_integrity.py", "models/test_models_inputs.py", "evaluate/test_evaluate_inputs.py",
+                  "review/test_review_safety.py", "report/test_report_safety.py", "test_output_safety.py")
 
 
 def _tests(path: Path) -> set[str]:
@@ -20,7 +20,7 @@ def _tests(path: Path) -> set[str]:
 
 
 def _named() -> set[tuple[str, str]]:
-    return set(re.findall(r"`tests/(test_\w+\.py)::(test_\w+)`", DOC.read_text(encoding="utf-8")))
+    return set(re.findall(r"`tests/((?:\w+/)?test_\w+\.py)::(test_\w+)`", DOC.read_text(encoding="utf-8")))
 
 
 def test_every_test_named_in_the_table_exists():
@@ -38,4 +38,4 @@ def test_every_scenario_test_is_in_the_table():
 def test_every_row_names_a_test():
     rows = [ln for ln in DOC.read_text(encoding="utf-8").splitlines()
             if ln.startswith("| ") and not ln.startswith("| fault") and "---" not in ln]
-    assert rows and all(re.search(r"`tests/test_\w+\.py::test_\w+`", ln) for ln in rows)
+    assert rows and all(re.search(r"`tests/(?:\w+/)?test_\w+\.py::test_\w+`", ln) for ln in rows)

@@ -2,7 +2,7 @@
 
 Every function returns a :class:`TestResult` carrying the test's name as printed in
 Table 1, its statistic and its two-sided p-value. The conventions are chosen so that the
-numbers equal R's (checked in ``tests/test_stats_table1.py`` against fixtures made by
+numbers equal R's (checked in ``tests/stats/test_stats_table1.py`` against fixtures made by
 ``tests/fixtures/stats/make_fixtures.R``):
 
 =====================  ==========================================  ==========================

@@ -12,7 +12,7 @@ __all__ = ["run_demo", "DEMO_STUDIES", "DEMO_MODELS", "DEMO_SPLIT", "DEMO_AUC_BA
 #: learns little from 36 training lesions, so it is left to real studies).
 DEMO_MODELS: tuple[str, ...] = ("lr", "rf", "rfq")
 #: The band that the external AUC of each main model (the radiomics block's classifiers
-#: and the network) falls in with the default size and seed (checked by tests/test_demo.py).
+#: and the network) falls in with the default size and seed (checked by tests/study/test_demo.py).
 DEMO_AUC_BAND: tuple[float, float] = (0.70, 0.95)
 
 #: Fractions of patients in the training, test and external cohorts.

@@ -9,7 +9,7 @@ same buffer (``hashlib``; the mask as PyRadiomics' ``getMask`` casts it, UInt32)
 bounding box and count from ``numpy.nonzero``, 26- (8- in 2D) connected components from
 ``scipy.ndimage.label``, and the centre of mass and statistics with PyRadiomics' own
 numpy expressions, so that every value is bit for bit PyRadiomics' (tested against
-``GeneralInfo`` on random lesions in ``tests/test_native_property.py``).
+``GeneralInfo`` on random lesions in ``tests/features/test_native_property.py``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from thyromics.evaluate.api import evaluate_file, evaluate_scores, parse_thresho
 from thyromics.evaluate.commands import evaluate as evaluate_command
 
 _spec = importlib.util.spec_from_file_location(
-    "evaluate_refs", Path(__file__).parent / "fixtures" / "evaluate" / "evaluate_refs.py")
+    "evaluate_refs", Path(__file__).parents[1] / "fixtures" / "evaluate" / "evaluate_refs.py")
 refs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(refs)
 

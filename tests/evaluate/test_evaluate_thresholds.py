@@ -15,7 +15,7 @@ from thyromics.evaluate.metrics import METRICS, metrics_at_threshold, wilson_ci
 from thyromics.evaluate.thresholds import choose_threshold, for_sensitivity, for_specificity, youden
 
 _spec = importlib.util.spec_from_file_location(
-    "evaluate_refs", Path(__file__).parent / "fixtures" / "evaluate" / "evaluate_refs.py")
+    "evaluate_refs", Path(__file__).parents[1] / "fixtures" / "evaluate" / "evaluate_refs.py")
 refs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(refs)
 

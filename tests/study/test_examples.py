@@ -10,7 +10,7 @@ from thyromics.features.presets import get_preset
 from thyromics.models.registry import get_classifier
 from thyromics.study.config import load_study
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

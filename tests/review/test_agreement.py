@@ -21,7 +21,7 @@ from thyromics.review.agreement import (bland_altman, compare_masks, describe, g
 from thyromics.review.icc import icc2_1
 from thyromics.review.run_agreement import run_agreement
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "icc"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "icc"
 
 
 def naive_dice(a, b) -> float:
