@@ -36,3 +36,21 @@ def png_cohort(folder: Path, n: int = 16) -> Path:
         rows.append(f"c{i},p{i // 2},i{i}.png,m{i}.png,{i % 2}")
     (folder / "cases.csv").write_text("\n".join(rows) + "\n")
     return folder / "cases.csv"
+
+
+def read_image(path):
+    """A NIfTI/NRRD file through SimpleITK, its path kept as the source."""
+    import SimpleITK as sitk
+
+    from thyromics.io.image import Image
+
+    return Image.from_sitk(sitk.ReadImage(str(path)), source=str(path))
+
+
+def round_sig(x: float, digits: int = 3) -> float:
+    """``x`` rounded to ``digits`` significant digits (as IBSI states its references)."""
+    import math
+
+    if not math.isfinite(x) or x == 0:
+        return x
+    return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))

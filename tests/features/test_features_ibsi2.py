@@ -17,7 +17,6 @@ Regenerate the "IBSI 2 phase 2" section of ``docs/ibsi_conformance.md`` with::
 from __future__ import annotations
 
 import functools
-import math
 import sys
 from pathlib import Path
 
@@ -46,16 +45,7 @@ PROCESSING: dict[str, dict] = {
 PHASE2 = [(name, cfg) for name in F.CONFIGURATIONS for cfg in PROCESSING]
 
 
-def _read(path: Path) -> Image:
-    import SimpleITK as sitk
-
-    return Image.from_sitk(sitk.ReadImage(str(path)), source=str(path))
-
-
-def _round_sig(x: float, digits: int = 3) -> float:
-    if not math.isfinite(x) or x == 0:
-        return x
-    return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
+from _helpers import read_image as _read, round_sig as _round_sig  # noqa: E402
 
 
 def settings_for(names: tuple[str, ...], processing: str) -> ExtractionSettings:

@@ -73,7 +73,7 @@ def bounding_box(mask: np.ndarray, margin: Sequence[int] | int = 0) -> tuple[sli
     """The lesion's box grown by ``margin`` voxels (:func:`thyromics.preprocess.crop.array_box`)."""
     from thyromics.preprocess.crop import array_box
 
-    return array_box(mask, tuple(margin) if not np.isscalar(margin) else margin)
+    return array_box(mask, margin)
 
 
 def _margin_voxels(image: Image, margin_mm: float) -> list[int]:
