@@ -41,7 +41,7 @@ def test_native_ibsi_fast(name: str, ibsi_dir: Path) -> None:
 
 # Config D (2 mm, mean +- 3 SD, 32 bins): MCC 0.8207006195 vs PyRadiomics' 0.8207005480
 # (8.7e-8). Large ROI with rare levels: eps / (p_x p_y) reaches ~1e-4, where the first-order
-# eps term of glcm_mcc is not enough (to do: Rayleigh iteration on the exact Q there).
+# eps term of glcm_mcc was not enough (near-degenerate eigenvalues are now solved as a block).
 #: Configurations where the native engine is known to differ from PyRadiomics (none now;
 #: config D's MCC was 8.7e-8 off in one working tree, see the closing note of 2026-12-01).
 _KNOWN: dict[str, str] = {}

@@ -157,3 +157,23 @@ def test_mcc_of_two_disconnected_sets_of_levels(symmetric: bool):
     ours = glcm_mcc(P, P.sum(1), P.sum(0), 5, 5, symmetric)
     assert ours == pytest.approx(exact, abs=1e-13)
     assert _pyradiomics_mcc(P) == pytest.approx(exact, abs=1e-13)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_mcc_of_a_cluster_of_eigenvalues(symmetric: bool):
+    """Three sets of levels never side by side, one of them bipartite (levels 5, 6 only
+    ever neighbour 7, 8): ``S`` has the eigenvalue 1 four times, which PyRadiomics' eps
+    splits; the cluster is solved as one block and must give PyRadiomics' own value."""
+    rng = np.random.default_rng(11)
+    counts = np.zeros((9, 9))
+    a = rng.integers(2000, 9000, (3, 3)).astype(float)
+    counts[:3, :3] = a + a.T if symmetric else a
+    counts[3:5, 3:5] = [[1.0, 3.0], [3.0, 2.0]]
+    b = rng.integers(1, 4, (2, 2)).astype(float)
+    counts[5:7, 7:9] = b
+    counts[7:9, 5:7] = b.T if symmetric else b
+    P = counts / counts.sum()
+    exact = _exact_mcc(P)
+    assert 1 - exact > 1e-9  # eps did split the cluster
+    ours = glcm_mcc(P, P.sum(1), P.sum(0), 9, 9, symmetric)
+    assert ours == pytest.approx(exact, abs=1e-13)

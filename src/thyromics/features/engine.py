@@ -464,7 +464,7 @@ def _assemble(columns: list[str], values: dict[str, float], diagnostics: dict[st
             out[c] = float("nan")
         else:
             out[c] = v
-            if np.isnan(v) and c not in missing:
+            if v != v and c not in missing:  # NaN (the fast test: 1,316 columns a case)
                 missing[c] = f"{who} returned NaN" + _related(messages, c.split("_")[1])
     for c, v in values.items():  # anything PyRadiomics gave beyond the expected list
         if c not in out:
@@ -473,9 +473,12 @@ def _assemble(columns: list[str], values: dict[str, float], diagnostics: dict[st
     for c in absent:
         if c not in missing:
             by_prefix.setdefault(c.split("_", 1)[0], []).append(c)
-    total = {}
+    if not by_prefix:
+        return FeatureResult(values=out, diagnostics=diagnostics, missing=missing)
+    total: dict[str, int] = {}
     for c in columns:
-        total[c.split("_", 1)[0]] = total.get(c.split("_", 1)[0], 0) + 1
+        prefix = c.split("_", 1)[0]
+        total[prefix] = total.get(prefix, 0) + 1
     for prefix, cols in by_prefix.items():
         reason = _reason(prefix, messages)
         if len(cols) == total[prefix]:

@@ -426,6 +426,7 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
                      for v in (params.get("textureAggregations") or ()) if ibsi)
     voxel_volume = float(np.multiply.reduce(sitk_image.GetSpacing()))
     mask_sitk = _as_sitk(roi, sitk_image)
+    plan = _column_plan(texture, classes)
     for image_type, custom in params["imageType"].items():
         args = {**s, **(custom or {})}
         for filtered, name, _ in getattr(ops, f"get{image_type}Image")(sitk_image, mask_sitk,
@@ -440,22 +441,29 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
             if ibsi_features:
                 image_extras(out.values, name, texture, whole, roi, a, roi_c, s, lower, geo, sp,
                              params, shape_roi, "3D" if f2d < 0 else "2_5D", axis)
-            for family, start, n in LAYOUT:
-                if family not in texture:
+            for family, key, k in plan:
+                if key in DEPRECATED:
+                    why = f"deprecated in PyRadiomics, which computes no value ({DEPRECATED[key]})"
+                    out.missing[f"{name}_{key}"] = why
+                    for suffix in aggregation_suffixes(family, extra):
+                        out.missing[f"{name}_{key}_{suffix}"] = why
                     continue
-                names = NATIVE_NAMES[family]
-                wanted = classes[family] or [f for f in names if f != "StandardDeviation"]
-                for feat in wanted:
-                    key = f"{family}_{feat}"
-                    if key in DEPRECATED:
-                        why = f"deprecated in PyRadiomics, which computes no value ({DEPRECATED[key]})"
-                        out.missing[f"{name}_{key}"] = why
-                        for suffix in aggregation_suffixes(family, extra):
-                            out.missing[f"{name}_{key}_{suffix}"] = why
-                        continue
-                    out.values[f"{name}_{key}"] = float(res[start + names.index(feat)])
-                    for v, values in extra.items():
-                        for suffix in aggregation_suffixes(family, (v,)):  # none: first order
-                            out.values.setdefault(f"{name}_{key}_{suffix}",
-                                                  float(values[start + names.index(feat)]))
+                out.values[f"{name}_{key}"] = float(res[k])
+                for v, values in extra.items():
+                    for suffix in aggregation_suffixes(family, (v,)):  # none: first order
+                        out.values.setdefault(f"{name}_{key}_{suffix}", float(values[k]))
     return out
+
+
+def _column_plan(texture: list[str], classes: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(family, ``family_feature``, index in :data:`LAYOUT`; -1 for a deprecated one) of
+    every enabled texture feature, in PyRadiomics' column order."""
+    plan = []
+    for family, start, _ in LAYOUT:
+        if family not in texture:
+            continue
+        names = NATIVE_NAMES[family]
+        wanted = classes[family] or [f for f in names if f != "StandardDeviation"]
+        plan += [(family, f"{family}_{f}", -1 if f"{family}_{f}" in DEPRECATED
+                  else start + names.index(f)) for f in wanted]
+    return plan
