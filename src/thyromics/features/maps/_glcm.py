@@ -260,6 +260,8 @@ def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int
     for i in range(m):
         for j in range(m):
             p = P[i, j]
+            if p == 0:  # adds exactly 0 to every sum (most of a GLCM's cells)
+                continue
             ux += g[i] * p
             uy += g[j] * p
             ac += g[i] * g[j] * p
@@ -280,7 +282,14 @@ def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int
     hxy2 = 0.0
     for i in range(m):
         for j in range(m):
+            q = px[i] * py[j]
+            if q == 0:  # then p is 0 too
+                continue
+            lq = np.log2(q + eps)
+            hxy2 -= q * lq
             p = P[i, j]
+            if p == 0:
+                continue
             t = g[i] + g[j] - ux - uy
             cp += t ** 4 * p
             cs += t ** 3 * p
@@ -288,9 +297,7 @@ def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int
             sx2 += (g[i] - ux) ** 2 * p
             sy2 += (g[j] - uy) ** 2 * p
             corm += (g[i] - ux) * (g[j] - uy) * p
-            hxy1 -= p * np.log2(px[i] * py[j] + eps)
-            q = px[i] * py[j]
-            hxy2 -= q * np.log2(q + eps)
+            hxy1 -= p * lq
     sigx = sx2 ** 0.5
     sigy = sy2 ** 0.5
     corr = 1.0 if sigx * sigy == 0 else corm / (sigx * sigy + eps)
