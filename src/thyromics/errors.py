@@ -6,7 +6,8 @@ found and, where there is one, the fix.
 
 from __future__ import annotations
 
-__all__ = ["ThyromicsError", "InputError", "CaseError", "ThyromicsWarning", "did_you_mean"]
+__all__ = ["ThyromicsError", "InputError", "CaseError", "ThyromicsWarning", "did_you_mean",
+           "one_line"]
 
 
 class ThyromicsError(Exception):
@@ -57,3 +58,9 @@ def did_you_mean(word: object, options, *, n: int = 3, cutoff: float = 0.6) -> s
 
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=n, cutoff=cutoff)
     return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def one_line(error: BaseException, limit: int = 240) -> str:
+    """``Type: message`` of an exception on one line, cut to ``limit`` characters."""
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."

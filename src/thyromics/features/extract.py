@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from thyromics import batch
 from thyromics.errors import CaseError, InputError
 from thyromics.layout import EXTRACT
-from thyromics.parallel import run_tasks
 from thyromics.provenance import (atomic_write, atomic_write_json, check_writable, now_iso,
-                                  output_lock, package_versions, path_sha256, settings_hash)
+                                  output_lock, package_versions, path_sha256)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from thyromics.features.settings import ExtractionSettings
-    from thyromics.io.manifest import Case, Manifest
+    from thyromics.io.manifest import Manifest
 
 __all__ = ["CaseTask", "ExtractionSummary", "extract_cohort", "extract_case_record",
            "read_features", "errors_path_for", "ID_COLUMNS", "LESION_ID_COLUMNS",
@@ -93,8 +93,7 @@ def _provenance_path_for(output: Path) -> Path:
 
 
 def _cache_key(task: CaseTask, image_hash: str, mask_hash: str) -> str:
-    key = {"v": CACHE_VERSION, "image": image_hash, "mask": mask_hash,
-           "settings": task.settings.to_dict(),
+    key = {"image": image_hash, "mask": mask_hash, "settings": task.settings.to_dict(),
            "tolerance": task.geometry_tolerance, "ith": task.ith,
            "frame": task.frame, "series": task.series_uid}
     if task.perturbation is not None:  # unperturbed keys stay as they were
@@ -103,7 +102,7 @@ def _cache_key(task: CaseTask, image_hash: str, mask_hash: str) -> str:
         key["roi"] = task.roi
     if task.lesions is not None:
         key["lesions"] = [task.lesions, task.min_lesion_voxels]
-    return settings_hash(key)
+    return batch.task_key(CACHE_VERSION, **key)
 
 
 def extract_case_record(task: CaseTask) -> dict:
@@ -232,11 +231,8 @@ def _perturb(task: CaseTask, image, mask):
 
 def _read_cached(path: Path) -> dict | None:
     """A cached record, or None when the file is unreadable (it is then recomputed)."""
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and "values" in record else None
+    record = batch.read_record(path)
+    return record if record is not None and "values" in record else None
 
 
 def _ith_values(image, mask, case_id: str, missing: dict) -> dict[str, float]:
@@ -342,8 +338,6 @@ def _extract_locked(manifest: "Manifest", settings: "ExtractionSettings", output
                     series_uid: str | None, on_progress: Callable[[str, bool], None] | None,
                     t0: float, perturbation: Any = None, roi: str | None = None,
                     lesions: str | None = None, min_lesion_voxels: int = 1) -> ExtractionSummary:
-    import pandas as pd
-
     by_id = {c.case_id: c for c in manifest.cases}
     tasks = [(c.case_id, CaseTask(c.case_id, str(c.image), str(c.mask), settings, str(cache),
                                   geometry_tolerance, ith, frame,
@@ -351,23 +345,17 @@ def _extract_locked(manifest: "Manifest", settings: "ExtractionSettings", output
                                   getattr(c, "roi", None) or roi, lesions, min_lesion_voxels))
              for c in manifest.cases]
 
-    records: dict[str, dict] = {}
-    errors: list[dict] = []
-    for outcome in run_tasks(extract_case_record, tasks, jobs=jobs, scheduler=scheduler):
-        if outcome.ok:
-            records[outcome.key] = outcome.result
-        else:
-            errors.append(_error_row(outcome.key, by_id[outcome.key], outcome.error))
-        if on_progress is not None:
-            on_progress(outcome.key, outcome.ok)
-
-    order = [c.case_id for c in manifest.cases if c.case_id in records]
+    done = batch.run_batch(  # results and errors in manifest order, whatever --jobs
+        extract_case_record, tasks, jobs=jobs, scheduler=scheduler, on_progress=on_progress,
+        error_row=lambda k, e: batch.error_row({"case_id": k}, e, stage="extract",
+                                               file=str(by_id[k].image)))
+    records, errors = dict(done.results), done.errors
+    order = list(records)
     _warn_notes(order, records)
     table = _build_table(manifest, [(k, records[k]) for k in order], settings,
                          lesions=lesions is not None)
     id_columns = [*ID_COLUMNS, *(LESION_ID_COLUMNS if lesions is not None else ())]
     n_features = table.shape[1] - len(id_columns) - len(manifest.clinical_columns)
-    errors.sort(key=lambda e: list(by_id).index(e["case_id"]))  # manifest order, any --jobs
     # what goes into the table is a function of the inputs only (byte-identical reruns,
     # whatever --jobs or cluster); how the run went is in the provenance file's "run"
     provenance = {
@@ -387,13 +375,12 @@ def _extract_locked(manifest: "Manifest", settings: "ExtractionSettings", output
     run = {"created": now_iso(), "jobs": jobs, "scheduler": scheduler,
            "n_cached": sum(bool(records[k].get("cached")) for k in order),
            "seconds": round(time.perf_counter() - t0, 3)}
-    err_frame = pd.DataFrame(errors, columns=["case_id", "stage", "error", "file"])
     errors_path = errors_path_for(output)
     try:
         _write_parquet(table, output, provenance)
         if write_csv:
             atomic_write(EXTRACT.at(output.parent, "csv", stem=output.stem), lambda p: table.to_csv(p, index=False))
-        atomic_write(errors_path, lambda p: err_frame.to_csv(p, index=False))
+        batch.write_errors(EXTRACT, output.parent, errors, stem=output.stem)
         prov_path = atomic_write_json(_provenance_path_for(output), {**provenance, "run": run})
     except OSError as e:
         kept = sum(not records[k].get("cache_error") for k in order)
@@ -452,14 +439,6 @@ def _warn_notes(order: list[str], records: dict[str, dict]) -> None:
         warnings.warn(f"{len(failed)} case(s) could not be cached (their values are in the "
                       f"table; a rerun recomputes them): {records[failed[0]]['cache_error']}",
                       ThyromicsWarning, stacklevel=3)
-
-
-def _error_row(case_id: str, case: "Case", error: BaseException) -> dict:
-    if isinstance(error, CaseError):
-        return {"case_id": case_id, "stage": error.stage, "error": error.reason,
-                "file": error.file or ""}
-    return {"case_id": case_id, "stage": "extract",
-            "error": f"{type(error).__name__}: {error}", "file": str(case.image)}
 
 
 def _build_table(manifest: "Manifest", records: list[tuple[str, dict]],

@@ -1,10 +1,9 @@
-"""The batch machinery shared by the four pathology stages.
+"""The four pathology stages' use of the shared batch runner (:mod:`thyromics.batch`).
 
-Every stage runs slide by slide (local processes or Dask through
-:func:`thyromics.parallel.run_tasks`). A slide's finished result is a record
-``OUT/<stage>/<slide_id>/_done.json`` holding a cache key made of the content of its
-inputs (the slide file, the previous stage's key) and of the settings; a rerun with the
-same key reuses it, and within a slide every finished tile file is kept, so an
+Every stage runs slide by slide (local processes or Dask). A slide's finished result is a
+record ``OUT/<stage>/<slide_id>/_done.json`` holding a cache key made of the content of
+its inputs (the slide file, the previous stage's key) and of the settings; a rerun with
+the same key reuses it, and within a slide every finished tile file is kept, so an
 interrupted run resumes tile by tile. A failing slide lands in ``OUT/<stage>.errors.csv``
 (``slide_id, tile_id, stage, error, file``) and the others go on.
 """
@@ -13,25 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from thyromics import batch
+from thyromics.batch import prepare_dir
 from thyromics.errors import CaseError
-from thyromics.layout import PATHOLOGY, SLIDE_DONE, TILES
-from thyromics.parallel import run_tasks
-from thyromics.provenance import (atomic_write, atomic_write_json, now_iso, package_versions,
-                                  settings_hash)
+from thyromics.layout import PATHOLOGY, SLIDE_DONE
+from thyromics.provenance import atomic_write_json, now_iso, package_versions
 
 __all__ = ["StageSummary", "slide_fingerprint", "stage_dir", "load_record", "recorded_failure", "prepare_dir",
-           "run_stage", "task_key", "finish", "CACHE_VERSION", "ERROR_COLUMNS"]
+           "run_stage", "task_key", "finish", "CACHE_VERSION"]
 
 #: Bump when a change of code changes cached values.
 CACHE_VERSION = "2"
-ERROR_COLUMNS = list(TILES.columns("errors"))
 _FULL_HASH_LIMIT = 512 << 20
 _STAGE_OF = {"normalised": "normalise"}  # record folder -> stage name
 
@@ -105,36 +101,12 @@ def load_record(out: Path, stage: str, slide_id: str, *, needed_by: str, command
     return json.loads(path.read_text())
 
 
-def prepare_dir(folder: Path, key: str) -> dict | None:
-    """Return the cached record when ``key`` matches; else make the folder ready for ``key``.
-
-    A folder holding partial work for the same key is kept (its finished tile files are
-    reused); one holding work for another key is emptied.
-    """
-    done, key_file = folder / SLIDE_DONE, folder / "_key.txt"
-    if done.is_file():
-        record = json.loads(done.read_text())
-        if record.get("key") == key:
-            return record
-    if key_file.is_file() and key_file.read_text().strip() != key:
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    done.unlink(missing_ok=True)
-    key_file.write_text(key)
-    return None
-
-
 def task_key(**parts: Any) -> str:
-    return settings_hash({"v": CACHE_VERSION, **parts})
+    return batch.task_key(CACHE_VERSION, **parts)
 
 
-def _error_rows(slide_id: str, error: BaseException, stage: str) -> dict:
-    if isinstance(error, CaseError):
-        return {"slide_id": slide_id, "tile_id": "", "stage": error.stage, "error": " ".join(error.reason.split()),
-                "file": error.file or ""}
-    from thyromics.pathology._slide_io import one_line
-
-    return {"slide_id": slide_id, "tile_id": "", "stage": stage, "error": one_line(error, 400), "file": ""}
+def _error_row(slide_id: str, error: BaseException, stage: str) -> dict:
+    return batch.error_row({"slide_id": slide_id, "tile_id": ""}, error, stage=stage, limit=400)
 
 
 def run_stage(stage: str, worker: Callable[[Any], dict], tasks: list[tuple[str, Any]], out: Path,
@@ -144,24 +116,14 @@ def run_stage(stage: str, worker: Callable[[Any], dict], tasks: list[tuple[str, 
     """Run ``worker`` on every slide; write the errors table and the provenance.
 
     Returns the records of the slides that succeeded (manifest order), the error rows
-    (slide failures and the tile failures records carry) and the seconds spent.
+    (slide failures and the tile failures records carry, in manifest order) and the
+    seconds spent.
     """
-    import pandas as pd
-
-    t0 = time.perf_counter()
-    records: dict[str, dict] = {}
-    errors: list[dict] = []
-    for outcome in run_tasks(worker, tasks, jobs=jobs, scheduler=scheduler):
-        if outcome.ok:
-            records[outcome.key] = outcome.result
-            errors.extend(outcome.result.get("tile_errors", []))
-        else:
-            errors.append(_error_rows(outcome.key, outcome.error, stage))
-        if on_progress is not None:
-            on_progress(outcome.key, outcome.ok)
-    ordered = [records[k] for k, _ in tasks if k in records]
-    err = pd.DataFrame(errors, columns=ERROR_COLUMNS)
-    atomic_write(PATHOLOGY[stage].at(out, "errors"), lambda p: err.to_csv(p, index=False))
+    done = batch.run_batch(worker, tasks, error_row=lambda k, e: _error_row(k, e, stage),
+                           item_errors=lambda r: r.get("tile_errors", []), jobs=jobs,
+                           scheduler=scheduler, on_progress=on_progress)
+    ordered, errors = [r for _, r in done.results], done.errors
+    batch.write_errors(PATHOLOGY[stage], out, errors)
     atomic_write_json(PATHOLOGY[stage].at(out, "provenance"), {
         "stage": f"pathology {stage}", "created": now_iso(), "settings": settings,
         "versions": package_versions(("thyromics", "numpy", "scipy", "pandas", "scikit-image",
@@ -169,10 +131,9 @@ def run_stage(stage: str, worker: Callable[[Any], dict], tasks: list[tuple[str, 
         "slides": {r["slide_id"]: {"key": r["key"], **r.get("inputs", {})} for r in ordered},
         "n_ok": len(ordered), "n_failed": sum(1 for e in errors if not e["tile_id"]),
         **(extra_provenance or {})})
-    return ordered, errors, time.perf_counter() - t0
+    return ordered, errors, done.seconds
 
 
 def finish(record: dict, folder: Path) -> dict:
     """Write a slide's record as done (atomically) and return it."""
-    atomic_write_json(folder / SLIDE_DONE, record)
-    return record
+    return batch.save_record(folder / SLIDE_DONE, record)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from thyromics.errors import one_line
+
 __all__ = ["MPP_RANGE", "Resolution", "to_rgb8", "check_tiff", "trusted_resolution", "one_line"]
 
 #: Plausible micrometres per pixel of a microscope image (about 400x down to 0.5x).
@@ -36,12 +38,6 @@ class Resolution:
     mpp: float | None
     source: str
     note: str = ""
-
-
-def one_line(error: BaseException, limit: int = 240) -> str:
-    """``Type: message`` of an exception on one line, cut to ``limit`` characters."""
-    text = " ".join(f"{type(error).__name__}: {error}".split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def plausible(mpp: float) -> bool:
