@@ -7,11 +7,13 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from report_study import report_study, steps_study  # noqa: F401  (fixtures)
 from thyromics import batch
 from thyromics.errors import CaseError
-from thyromics.layout import EXTRACT, NUCLEI, SLIDE_DONE
+from thyromics.layout import DEEP_MODEL, EXTRACT, NUCLEI, ROBUSTNESS, SLIDE_DONE
 
 
 def _row(key, error):
@@ -132,3 +134,14 @@ def test_an_unreadable_done_record_is_recomputed(tmp_path):
     done = batch.run_batch(counted, tasks, error_row=_row)
     assert _runs(tmp_path) == ["p", "p"] and done.errors == []
     assert json.loads((tmp_path / "p" / SLIDE_DONE).read_text())["value"] == "p-s1"
+
+
+def test_the_study_errors_tables_and_perturbation_columns(report_study, steps_study):  # noqa: F811
+    headers = {EXTRACT.path(report_study, "errors"): "case_id,stage,error,file",
+               DEEP_MODEL.path(report_study, "errors"): "case_id,reason",
+               ROBUSTNESS.path(steps_study, "errors"): "case_id,perturbation,stage,error,file"}
+    for path, header in headers.items():
+        assert path.read_text().splitlines()[0] == header, path
+    long = pd.read_parquet(ROBUSTNESS.path(steps_study, "perturbations"))
+    assert list(long.columns[:5]) == ["case_id", "patient_id", "label", "split", "perturbation"]
+    assert not ROBUSTNESS.missing_columns("perturbations", long.columns)

@@ -236,7 +236,7 @@ SAVED_MODEL = Stage("saved model", "thyromics model", "models/{block}/models/{mo
 #: Feature robustness under perturbation (``thyromics robustness``).
 ROBUSTNESS = Stage("robustness", "thyromics robustness", "robustness", _files(
     perturbations=File("perturbations.parquet", "every case x perturbation; provenance in the "
-                       "Parquet metadata", ("case_id", "repetition")),
+                       "Parquet metadata", ("case_id", "perturbation")),
     perturbed=File("perturbed/p{repetition:03d}.parquet", "one feature table per perturbation"),
     perturbed_errors=File("perturbed/p{repetition:03d}.errors.csv", "its errors table", _ERRORS),
     perturbed_provenance=File("perturbed/p{repetition:03d}.provenance.json", "its provenance"),
@@ -247,7 +247,7 @@ ROBUSTNESS = Stage("robustness", "thyromics robustness", "robustness", _files(
     figure=File("icc_by_family.png", "ICC by feature family"),
     summary=File("robustness.json", "chain, threshold, counts; run: time"),
     errors=File("errors.csv", "one row per failed case x perturbation",
-                ("case_id", "repetition", "stage", "error", "file")),
+                ("case_id", "perturbation", "stage", "error", "file")),
 ), errors="errors", provenance="summary")
 
 #: Habitats and their diversity (``thyromics habitats``).

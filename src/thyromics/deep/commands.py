@@ -67,10 +67,10 @@ def _options(text: Optional[str]) -> dict:
 
 def _report_errors(errors: list, out_dir: Path) -> None:
     if errors:
-        import pandas as pd
+        from thyromics.batch import write_errors
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(errors, columns=["case_id", "reason"]).to_csv(DL.at(out_dir, "errors"), index=False)
+        write_errors(DL, out_dir, errors)
         typer.echo(f"{len(errors)} case(s) skipped; reasons in {DL.at(out_dir, 'errors')}", err=True)
 
 

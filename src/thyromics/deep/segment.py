@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from thyromics.batch import write_errors
 from thyromics.deep._io import CaseRef, load_case_images, read_cases, write_mask_like
 from thyromics.deep._loop import epoch_seed, load_model_file, resolve_device, run_loop, seed_everything
 from thyromics.deep.data import _cut_centred, _resize, bounding_box, resample_image
@@ -215,7 +216,7 @@ def fit_segmenter(manifest: str | Path, settings: SegmentSettings, out_dir: str 
     cases = read_cases(manifest, roi=roi)
     x, y, ids, pids, errors = segmentation_samples(cases, settings)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(errors, columns=["case_id", "reason"]).to_csv(DEEP_MODEL.at(out_dir, "errors"), index=False)
+    write_errors(DEEP_MODEL, out_dir, errors)
     split_of = {c.case_id: c.split for c in cases}
     tr, va = _grouped_split(pids, [split_of[i] for i in ids], settings.val_fraction, settings.seed)
     split = pd.DataFrame({"case_id": ids, "patient_id": pids, "split": "unused"})

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from thyromics.batch import write_errors
 from thyromics.deep._io import read_cases
 from thyromics.deep._loop import (LoopResult, epoch_seed, load_model_file, load_pretrained, resolve_device,
                                   run_loop, seed_everything)
@@ -241,7 +242,7 @@ def fit_classifier(manifest: str | Path, settings: TrainSettings, out_dir: str |
     samples = build_samples(read_cases(manifest, roi=roi), settings.data, require_label=True,
                             progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(samples.errors, columns=["case_id", "reason"]).to_csv(DEEP_MODEL.at(out_dir, "errors"), index=False)
+    write_errors(DEEP_MODEL, out_dir, samples.errors)
     if len(samples) == 0:
         raise InputError(f"no usable labelled case in {manifest}; see {DEEP_MODEL.at(out_dir, 'errors')}")
     tr, va = split_train_val(samples, settings.val_fraction, settings.seed)

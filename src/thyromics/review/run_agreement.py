@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from thyromics.batch import write_errors
 from thyromics.csvsafe import restore_frame, safe_frame
 from thyromics.errors import CaseError, InputError
 from thyromics.layout import AGREEMENT
@@ -351,8 +352,7 @@ def run_agreement(cases: str | Path, masks: list[str], output: str | Path, *,
         for i, comp in enumerate(dict.fromkeys(per_case["comparison"]), start=1):
             bland_altman_figure(per_case[per_case["comparison"] == comp], comp,
                                 AGREEMENT.at(out, "bland_altman", i=i))
-    safe_frame(pd.DataFrame(errors, columns=["case_id", "source", "stage", "error", "file"])).to_csv(
-        AGREEMENT.at(out, "errors"), index=False)
+    write_errors(AGREEMENT, out, errors, safe=True)
     icc_table, bad = None, []
     if preset is not None and len(features) >= 2:
         icc_table = _feature_icc(features, [s.name for s in sources], icc_threshold)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from thyromics.batch import write_errors
 from thyromics.errors import InputError
 from thyromics.layout import ROBUSTNESS
 from thyromics.provenance import (atomic_write, atomic_write_json, check_writable, now_iso,
@@ -162,8 +163,7 @@ def _run_locked(manifest, settings, chain, out: Path, *, jobs, scheduler, kinds,
     atomic_write(ROBUSTNESS.at(out, "parameters"),
                  lambda p: param_frame.to_csv(p, index=False))
     atomic_write(out / ICC_TABLE, lambda p: icc.to_csv(p, index=False))
-    err = pd.DataFrame(errors, columns=["case_id", PERTURBATION_COLUMN, "stage", "error", "file"])
-    atomic_write(ROBUSTNESS.at(out, "errors"), lambda p: err.to_csv(p, index=False))
+    write_errors(ROBUSTNESS, out, errors)
     if figure:
         from thyromics.robustness.figure import icc_figure
 

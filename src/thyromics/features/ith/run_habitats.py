@@ -10,6 +10,7 @@ from .habitats import HabitatModel, habitat_features, lesion_habitats
 from .scores import diversity
 from .settings import IthSettings
 
+from thyromics.batch import write_errors
 from thyromics.layout import HABITATS
 
 __all__ = ["run_habitats"]
@@ -98,5 +99,5 @@ def run_habitats(cases: Path, output: Path, settings: IthSettings | None = None,
     pd.DataFrame(rows, columns=list(HABITATS.columns("habitats"))).to_csv(paths["habitats"],
                                                                        index=False)
     pd.DataFrame(div_rows).to_csv(paths["diversity"], index=False)
-    pd.DataFrame(errors, columns=["case_id", "stage", "reason"]).to_csv(paths["errors"], index=False)
+    write_errors(HABITATS, output, errors)
     return paths
