@@ -216,7 +216,7 @@ def test_join_tables_adds_a_deep_block(tmp_path):
 def test_constrained_threshold_is_chosen_on_cv_and_carried():
     from thyromics.evaluate.thresholds import constrained
 
-    settings = FAST.model_copy(update={"threshold_rule": "constrained"})
+    settings = FAST.model_copy(update={"threshold": "constrained"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = fit_and_compare(_table(), label="label", group="patient_id", split="split",

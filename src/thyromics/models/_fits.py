@@ -153,7 +153,7 @@ def _run_fold(task: FoldTask) -> FoldResult:
                            "score": model.predict_proba(X.iloc[fold.test])[:, 1]})
     if ctx.cv_threshold == "nested":
         chooser = cvmod.inner_threshold(_inner_maker(spec, ctx, model), fit_model,
-                                        rule_chooser(ctx.settings.threshold_rule),
+                                        rule_chooser(ctx.settings.threshold),
                                         k=ctx.settings.inner_cv, seed=ctx.seed)
         scores["threshold"] = float(chooser(X_train, y[fold.train], g[fold.train], fold))
     perm = _fold_permutation(task, model) if task.permutation else None

@@ -179,7 +179,7 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
         :func:`thyromics.models._inputs.binary_outcome`.
     cv_threshold : {"nested", "pooled"}
         Threshold of the ``cv`` row's metrics. ``"nested"``: per outer fold, chosen by
-        ``settings.threshold_rule`` on the inner out-of-fold scores of the outer training
+        ``settings.threshold`` on the inner out-of-fold scores of the outer training
         part (``settings.inner_cv`` folds; costs ``inner_cv`` extra fits per outer fold)
         and applied to that fold. ``"pooled"``: chosen on the pooled out-of-fold scores
         the metrics are computed on (optimistic: on pure noise it gives Youden's J near
@@ -323,9 +323,9 @@ def fit_and_compare(table: pd.DataFrame, *, label: str, group: str | None = None
     # The final model's threshold: the rule on the pooled out-of-fold training scores. A
     # model whose out-of-fold scores are all equal (e.g. the selection kept no feature)
     # gets an infinite Youden threshold: every case called negative (JSON null).
-    thresholds = {m: float(choose_threshold(y_tr, cv_scores[m], settings.threshold_rule))
+    thresholds = {m: float(choose_threshold(y_tr, cv_scores[m], settings.threshold))
                   for m in mids}
-    rules = threshold_rules(settings.threshold_rule, cv_threshold, settings.inner_cv)
+    rules = threshold_rules(settings.threshold, cv_threshold, settings.inner_cv)
     evaluation = {"cv": _cv_evaluation(y_tr, oofs, cv_scores, thresholds, rules, settings, seed)}
     for frame in pred_rows:  # the pooled rule: the cv rows carry the pooled threshold
         if cv_threshold == "pooled":
@@ -446,7 +446,7 @@ def _cv_evaluation(y_tr: np.ndarray, oofs: dict, cv_scores: dict, thresholds: di
 
     blocks = {m: cv_threshold_block(y_tr, oof, threshold_rule=rules["cv"], seed=seed,
                                     pooled_threshold=thresholds[m],
-                                    pooled_rule=settings.threshold_rule)
+                                    pooled_rule=settings.threshold)
               for m, oof in oofs.items()}
     return jsonable({"truth": "y", "alpha": 0.05, "seed": seed, "bootstrap": None,
                      "positive_when": "score >= threshold", "scores": blocks,

@@ -130,7 +130,7 @@ def model(
     try:
         settings = PipelineSettings(exclude=tuple(exclude), selector=selector,
                                     resample=resample, tune=tune, n_jobs=n_jobs,
-                                    threshold_rule=threshold, tuner=tuner, trials=trials,
+                                    threshold=threshold, tuner=tuner, trials=trials,
                                     calibration=calibrate, harmonize=harmonize,
                                     harmonize_covariates=tuple(harmonize_covariate),
                                     harmonize_reference=harmonize_reference,

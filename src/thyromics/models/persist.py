@@ -61,7 +61,7 @@ def save_model(model: FittedModel, directory: Path) -> Path:
         "numeric_columns": model.numeric, "categorical_columns": model.categorical,
         "passenger_columns": list(getattr(model, "passengers", [])),
         "threshold": model.threshold,
-        "threshold_rule": f"{model.settings.threshold_rule} on out-of-fold training predictions "
+        "threshold_rule": f"{model.settings.threshold} on out-of-fold training predictions "
                           "(mean over repeats)",
         "positive_when": "score >= threshold",
         "training": model.training,

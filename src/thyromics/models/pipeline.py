@@ -20,20 +20,25 @@ held-out cases::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 __all__ = ["PipelineSettings", "build_pipeline", "build_model", "fit_model",
            "final_pipeline", "transformed_feature_names", "split_column_types",
-           "prepare_frame", "passenger_columns", "shared_step_cache"]
+           "prepare_frame", "passenger_columns", "shared_step_cache", "saved_threshold",
+           "THRESHOLD_KEYS"]
+
+#: Names of the threshold rule in saved settings: ``threshold``, then ``threshold_rule``
+#: (``run.json`` and ``model.json`` of versions before the field's rename).
+THRESHOLD_KEYS = ("threshold", "threshold_rule")
 
 
 class PipelineSettings(BaseModel):
@@ -85,11 +90,12 @@ class PipelineSettings(BaseModel):
     exclude : tuple of str
         Shell-style patterns (``fnmatch``, case-insensitive) of columns never used as
         predictors, e.g. ``("Malignancy*", "Diagnosis*")`` for LIDC.
-    threshold_rule : {"youden", "constrained"}
+    threshold : {"youden", "constrained"}
         How the threshold is chosen on the out-of-fold training predictions (then carried
         unchanged): Youden's J, or the clinical constraints of the CRIT/iTED study's code
         (sensitivity >= 0.70, NPV >= 0.50, best 0.5 sens + 0.3 NPV + 0.2 spec; see
-        :func:`thyromics.evaluate.thresholds.constrained`).
+        :func:`thyromics.evaluate.thresholds.constrained`). Settings saved by older
+        versions (``run.json``, ``model.json``) call it ``threshold_rule``: read as this.
     robust : str or None
         A ``thyromics robustness`` output folder (or its ``perturbations.parquet``): the
         ``robust`` step drops radiomics features whose ICC over the perturbations of the
@@ -129,7 +135,8 @@ class PipelineSettings(BaseModel):
     n_jobs: int = Field(1, ge=1)
     leakage_auc: float = Field(0.95, gt=0.5, le=1)
     exclude: tuple[str, ...] = ()
-    threshold_rule: Literal["youden", "constrained"] = "youden"
+    threshold: Literal["youden", "constrained"] = Field(
+        "youden", validation_alias=AliasChoices(*THRESHOLD_KEYS))
     robust: str | None = None
     robust_threshold: float = Field(0.9, gt=0, le=1)
     robust_icc: Literal["icc1", "icc2", "icc3"] = "icc1"
@@ -148,6 +155,11 @@ class PipelineSettings(BaseModel):
             raise ValueError("harmonize covariates / reference given without a batch column "
                              "(harmonize / --harmonize COLUMN)")
         return self
+
+
+def saved_threshold(settings: Mapping[str, Any]) -> str | None:
+    """The threshold rule of saved settings (a ``run.json`` or ``model.json``), new or old key."""
+    return next((settings[k] for k in THRESHOLD_KEYS if k in settings), None)
 
 
 def passenger_columns(settings: PipelineSettings, predictors: Sequence[str] = ()) -> list[str]:

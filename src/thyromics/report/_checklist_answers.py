@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from thyromics.layout import DEEP_MODEL, MODEL, STUDY
+from thyromics.models.pipeline import saved_threshold
 from thyromics.report._optimism_section import optimism_answer
 from thyromics.report._study import FEATURES, SUBGROUPS, Study
 
@@ -195,7 +196,7 @@ def metrics(f: Facts) -> str | None:
         return None
     return ("AUC with 95% DeLong CI; accuracy, sensitivity, specificity, PPV, NPV, F1 with 95% CIs "
             "at the threshold chosen on the out-of-fold training predictions "
-            f"({(f.model_run().get('settings') or {}).get('threshold_rule', '?')}) and carried "
+            f"({saved_threshold(f.model_run().get('settings') or {}) or '?'}) and carried "
             "unchanged; paired DeLong tests between models.")
 
 

@@ -225,7 +225,7 @@ def _models(cfg: StudyConfig, paths: StudyPaths, log: Log, progress: Callable | 
                          "deep.enabled: true in the study YAML")
     settings = PipelineSettings(exclude=tuple(m.exclude), selector=m.selector,
                                 resample=m.resample, tune=m.tune, n_estimators=m.n_estimators,
-                                threshold_rule=m.threshold, tuner=m.tuner, trials=m.trials,
+                                threshold=m.threshold, tuner=m.tuner, trials=m.trials,
                                 calibration=m.calibration, **_step_settings(cfg, paths))
     for block in m.blocks:
         out = MODEL.dir(paths.out, block=block.replace("+", "_"))
