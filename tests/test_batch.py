@@ -55,6 +55,10 @@ def test_errors_table_has_the_layout_columns_and_name(tmp_path):
     empty = batch.write_errors(NUCLEI, tmp_path, [])
     assert empty.name == "nuclei.errors.csv"
     assert empty.read_text().splitlines() == ["slide_id,tile_id,stage,error,file"]
+    skipped = batch.write_errors(DEEP_MODEL, tmp_path, [("c2", "no label")])  # tuples
+    assert skipped.read_text().splitlines() == ["case_id,reason", "c2,no label"]
+    formula = batch.write_errors(DEEP_MODEL, tmp_path, [("c3", "=1+1")], safe=True)
+    assert formula.read_text().splitlines()[1] == "c3,'=1+1"
 
 
 def test_a_failing_item_does_not_stop_the_batch(tmp_path):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,12 +93,13 @@ def error_row(ids: Mapping[str, Any], error: BaseException, *, stage: str, file:
     return {**ids, "stage": stage, "error": text, "file": file}
 
 
-def write_errors(stage: Stage, out: str | Path, rows: list[dict], *, safe: bool = False,
+def write_errors(stage: Stage, out: str | Path, rows: Sequence[Any], *, safe: bool = False,
                  **fields: Any) -> Path:
     """Write ``stage``'s errors table into ``out`` (atomically), with the layout's columns.
 
-    ``fields`` fill the file name (``stem`` of the feature table); ``safe`` escapes cells a
-    spreadsheet would run as formulas (:func:`thyromics.csvsafe.safe_frame`).
+    ``rows`` are dicts by column, or tuples in the layout's column order. ``fields`` fill
+    the file name (``stem`` of the feature table); ``safe`` escapes cells a spreadsheet
+    would run as formulas (:func:`thyromics.csvsafe.safe_frame`).
     """
     import pandas as pd
 
