@@ -8,12 +8,12 @@ import pytest
 from conftest import need_module  # noqa: E402
 need_module("torch")
 
-from thyromics.deep._io import CaseRef  # noqa: E402
+from thyromics.deep._io import CASE_FAILURES, CaseRef, skip_reason  # noqa: E402
 from thyromics.deep.data import (bounding_box, build_samples, crop_2d, patch_3d,  # noqa: E402
                                  select_lesions)
 from thyromics.deep.settings import AugmentSettings, DataSettings  # noqa: E402
 from thyromics.deep.transforms import build_augmentation, normalize  # noqa: E402
-from thyromics.errors import InputError  # noqa: E402
+from thyromics.errors import CaseError, InputError  # noqa: E402
 from thyromics.io.image import Image  # noqa: E402
 
 
@@ -130,6 +130,17 @@ def test_build_samples_records_bad_cases(tmp_path):
     reasons = dict(s.errors)
     assert set(reasons) == {"empty", "missing", "unlabelled"}
     assert "empty" in reasons["empty"] and "not found" in reasons["missing"]
+
+
+def test_skip_reason_is_the_case_errors_own_reason_or_the_exception():
+    # a CaseError's reason alone, without the "case 'x': " prefix of its message
+    assert skip_reason(CaseError("the mask is empty", case_id="x")) == "the mask is empty"
+    assert skip_reason(OSError("disk gone")) == "OSError: disk gone"
+    assert skip_reason(InputError("bad spacing")) == "InputError: bad spacing"
+    # a case skips on these; anything else (a bug: TypeError, KeyError ...) stops the batch
+    assert all(isinstance(e, CASE_FAILURES) for e in (CaseError("m"), InputError("m"),
+                                                      RuntimeError("m"), OSError("m")))
+    assert not isinstance(TypeError("m"), CASE_FAILURES)
 
 
 def test_augmentation_is_seeded_and_stays_in_range():

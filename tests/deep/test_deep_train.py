@@ -10,7 +10,7 @@ import pytest
 from conftest import need_module  # noqa: E402
 torch = need_module("torch")
 
-from thyromics.deep._loop import load_pretrained  # noqa: E402
+from thyromics.deep._loop import load_pretrained, train_step  # noqa: E402
 from thyromics.deep.data import LesionSamples  # noqa: E402
 from thyromics.deep.nets import build_network  # noqa: E402
 from thyromics.deep.settings import (AugmentSettings, DataSettings, TrainSettings,  # noqa: E402
@@ -107,6 +107,23 @@ def test_pretrained_weights_from_a_local_file(tmp_path):
                                                                     learning_rate=1e-12), tmp_path / "o",
                            progress=False)
     assert res.history
+
+
+def test_train_step_is_one_gradient_step_and_returns_the_summed_loss():
+    # y_hat = w x, loss = mean (w x - y)^2 over the batch: with w = 1, x = (1, 2, 3),
+    # y = (0, 0, 0): loss = 14 / 3, dloss/dw = 2 mean(x (w x - y)) = 28 / 3
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.constant_(model.weight, 1.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.tensor([[1.0], [2.0], [3.0]])
+    y = torch.zeros(3, 1)
+    total = train_step(model, optimizer, torch.nn.MSELoss(), x, y, torch.device("cpu"))
+    assert total == pytest.approx(14.0)  # the mean loss 14 / 3 times the 3 samples
+    assert float(model.weight) == pytest.approx(1.0 - 0.1 * 28 / 3, abs=1e-6)
+    # the gradient is cleared before each step: a second step uses only its own gradient
+    w = float(model.weight)
+    train_step(model, optimizer, torch.nn.MSELoss(), x, y, torch.device("cpu"))
+    assert float(model.weight) == pytest.approx(w - 0.1 * 28 / 3 * w, abs=1e-6)
 
 
 def test_class_weights_balanced():

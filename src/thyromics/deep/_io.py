@@ -14,10 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from thyromics.errors import InputError
+from thyromics.errors import CaseError, InputError
 from thyromics.io.image import Image
 
-__all__ = ["CaseRef", "read_cases", "load_case_images", "write_mask_like"]
+__all__ = ["CaseRef", "read_cases", "load_case_images", "write_mask_like", "CASE_FAILURES",
+           "skip_reason"]
+
+#: The failures that skip one case (its row of the errors table, see :func:`skip_reason`)
+#: and let the batch go on.
+CASE_FAILURES = (CaseError, ValueError, RuntimeError, OSError)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,13 @@ def load_case_images(case: CaseRef) -> tuple[Image, Image | None]:
     if io_case is None:  # a row made by hand (tests, scripts)
         io_case = Case(case.case_id, Path(case.image), Path(case.mask), 0, case.patient_id)
     return load_case(io_case, roi=case.roi)
+
+
+def skip_reason(e: Exception) -> str:
+    """The errors-table reason of a case skipped for ``e`` (one of :data:`CASE_FAILURES`):
+    a :class:`~thyromics.errors.CaseError`'s own reason, else the exception's type and
+    message (``"OSError: ..."``)."""
+    return e.reason if isinstance(e, CaseError) else f"{type(e).__name__}: {e}"
 
 
 def write_mask_like(mask: np.ndarray, reference: Image, path: str | Path) -> Path:

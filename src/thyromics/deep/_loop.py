@@ -23,7 +23,7 @@ from thyromics.errors import InputError
 from thyromics.layout import DEEP_MODEL
 
 __all__ = ["LoopResult", "run_loop", "seed_everything", "epoch_seed", "resolve_device",
-           "save_model", "load_model_file", "load_pretrained"]
+           "train_step", "save_model", "load_model_file", "load_pretrained"]
 
 FORMAT = "thyromics-deep-1"
 
@@ -50,6 +50,22 @@ def seed_everything(seed: int) -> None:
 def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of epoch ``epoch``'s shuffling, augmentation and dropout draws."""
     return (int(seed) * 100_003 + int(epoch) * 7_919) % 2**31
+
+
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               loss_fn: Callable[..., torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+               device: torch.device) -> float:
+    """One optimiser step on the batch ``(x, y)``, moved to ``device``.
+
+    Returns the batch's summed loss: ``loss_fn``'s (mean) loss times the batch size, so an
+    epoch's mean loss is the sum over its batches divided by the samples seen.
+    """
+    x, y = x.to(device), y.to(device)
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach()) * len(y)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from thyromics.deep._io import CaseRef, load_case_images
+from thyromics.deep._io import CASE_FAILURES, CaseRef, load_case_images, skip_reason
 from thyromics.deep.settings import DataSettings
 from thyromics.deep.transforms import normalize
 from thyromics.errors import CaseError
@@ -233,11 +233,8 @@ def build_samples(cases: Sequence[CaseRef], settings: DataSettings, *, require_l
             if mask is None:
                 raise CaseError("the manifest gives no mask; lesion samples need one", case_id=case.case_id)
             img, msk = make_sample(image, mask, settings)
-        except CaseError as e:
-            errors.append((case.case_id, e.reason))
-            continue
-        except (ValueError, RuntimeError, OSError) as e:
-            errors.append((case.case_id, f"{type(e).__name__}: {e}"))
+        except CASE_FAILURES as e:
+            errors.append((case.case_id, skip_reason(e)))
             continue
         imgs.append(img)
         msks.append(msk)

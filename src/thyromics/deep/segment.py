@@ -25,8 +25,10 @@ import numpy as np
 import torch
 
 from thyromics.batch import write_errors
-from thyromics.deep._io import CaseRef, load_case_images, read_cases, write_mask_like
-from thyromics.deep._loop import epoch_seed, load_model_file, resolve_device, run_loop, seed_everything
+from thyromics.deep._io import (CASE_FAILURES, CaseRef, load_case_images, read_cases, skip_reason,
+                               write_mask_like)
+from thyromics.deep._loop import (epoch_seed, load_model_file, resolve_device, run_loop, seed_everything,
+                                  train_step)
 from thyromics.deep.data import _cut_centred, _resize, bounding_box, resample_image
 from thyromics.deep.nets import build_network, get_spec
 from thyromics.deep.settings import SegmentSettings, settings_from_dict, settings_to_dict
@@ -86,11 +88,8 @@ def segmentation_samples(cases: Sequence[CaseRef], settings: SegmentSettings
                           for b, n in zip(box, settings.patch_3d)]
                 x = _cut_centred(x, centre, settings.patch_3d, 0.0)
                 m = _cut_centred(mr, centre, settings.patch_3d, 0)
-        except CaseError as e:
-            errors.append((case.case_id, e.reason))
-            continue
-        except (ValueError, RuntimeError, OSError) as e:
-            errors.append((case.case_id, f"{type(e).__name__}: {e}"))
+        except CASE_FAILURES as e:
+            errors.append((case.case_id, skip_reason(e)))
             continue
         imgs.append(x.astype(np.float32))
         msks.append(np.asarray(m, np.float32))
@@ -175,12 +174,7 @@ def train_segmenter(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray,
             flips = [2 + a for a in range(nd) if torch.rand(1, generator=g).item() < 0.5]
             if flips:
                 x, y = x.flip(flips), y.flip(flips)
-            x, y = x.to(device), y.to(device)
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(idx)
+            total += train_step(model, optimizer, loss_fn, x, y, device)
         return total / len(order)
 
     @torch.no_grad()
@@ -339,9 +333,7 @@ def predict_segmentation(model_dir: str | Path, manifest: str | Path, out_dir: s
             if ref is not None:
                 row |= agreement(mask, ref.array, image.spacing)
             rows.append(row)
-        except CaseError as e:
-            errors.append((case.case_id, e.reason))
-        except (ValueError, RuntimeError, OSError) as e:
-            errors.append((case.case_id, f"{type(e).__name__}: {e}"))
+        except CASE_FAILURES as e:
+            errors.append((case.case_id, skip_reason(e)))
     cols = ["case_id", "mask_path", "n_lesions", "dice", "iou", "hd95"]
     return pd.DataFrame(rows).reindex(columns=cols), errors

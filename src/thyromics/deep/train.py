@@ -25,7 +25,7 @@ import torch
 from thyromics.batch import write_errors
 from thyromics.deep._io import read_cases
 from thyromics.deep._loop import (LoopResult, epoch_seed, load_model_file, load_pretrained, resolve_device,
-                                  run_loop, seed_everything)
+                                  run_loop, seed_everything, train_step)
 from thyromics.deep.data import LesionSamples, build_samples
 from thyromics.deep.nets import build_network, get_spec
 from thyromics.deep.settings import TrainSettings, settings_from_dict, settings_to_dict
@@ -195,12 +195,7 @@ def train_classifier(train: LesionSamples, val: LesionSamples, settings: TrainSe
         model.train()
         total, n = 0.0, 0
         for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            optimizer.zero_grad()
-            loss = criterion(model(x), y)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(y)
+            total += train_step(model, optimizer, criterion, x, y, device)
             n += len(y)
         return total / max(n, 1)
 
