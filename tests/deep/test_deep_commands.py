@@ -49,3 +49,18 @@ def test_dl_train_predict_embed_through_the_cli(synthetic_manifest, tmp_path):
     r = runner.invoke(dl_app, ["train", str(synthetic_manifest), "--network", "densnet", "--out",
                                str(tmp_path / "x"), "--no-progress"])
     assert r.exit_code != 0 and "densenet121" in str(r.exception)
+
+
+def test_write_table_writes_the_table_and_the_skipped_cases_beside_it(tmp_path):
+    import pandas as pd
+
+    from thyromics.deep.commands import _write_table
+
+    df = pd.DataFrame({"case_id": ["a", "b"], "probability": [0.25, 0.5]})
+    _write_table(df, [("c", "the mask is empty")], tmp_path / "new" / "p.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "new" / "p.csv"), df)
+    assert (tmp_path / "new" / "errors.csv").read_text().splitlines() == [
+        "case_id,reason", "c,the mask is empty"]
+    _write_table(df, [], tmp_path / "f.parquet", parquet=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "f.parquet"), df)
+    assert not (tmp_path / "errors.csv").exists()  # no skipped case, no errors table

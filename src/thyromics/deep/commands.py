@@ -8,7 +8,7 @@ and :mod:`~thyromics.deep.segment`. Nothing heavy is imported at module level.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -19,6 +19,10 @@ __all__ = ["dl_app", "segment_app", "dl_train", "dl_predict", "dl_embed", "dl_gr
 
 _ROI_HELP = ("RTSTRUCT structure / DICOM SEG or Slicer segment name (case-insensitive) for rows "
              "whose 'roi' cell is empty.")
+
+# parameters several commands share: ``roi: _Roi = None``, ``model_dir: _Classifier``
+_Roi = Annotated[Optional[str], typer.Option("--roi", help=_ROI_HELP)]
+_Classifier = Annotated[Path, typer.Argument(help="Folder written by `thyromics dl train`.")]
 
 dl_app = typer.Typer(help="Deep-learning lesion classifiers: train, predict, embed (deep features), "
                           "Grad-CAM.", no_args_is_help=True)
@@ -74,6 +78,16 @@ def _report_errors(errors: list, out_dir: Path) -> None:
         typer.echo(f"{len(errors)} case(s) skipped; reasons in {DL.at(out_dir, 'errors')}", err=True)
 
 
+def _write_table(df, errors: list, out: Path, *, parquet: bool = False) -> None:
+    """Write ``df`` to ``out`` (CSV, or Parquet) and the skipped cases beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if parquet:
+        df.to_parquet(out, index=False)
+    else:
+        df.to_csv(out, index=False)
+    _report_errors(errors, out.parent)
+
+
 @dl_app.command("train")
 def dl_train(
     manifest: Path = typer.Argument(..., help="Case manifest (cases.csv) with labels."),
@@ -104,7 +118,7 @@ def dl_train(
     seed: int = typer.Option(0), device: str = typer.Option("auto", help="auto, cpu or cuda."),
     resume: bool = typer.Option(True, help="Resume from OUT/checkpoint.pt if present."),
     progress: bool = typer.Option(True, help="Show progress bars."),
-    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
+    roi: _Roi = None,
 ) -> None:
     """Train a lesion classifier; early stopping on the validation AUC."""
     from thyromics.deep.settings import AugmentSettings, DataSettings, TrainSettings
@@ -126,50 +140,46 @@ def dl_train(
 
 @dl_app.command("predict")
 def dl_predict(
-    model_dir: Path = typer.Argument(..., help="Folder written by `thyromics dl train`."),
+    model_dir: _Classifier,
     manifest: Path = typer.Argument(..., help="Case manifest to predict."),
     out: Path = typer.Option(Path(DL.name("predictions")), "-o", "--out", "--output", help="CSV of probabilities."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
-    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
+    roi: _Roi = None,
 ) -> None:
     """Probability of class 1 for every lesion of a manifest."""
     from thyromics.deep.train import predict_classifier
 
     df, errors = predict_classifier(model_dir, manifest, device=device, progress=progress, roi=roi)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False)
-    _report_errors(errors, out.parent)
+    _write_table(df, errors, out)
     typer.echo(f"{len(df)} predictions -> {out}")
 
 
 @dl_app.command("embed")
 def dl_embed(
-    model_dir: Path = typer.Argument(..., help="Folder written by `thyromics dl train`."),
+    model_dir: _Classifier,
     manifest: Path = typer.Argument(..., help="Manifest holding the model's training cases (and any others)."),
     out: Path = typer.Option(Path(DL.name("features")), "-o", "--out", "--output", help="Parquet feature table."),
     n_components: int = typer.Option(128, help="PCA components (fewer when the training set is smaller)."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
-    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
+    roi: _Roi = None,
 ) -> None:
     """Deep features: penultimate activations -> PCA fitted on the training rows -> Parquet."""
     from thyromics.deep.embed import embed_manifest
 
     df, errors = embed_manifest(model_dir, manifest, n_components=n_components, device=device,
                                 progress=progress, roi=roi)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_parquet(out, index=False)
-    _report_errors(errors, out.parent)
+    _write_table(df, errors, out, parquet=True)
     typer.echo(f"{len(df)} rows x {df.shape[1] - 1} deep features -> {out}")
 
 
 @dl_app.command("gradcam")
 def dl_gradcam(
-    model_dir: Path = typer.Argument(..., help="Folder written by `thyromics dl train`."),
+    model_dir: _Classifier,
     manifest: Path = typer.Argument(..., help="Case manifest."),
     out: Path = typer.Option(Path("gradcam"), "-o", "--out", "--output", help="Folder for the PNG overlays."),
     class_idx: int = typer.Option(1, help="Class whose evidence is shown."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
-    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
+    roi: _Roi = None,
 ) -> None:
     """Grad-CAM overlays (image, heat map, mask outline) as PNG, one per lesion."""
     from thyromics.deep.gradcam import gradcam_manifest
@@ -196,7 +206,7 @@ def segment_train(
     network_options: Optional[str] = typer.Option(None, help="JSON object of network arguments."),
     seed: int = typer.Option(0), device: str = typer.Option("auto"),
     resume: bool = typer.Option(True), progress: bool = typer.Option(True),
-    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
+    roi: _Roi = None,
 ) -> None:
     """Train a segmentation network (Dice loss, Adam); early stopping on the validation Dice."""
     from thyromics.deep.segment import fit_segmenter
@@ -219,14 +229,12 @@ def segment_predict(
     out: Path = typer.Option(Path("segmentations"), "-o", "--out", "--output", help="Output folder (masks/ + table)."),
     device: str = typer.Option("auto"), progress: bool = typer.Option(True),
     mask_format: str = typer.Option("auto", "--mask-format", help="auto: masks in the image's format, DICOM SEG for DICOM series; seg: DICOM SEG for every DICOM image."),
-    roi: Optional[str] = typer.Option(None, "--roi", help=_ROI_HELP),
+    roi: _Roi = None,
 ) -> None:
     """Segment every case; write masks in the input's format and a Dice/IoU/HD95 table."""
     from thyromics.deep.segment import predict_segmentation
 
     df, errors = predict_segmentation(model_dir, manifest, out, device=device, progress=progress,
                                       mask_format=mask_format, roi=roi)
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(DL.at(out, "segmentation"), index=False)
-    _report_errors(errors, out)
+    _write_table(df, errors, DL.at(out, "segmentation"))
     typer.echo(f"{len(df)} masks -> {out / 'masks'}; mean Dice {df['dice'].mean():.3f}")
