@@ -18,6 +18,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from thyromics.errors import CaseError
 from thyromics.io import Image, read_image
+from thyromics.io._filetypes import fail
 
 CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 US_MULTIFRAME_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
@@ -356,3 +357,12 @@ def test_real_lidc_nifti_matches_nibabel(lidc_dir: Path) -> None:
         np.testing.assert_array_equal(img.array, np.asarray(ref.dataobj).transpose(2, 1, 0))
         np.testing.assert_allclose(img.spacing, ref.header.get_zooms()[:3], rtol=1e-6)
         assert img.ndim == 3
+
+
+def test_fail_names_the_file_and_the_stage():
+    e = fail(Path("a") / "rs.dcm", "cannot read it")
+    assert isinstance(e, CaseError)
+    assert (e.file, e.stage, e.reason, e.case_id) == (str(Path("a") / "rs.dcm"), "read",
+                                                      "cannot read it", None)
+    assert str(e) == f"file {Path('a') / 'rs.dcm'}: cannot read it"
+    assert fail("seg.dcm", "no segment 'x'", stage="validate").stage == "validate"

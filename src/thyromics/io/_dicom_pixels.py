@@ -10,13 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from thyromics.errors import CaseError
+from thyromics.io._filetypes import fail as _fail
 
 __all__ = ["pydicom_header", "palette_grey", "series_label"]
-
-
-def _fail(path, message: str) -> CaseError:
-    return CaseError(message, file=str(path), stage="read")
 
 
 def series_label(files: list[str]) -> tuple[str, str]:

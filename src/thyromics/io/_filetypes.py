@@ -34,9 +34,9 @@ FORMATS: dict[str, tuple[str, str]] = {
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(FORMATS)
 
 
-def fail(path: Path | str, message: str) -> CaseError:
-    """A ``stage="read"`` :class:`CaseError` about ``path``."""
-    return CaseError(message, file=str(path), stage="read")
+def fail(path: Path | str, message: str, stage: str = "read") -> CaseError:
+    """A :class:`CaseError` about ``path`` (by default of the ``read`` stage)."""
+    return CaseError(message, file=str(path), stage=stage)
 
 
 def extension(path: Path) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from thyromics.errors import CaseError
+from thyromics.io._filetypes import fail as _fail
 from thyromics.io.image import Image
 
 __all__ = ["ENHANCED_SOP_CLASSES", "is_enhanced", "functional_group", "enhanced_geometry",
@@ -41,10 +42,6 @@ ENHANCED_SOP_CLASSES = {
 }
 _CONVERT = ("Convert it with dcm2niix (dcm2niix -z y -o OUT FOLDER) and use the NIfTI volume "
             "as the image.")
-
-
-def _fail(path, message: str) -> CaseError:
-    return CaseError(message, file=str(path), stage="read")
 
 
 def is_enhanced(ds) -> bool:

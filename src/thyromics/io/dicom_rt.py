@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thyromics.errors import CaseError
+from thyromics.io._filetypes import fail as _fail
 from thyromics.io._names import choose_name
 from thyromics.io.image import Image
 
@@ -56,10 +56,6 @@ class RoiInfo:
     frame_of_reference_uid: str
     n_contours: int
     geometric_types: tuple[str, ...]
-
-
-def _fail(path, message: str, stage: str = "read") -> CaseError:
-    return CaseError(message, file=str(path), stage=stage)
 
 
 def is_rtstruct(ds) -> bool:

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from thyromics.errors import CaseError, InputError
+from thyromics.errors import InputError
+from thyromics.io._filetypes import fail as _fail
 from thyromics.io._names import choose_name
 from thyromics.io.dicom_enhanced import functional_group
 from thyromics.io.image import Image
@@ -54,10 +55,6 @@ class SegmentInfo:
     number: int
     name: str
     n_frames: int
-
-
-def _fail(path, message: str, stage: str = "read") -> CaseError:
-    return CaseError(message, file=str(path), stage=stage)
 
 
 def is_seg(ds) -> bool:

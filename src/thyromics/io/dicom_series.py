@@ -48,7 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
-from thyromics.errors import CaseError, ThyromicsWarning
+from thyromics.errors import ThyromicsWarning
+from thyromics.io._filetypes import fail as _fail
 
 __all__ = ["SeriesGeometry", "Stack", "series_geometry", "check_stack", "ultrasound_spacing",
            "DicomWarning", "UncalibratedSpacingWarning", "uncalibrated_ultrasound",
@@ -79,10 +80,6 @@ class UncalibratedSpacingWarning(DicomWarning):
     def __init__(self, message: str, note: str | None = None) -> None:
         super().__init__(message)
         self.note = message if note is None else note
-
-
-def _fail(path, message: str) -> CaseError:
-    return CaseError(message, file=str(path), stage="read")
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from thyromics.errors import CaseError
+from thyromics.io._filetypes import fail as _fail
 from thyromics.io._names import choose_name
 from thyromics.io.image import Image
 
@@ -41,10 +42,6 @@ class SlicerSegment:
     name: str
     label_value: int
     layer: int
-
-
-def _fail(path, message: str, stage: str = "read") -> CaseError:
-    return CaseError(message, file=str(path), stage=stage)
 
 
 def _header(path: Path) -> dict:
