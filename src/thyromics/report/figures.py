@@ -187,6 +187,28 @@ def _cohort_panels(frame: pd.DataFrame):
     return fig, axes, cohorts, colors
 
 
+def _unit_panels(frame: pd.DataFrame, legend: dict[tuple[str, str], str],
+                 draw: Callable[[object, pd.DataFrame, tuple, str], None], *, diagonal: str,
+                 top: float, xlabel: str, ylabel: str, name: str, caption: str) -> Figure:
+    """Curves on the unit square, one panel per cohort (:func:`_cohort_panels`).
+
+    ``draw(ax, part, colour, label)`` draws one model's rows ``part`` of a cohort;
+    ``legend`` maps ``(model, cohort)`` to its label (default: the model). Each panel ends
+    with the dashed diagonal (legend text ``diagonal``), ``[0, 1] x [0, top]`` axes of
+    equal aspect and the legend below.
+    """
+    fig, axes, cohorts, colors = _cohort_panels(frame)
+    for ax, cohort in zip(axes.ravel(), cohorts):
+        for model, part in frame[frame["cohort"] == cohort].groupby("model", sort=False):
+            draw(ax, part, colors[model], legend.get((model, cohort), model))
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label=diagonal)
+        ax.set(xlim=(0, 1), ylim=(0, top), aspect="equal", title=cohort_title(cohort),
+               xlabel=xlabel, ylabel=ylabel)
+        _legend_below(ax)
+    _hide_unused(axes, len(cohorts))
+    return Figure(name, caption, _render(fig), frame)
+
+
 @_styled
 def roc_figure(curves: pd.DataFrame, legend: dict[tuple[str, str], str], *, name: str,
                caption: str) -> Figure:
@@ -195,18 +217,13 @@ def roc_figure(curves: pd.DataFrame, legend: dict[tuple[str, str], str], *, name
     ``curves``: ``model``, ``cohort``, ``fpr``, ``tpr``, ``tpr_low``, ``tpr_high``
     (fractions). ``legend`` maps ``(model, cohort)`` to its legend text (e.g. the AUC).
     """
-    fig, axes, cohorts, colors = _cohort_panels(curves)
-    for ax, cohort in zip(axes.ravel(), cohorts):
-        for model, part in curves[curves["cohort"] == cohort].groupby("model", sort=False):
-            c = colors[model]
-            ax.fill_between(part["fpr"], part["tpr_low"], part["tpr_high"], color=c, alpha=0.12, lw=0)
-            ax.plot(part["fpr"], part["tpr"], color=c, lw=1.4, label=legend.get((model, cohort), model))
-        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label="chance")
-        ax.set(xlim=(0, 1), ylim=(0, 1.01), aspect="equal", title=cohort_title(cohort),
-               xlabel="1 - specificity (false-positive rate)", ylabel="Sensitivity (true-positive rate)")
-        _legend_below(ax)
-    _hide_unused(axes, len(cohorts))
-    return Figure(name, caption, _render(fig), curves)
+    def draw(ax, part: pd.DataFrame, c: tuple, label: str) -> None:
+        ax.fill_between(part["fpr"], part["tpr_low"], part["tpr_high"], color=c, alpha=0.12, lw=0)
+        ax.plot(part["fpr"], part["tpr"], color=c, lw=1.4, label=label)
+
+    return _unit_panels(curves, legend, draw, diagonal="chance", top=1.01,
+                        xlabel="1 - specificity (false-positive rate)",
+                        ylabel="Sensitivity (true-positive rate)", name=name, caption=caption)
 
 
 @_styled
@@ -218,23 +235,18 @@ def calibration_figure(bins: pd.DataFrame, legend: dict[tuple[str, str], str] | 
     ``observed_ci_low`` / ``observed_ci_high`` (drawn as error bars). ``legend`` maps
     ``(model, cohort)`` to its legend text.
     """
-    legend = legend or {}
-    fig, axes, cohorts, colors = _cohort_panels(bins)
     has_ci = {"observed_ci_low", "observed_ci_high"} <= set(bins.columns)
-    for ax, cohort in zip(axes.ravel(), cohorts):
-        for model, part in bins[bins["cohort"] == cohort].groupby("model", sort=False):
-            yerr = (np.vstack([part["observed"] - part["observed_ci_low"],
-                               part["observed_ci_high"] - part["observed"]]).clip(min=0)
-                    if has_ci else None)
-            ax.errorbar(part["mean_predicted"], part["observed"], yerr=yerr, marker="o", ms=3, lw=1.2,
-                        elinewidth=0.6, capsize=1.5, color=colors[model],
-                        label=legend.get((model, cohort), model))
-        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label="perfect calibration")
-        ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", title=cohort_title(cohort),
-               xlabel="Mean predicted probability", ylabel="Observed fraction of positives")
-        _legend_below(ax)
-    _hide_unused(axes, len(cohorts))
-    return Figure(name, caption, _render(fig), bins)
+
+    def draw(ax, part: pd.DataFrame, c: tuple, label: str) -> None:
+        yerr = (np.vstack([part["observed"] - part["observed_ci_low"],
+                           part["observed_ci_high"] - part["observed"]]).clip(min=0)
+                if has_ci else None)
+        ax.errorbar(part["mean_predicted"], part["observed"], yerr=yerr, marker="o", ms=3, lw=1.2,
+                    elinewidth=0.6, capsize=1.5, color=c, label=label)
+
+    return _unit_panels(bins, legend or {}, draw, diagonal="perfect calibration", top=1,
+                        xlabel="Mean predicted probability",
+                        ylabel="Observed fraction of positives", name=name, caption=caption)
 
 
 @_styled
