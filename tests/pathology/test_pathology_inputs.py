@@ -188,3 +188,15 @@ def test_associate_refuses_tables_in_different_units(tmp_path):
     res = CliRunner().invoke(app, ["associate", str(tmp_path / "img.csv"), "--with", str(tmp_path / "mixed.csv"),
                                    "--by", "risk", "--threshold", "0.5", "-o", str(tmp_path / "o")])
     assert res.exit_code == 2 and "cannot be pooled" in res.output
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: StainSettings(method="macenk"),
+     "unknown stain normalisation 'macenk'; use one of macenko, reinhard, none"),
+    (lambda: NucleiSettings(segmenter="hovernet"),
+     "unknown segmenter 'hovernet'; use one of classical, external"),
+])
+def test_an_unknown_method_is_refused_with_the_valid_ones(make, message):
+    with pytest.raises(InputError) as e:
+        make()
+    assert str(e.value) == message

@@ -27,6 +27,10 @@ def _check(cond: bool, msg: str) -> None:
         raise InputError(msg)
 
 
+def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    _check(value in choices, f"unknown {what} {value!r}; use one of {', '.join(choices)}")
+
+
 class _Dict:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
@@ -117,8 +121,7 @@ class StainSettings(_Dict):
     beta: float = 0.15
 
     def __post_init__(self) -> None:
-        _check(self.method in STAIN_METHODS,
-               f"unknown stain normalisation {self.method!r}; use one of {', '.join(STAIN_METHODS)}")
+        _check_choice(self.method, STAIN_METHODS, "stain normalisation")
         _check(self.n_reference_tiles >= 1, "--reference-tiles must be >= 1")
         _check(0 < self.alpha < 50 and self.beta > 0 and self.io > 0,
                "Macenko needs 0 < alpha < 50, beta > 0 and io > 0")
@@ -154,8 +157,7 @@ class NucleiSettings(_Dict):
     max_area_um2: float = 1000.0
 
     def __post_init__(self) -> None:
-        _check(self.segmenter in SEGMENTERS,
-               f"unknown segmenter {self.segmenter!r}; use one of {', '.join(SEGMENTERS)}")
+        _check_choice(self.segmenter, SEGMENTERS, "segmenter")
         _check(self.radius_um > 0, "nucleus radius must be positive")
         _check(self.min_area_um2 > 0, f"--min-area must be > 0 um^2, got {self.min_area_um2}")
         _check(self.max_area_um2 > self.min_area_um2,
