@@ -13,7 +13,7 @@ https://pyradiomics.readthedocs.io/en/latest/customization.html for their meanin
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +53,14 @@ def _did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
     from thyromics.errors import did_you_mean
 
     return did_you_mean(word, options, cutoff=0.5)
+
+
+def _check_known(value: str, valid: Iterable[str], what: str, note: str = "") -> None:
+    """Refuse a ``value`` not in ``valid``: the closest valid names, then all of them."""
+    valid = list(valid)
+    if value not in valid:
+        raise ValueError(f"unknown {what} {value!r}.{_did_you_mean(value, valid)} "
+                         f"Valid: {', '.join(valid)}{note}")
 
 
 class ExtractionSettings(BaseModel):
@@ -261,28 +269,22 @@ class ExtractionSettings(BaseModel):
     @field_validator("interpolator")
     @classmethod
     def _check_interpolator(cls, v: str) -> str:
-        if v not in INTERPOLATORS:
-            raise ValueError(f"unknown interpolator {v!r}.{_did_you_mean(v, INTERPOLATORS)} "
-                             f"Valid: {', '.join(INTERPOLATORS)}")
+        _check_known(v, INTERPOLATORS, "interpolator")
         return v
 
     @field_validator("image_types")
     @classmethod
     def _check_image_types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for t in v:
-            if t not in IMAGE_TYPES:
-                raise ValueError(f"unknown image type {t!r}.{_did_you_mean(t, IMAGE_TYPES)} "
-                                 f"Valid: {', '.join(IMAGE_TYPES)} (LoG and Wavelet have "
-                                 "their own fields: log_sigmas, wavelet)")
+            _check_known(t, IMAGE_TYPES, "image type",
+                         " (LoG and Wavelet have their own fields: log_sigmas, wavelet)")
         return tuple(dict.fromkeys(v))
 
     @field_validator("feature_classes")
     @classmethod
     def _check_classes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for c in v:
-            if c not in FEATURE_CLASSES:
-                raise ValueError(f"unknown feature class {c!r}.{_did_you_mean(c, FEATURE_CLASSES)}"
-                                 f" Valid: {', '.join(FEATURE_CLASSES)}")
+            _check_known(c, FEATURE_CLASSES, "feature class")
         return tuple(dict.fromkeys(v))
 
     @field_validator("log_sigmas")
@@ -349,10 +351,7 @@ class ExtractionSettings(BaseModel):
             from thyromics.features.ibsi_filters import CONFIGURATIONS
 
             for name in self.ibsi_filters:
-                if name not in CONFIGURATIONS:
-                    raise ValueError(f"unknown IBSI 2 filter configuration {name!r}."
-                                     f"{_did_you_mean(name, list(CONFIGURATIONS))} Valid: "
-                                     f"{', '.join(CONFIGURATIONS)}")
+                _check_known(name, CONFIGURATIONS, "IBSI 2 filter configuration")
             if self.convention != "ibsi":
                 raise ValueError(f"ibsi_filters {self.ibsi_filters} (IBSI 2 filters) need "
                                  "convention='ibsi' and engine='native' (found "
