@@ -9,6 +9,7 @@ torch = need_module("torch")
 need_module("monai")
 
 from thyromics.deep.nets import NETWORKS, build_network, cam_layer, get_spec, penultimate_module  # noqa: E402
+from thyromics.deep.nets import classic, segnets, seresnet  # noqa: E402
 from thyromics.errors import InputError  # noqa: E402
 
 SMALL = {
@@ -42,6 +43,20 @@ SEGMENT_CASES = [
 
 def test_registry_covers_the_shape_tables():
     assert {c[0] for c in CLASSIFY_CASES} | {c[0] for c in SEGMENT_CASES} == set(NETWORKS)
+
+
+@pytest.mark.parametrize("name, cls", [
+    ("cnn", classic.PlainCNN), ("alexnet", classic.AlexNet),
+    ("inception_v3", classic.InceptionV3Style), ("se_resnet", seresnet.SEResNet),
+    ("cbam_unet", segnets.CBAMUNet), ("se_vnet", segnets.SEVNet),
+])
+def test_our_networks_are_the_classes_the_registry_names(name, cls):
+    net = build_network(name, spatial_dims=2, in_channels=1, out_channels=3, img_size=(32, 32),
+                        **SMALL[name])
+    assert type(net) is cls
+    # the options reach the constructor, and a wrong one is refused by name
+    with pytest.raises(InputError, match=f"bad options \\['no_such_option'\\] for network '{name}'"):
+        build_network(name, spatial_dims=2, no_such_option=1)
 
 
 @pytest.mark.parametrize("name,dims,size", CLASSIFY_CASES)

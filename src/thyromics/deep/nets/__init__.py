@@ -23,6 +23,7 @@ name                      task       dims    source
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any, Callable, Sequence
 
 from torch import nn
@@ -62,19 +63,14 @@ class NetworkSpec:
     description: str
 
 
-def _cnn(d: int, cin: int, cout: int, img_size: Any, **kw: Any) -> nn.Module:
-    from thyromics.deep.nets.classic import PlainCNN
-    return PlainCNN(d, cin, cout, **kw)
+def _ours(module: str, cls: str) -> Callable[..., nn.Module]:
+    """The builder of ``thyromics.deep.nets.<module>.<cls>(d, cin, cout, **kw)``; the module
+    is imported when a network is built, not with the registry."""
 
+    def build(d: int, cin: int, cout: int, img_size: Any, **kw: Any) -> nn.Module:
+        return getattr(import_module(f"thyromics.deep.nets.{module}"), cls)(d, cin, cout, **kw)
 
-def _alexnet(d: int, cin: int, cout: int, img_size: Any, **kw: Any) -> nn.Module:
-    from thyromics.deep.nets.classic import AlexNet
-    return AlexNet(d, cin, cout, **kw)
-
-
-def _inception(d: int, cin: int, cout: int, img_size: Any, **kw: Any) -> nn.Module:
-    from thyromics.deep.nets.classic import InceptionV3Style
-    return InceptionV3Style(d, cin, cout, **kw)
+    return build
 
 
 def _densenet121(d: int, cin: int, cout: int, img_size: Any, **kw: Any) -> nn.Module:
@@ -97,36 +93,24 @@ def _vit(d: int, cin: int, cout: int, img_size: Any, **kw: Any) -> nn.Module:
     return ViTClassifier(d, cin, cout, img_size=img_size, **kw)
 
 
-def _se_resnet(d: int, cin: int, cout: int, img_size: Any, **kw: Any) -> nn.Module:
-    from thyromics.deep.nets.seresnet import SEResNet
-    return SEResNet(d, cin, cout, **kw)
-
-
-def _cbam_unet(d: int, cin: int, cout: int, img_size: Any, **kw: Any) -> nn.Module:
-    from thyromics.deep.nets.segnets import CBAMUNet
-    return CBAMUNet(d, cin, cout, **kw)
-
-
-def _se_vnet(d: int, cin: int, cout: int, img_size: Any, **kw: Any) -> nn.Module:
-    from thyromics.deep.nets.segnets import SEVNet
-    return SEVNet(d, cin, cout, **kw)
-
-
 NETWORKS: dict[str, NetworkSpec] = {s.name: s for s in [
-    NetworkSpec("cnn", "classify", (2, 3), _cnn, "fc", "features", "small plain CNN"),
-    NetworkSpec("alexnet", "classify", (2, 3), _alexnet, "classifier.out", "features.conv5",
-                "AlexNet-style, MONAI blocks"),
+    NetworkSpec("cnn", "classify", (2, 3), _ours("classic", "PlainCNN"), "fc", "features",
+                "small plain CNN"),
+    NetworkSpec("alexnet", "classify", (2, 3), _ours("classic", "AlexNet"), "classifier.out",
+                "features.conv5", "AlexNet-style, MONAI blocks"),
     NetworkSpec("densenet121", "classify", (2, 3), _densenet121, "class_layers.out", "class_layers.relu",
                 "MONAI DenseNet121"),
     NetworkSpec("resnet50", "classify", (2, 3), _resnet50, "fc", "layer4", "MONAI ResNet-50"),
     NetworkSpec("vit", "classify", (2, 3), _vit, "head", None,
                 "ViT: MONAI patch embedding + torch transformer (no convolution: no Grad-CAM)"),
-    NetworkSpec("inception_v3", "classify", (2,), _inception, "fc", "blocks.mixed_c2",
-                "reduced Inception-v3, MONAI blocks"),
-    NetworkSpec("se_resnet", "classify", (2, 3), _se_resnet, "fc", "layers.3.act",
-                "SE-ResNet of the chest-CT lung-metastasis study (Frontiers 2024)"),
-    NetworkSpec("cbam_unet", "segment", (2, 3), _cbam_unet, None, None, "attention U-Net with CBAM"),
-    NetworkSpec("se_vnet", "segment", (2, 3), _se_vnet, None, None, "V-Net with SE blocks"),
+    NetworkSpec("inception_v3", "classify", (2,), _ours("classic", "InceptionV3Style"), "fc",
+                "blocks.mixed_c2", "reduced Inception-v3, MONAI blocks"),
+    NetworkSpec("se_resnet", "classify", (2, 3), _ours("seresnet", "SEResNet"), "fc",
+                "layers.3.act", "SE-ResNet of the chest-CT lung-metastasis study (Frontiers 2024)"),
+    NetworkSpec("cbam_unet", "segment", (2, 3), _ours("segnets", "CBAMUNet"), None, None,
+                "attention U-Net with CBAM"),
+    NetworkSpec("se_vnet", "segment", (2, 3), _ours("segnets", "SEVNet"), None, None,
+                "V-Net with SE blocks"),
 ]}
 
 
