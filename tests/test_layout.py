@@ -204,6 +204,16 @@ def test_stage_api():
         L.HABITATS.dir("S")
 
 
+def test_the_tile_stages_index_their_tiles_alike():
+    # tiles -> normalise -> nuclei: each reads the previous stage's index by these columns
+    for stage, name in ((L.TILES, "tiles.csv"), (L.NORMALISE, "normalised.csv"),
+                        (L.NUCLEI, "nuclei.csv")):
+        assert stage.name("index") == name
+        assert stage.columns("index") == ("slide_id", "patient_id", "tile_id", "path")
+        assert list(stage.files)[0] == "index" and "tile" in stage.files
+    assert "index" not in L.NUCLEUS_FEATURES.files
+
+
 def test_every_stage_names_its_errors_provenance_and_done_files():
     for stage in L.STAGES.values():
         for key in (stage.errors, stage.provenance, stage.done):

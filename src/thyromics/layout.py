@@ -318,20 +318,25 @@ def _pathology(stage: str, folder: str, title: str, **files: File) -> Stage:
     ), errors="errors", provenance="provenance", done="done")
 
 
-TILES = _pathology(
-    "tiles", "tiles", "pathology tiles",
-    index=File("tiles.csv", "one row per tile", ("slide_id", "patient_id", "tile_id", "path")),
+_TILE_INDEX = ("slide_id", "patient_id", "tile_id", "path")
+
+
+def _per_tile(stage: str, folder: str, title: str, rows: str, **files: File) -> Stage:
+    """A pathology stage of per-tile files, indexed in ``<folder>.csv`` (``rows``: its rows)."""
+    return _pathology(stage, folder, title, index=File(f"{folder}.csv", rows, _TILE_INDEX),
+                      **files)
+
+
+TILES = _per_tile(
+    "tiles", "tiles", "pathology tiles", "one row per tile",
     tissue=File("tiles/{slide_id}/_tissue.png", "the tissue mask on the thumbnail"),
     tile=File("tiles/{slide_id}/{tile_id}.png", "a tile"))
-NORMALISE = _pathology(
-    "normalise", "normalised", "pathology stain normalisation",
-    index=File("normalised.csv", "one row per normalised tile",
-               ("slide_id", "patient_id", "tile_id", "path")),
+NORMALISE = _per_tile(
+    "normalise", "normalised", "pathology stain normalisation", "one row per normalised tile",
     reference=File("stain_reference.json", "the stain reference (reusable with --reference)"),
     tile=File("normalised/{slide_id}/{tile_id}.png", "a normalised tile"))
-NUCLEI = _pathology(
-    "nuclei", "nuclei", "pathology nuclei",
-    index=File("nuclei.csv", "one row per tile", ("slide_id", "patient_id", "tile_id", "path")),
+NUCLEI = _per_tile(
+    "nuclei", "nuclei", "pathology nuclei", "one row per tile",
     tile=File("nuclei/{slide_id}/{tile_id}.npz", "inst_map and inst_type of a tile"),
     counts=File("nuclei/{slide_id}/{tile_id}.counts.json", "nuclei dropped by size"))
 NUCLEUS_FEATURES = _pathology(
