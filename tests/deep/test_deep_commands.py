@@ -64,3 +64,12 @@ def test_write_table_writes_the_table_and_the_skipped_cases_beside_it(tmp_path):
     _write_table(df, [], tmp_path / "f.parquet", parquet=True)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "f.parquet"), df)
     assert not (tmp_path / "errors.csv").exists()  # no skipped case, no errors table
+
+
+def test_say_trained_reports_the_best_epoch_its_score_and_the_model_file(tmp_path, capsys):
+    from thyromics.deep.commands import _say_trained
+    from thyromics.layout import DEEP_MODEL
+
+    _say_trained(7, "Dice", 0.81251, tmp_path)
+    assert capsys.readouterr().out == (f"best epoch 7: validation Dice 0.813; model in "
+                                       f"{DEEP_MODEL.at(tmp_path, 'model')}\n")

@@ -78,6 +78,10 @@ def _report_errors(errors: list, out_dir: Path) -> None:
         typer.echo(f"{len(errors)} case(s) skipped; reasons in {DL.at(out_dir, 'errors')}", err=True)
 
 
+def _say_trained(best_epoch: int, metric: str, best: float, out: Path) -> None:
+    typer.echo(f"best epoch {best_epoch}: validation {metric} {best:.3f}; model in {DEEP_MODEL.at(out, 'model')}")
+
+
 def _write_table(df, errors: list, out: Path, *, parquet: bool = False) -> None:
     """Write ``df`` to ``out`` (CSV, or Parquet) and the skipped cases beside it."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +139,7 @@ def dl_train(
                              pretrained_exclude=tuple(p for p in (pretrained_exclude or "").split(",") if p),
                              data=data, augment=AugmentSettings(enabled=augment))
     res = fit_classifier(manifest, settings, out, resume=resume, progress=progress, roi=roi)
-    typer.echo(f"best epoch {res.best_epoch}: validation AUC {res.best_auc:.3f}; model in {DEEP_MODEL.at(out, 'model')}")
+    _say_trained(res.best_epoch, "AUC", res.best_auc, out)
 
 
 @dl_app.command("predict")
@@ -219,7 +223,7 @@ def segment_train(
                                learning_rate=lr, patience=patience, val_fraction=val_fraction, seed=seed,
                                device=device)
     res = fit_segmenter(manifest, settings, out, resume=resume, progress=progress, roi=roi)
-    typer.echo(f"best epoch {res.best_epoch}: validation Dice {res.best_dice:.3f}; model in {DEEP_MODEL.at(out, 'model')}")
+    _say_trained(res.best_epoch, "Dice", res.best_dice, out)
 
 
 @segment_app.command("predict")
