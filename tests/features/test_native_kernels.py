@@ -177,3 +177,17 @@ def test_mcc_of_a_cluster_of_eigenvalues(symmetric: bool):
     assert 1 - exact > 1e-9  # eps did split the cluster
     ours = glcm_mcc(P, P.sum(1), P.sum(0), 9, 9, symmetric)
     assert ours == pytest.approx(exact, abs=1e-13)
+
+
+@pytest.mark.parametrize("bounds, kept", [((26.0,), 1), ((30.0,), 0)])
+def test_resegmentation_that_leaves_one_voxel_is_refused_as_by_pyradiomics(bounds, kept):
+    """A resegmentation range that keeps one voxel or none: both engines refuse the case
+    with PyRadiomics' own message."""
+    arr = np.arange(27.0).reshape(3, 3, 3)
+    mask = Image(np.ones((3, 3, 3), np.uint8), (1.0,) * 3)
+    for engine in ("native", "pyradiomics"):
+        s = ExtractionSettings(engine=engine, min_roi_dimensions=1, bin_width=1.0,
+                               resegment_range=bounds, feature_classes=("firstorder",))
+        with pytest.raises(Exception, match=rf"Resegmentation excluded too many voxels with "
+                                            rf"label 1 \(retained {kept} voxel\(s\)\)"):
+            extract_features(Image(arr, (1.0,) * 3), mask, s)

@@ -102,12 +102,8 @@ def glrlm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1:
                 acc[k] += f[k]
             cnt += 1
     if weighted:
-        if matrix_features(W, gs, m, nl, f) > 0:
-            for k in range(_NF):
-                out[k] = f[k]
-        else:
-            for k in range(_NF):
-                out[k] = np.nan
+        if matrix_features(W, gs, m, nl, out) == 0:
+            out[:] = np.nan
         return
     for k in range(_NF):
         out[k] = acc[k] / cnt if cnt > 0 else np.nan
@@ -116,21 +112,8 @@ def glrlm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1:
 @numba.njit(cache=True, parallel=True)
 def glrlm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
                angles: np.ndarray, ng: int) -> np.ndarray:
-    """GLRLM features (N, 16) in :data:`GLRLM_ORDER`.
-
-    Parameters
-    ----------
-    disc : (Z, Y, X) int32
-        Discretised levels, 0 where a voxel may not take part.
-    coords : (N, 3) int64
-        Centre voxels.
-    radius : (3,) int64
-        Kernel half-width per axis.
-    angles : (Na, 3) int64
-        Unidirectional offsets of distance 1.
-    ng : int
-        Largest grey level.
-    """
+    """GLRLM features (N, 16) in :data:`GLRLM_ORDER`; parameters as
+    :func:`~thyromics.features.maps._glcm.glcm_maps` (``angles`` of distance 1)."""
     nvox = coords.shape[0]
     out = np.empty((nvox, _NF))
     no_weights = np.empty(0)
@@ -205,13 +188,8 @@ def glszm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1:
     P = np.zeros((m, maxs + 1))
     for k in range(nzones):
         P[lut[zlev[k]], zsize[k]] += 1.0
-    f = np.empty(_NF)
-    if matrix_features(P, gs, m, maxs, f) > 0:
-        for k in range(_NF):
-            out[k] = f[k]
-    else:
-        for k in range(_NF):
-            out[k] = np.nan
+    if matrix_features(P, gs, m, maxs, out) == 0:
+        out[:] = np.nan
 
 
 @numba.njit(cache=True, parallel=True)

@@ -39,7 +39,8 @@ from thyromics.features.maps.engine import generate_angles
 from thyromics.features.maps.settings import MAP_FEATURES
 from thyromics.features.native._diagnostics import diagnostics
 from thyromics.features.native._aggregate import AGGREGATIONS, aggregation_suffixes, variant_pass
-from thyromics.features.native._ibsi import ibsi_bin_levels, outlier_filter, range_lower_bound
+from thyromics.features.native._ibsi import (ibsi_bin_levels, outlier_filter, range_lower_bound,
+                                             retained)
 from thyromics.features.native._ibsi_features import image_extras, shape_extras
 from thyromics.features.native._kernels import FAMILY_BITS, LAYOUT, image_pass
 from thyromics.features.native._shape import shape2d_features, shape_features
@@ -143,12 +144,7 @@ def _resegment(arr: np.ndarray, roi: np.ndarray, s: dict[str, Any]) -> np.ndarra
     out[out] = arr[out] >= thresholds[0]
     if len(thresholds) == 2:
         out[out] = arr[out] <= thresholds[1]
-    kept = int(out.sum())
-    if kept <= 1:
-        raise ValueError(f"Resegmentation excluded too many voxels with label "
-                         f"{s.get('label', 1)} (retained {kept} voxel(s))! Cannot extract "
-                         "features")
-    return out
+    return retained(out, s.get("label", 1))
 
 
 def bin_levels(x: np.ndarray, s: dict[str, Any]) -> np.ndarray:

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CONVENTIONS", "ibsi_bin_levels", "outlier_filter", "range_lower_bound"]
+__all__ = ["CONVENTIONS", "ibsi_bin_levels", "outlier_filter", "range_lower_bound", "retained"]
 
 #: Conventions of the native engine (``ExtractionSettings.convention``).
 CONVENTIONS: tuple[str, ...] = ("pyradiomics", "ibsi")
@@ -90,9 +90,13 @@ def outlier_filter(arr: np.ndarray, roi: np.ndarray, k: float) -> np.ndarray:
     mean, sd = x.mean(), x.std()
     out = roi.copy()
     out[out] = (x >= mean - k * sd) & (x <= mean + k * sd)
-    kept = int(out.sum())
+    return retained(out, 1, f" after outlier filtering at {k:g} SD")
+
+
+def retained(roi: np.ndarray, label: Any, after: str = "") -> np.ndarray:
+    """``roi`` as resegmented, unless one voxel or none is left (PyRadiomics' message)."""
+    kept = int(roi.sum())
     if kept <= 1:
-        raise ValueError(f"Resegmentation excluded too many voxels with label 1 (retained "
-                         f"{kept} voxel(s) after outlier filtering at {k:g} SD)! Cannot "
-                         "extract features")
-    return out
+        raise ValueError(f"Resegmentation excluded too many voxels with label {label} "
+                         f"(retained {kept} voxel(s){after})! Cannot extract features")
+    return roi
