@@ -313,9 +313,11 @@ rounding noise (up to sqrt(eps) = 1.5e-8 per direction) where the second eigenva
 and the exact first-order effect of PyRadiomics' eps, so there it gives the exact value and
 the comparison allows 3e-8 absolute on MCC. Where the second eigenvalue lies within
 1e3 x eps / (p_x p_y) of another (a GLCM of two sets of grey levels that never meet has
-the eigenvalue 1 twice, and eps splits the pair), first-order theory does not hold and
-the native engine takes PyRadiomics' own general solver: on DDTI this was 2.7e-8 off
-before (PyRadiomics was right to 4e-16 against 50-digit arithmetic).
+the eigenvalue 1 twice, and eps splits the pair), first-order theory does not hold: the
+native engine solves the block of those eigenvalues exactly in the basis of the
+eigenvectors of B B^T (quasi-degenerate perturbation theory). On DDTI the first-order
+value was 2.7e-8 off there (PyRadiomics was right to 4e-16 against 50-digit arithmetic);
+the block agrees with PyRadiomics' general solver within 4.4e-15 on 9,750 LIDC matrices.
 
 The `ibsi` convention (`ExtractionSettings(engine="native", convention="ibsi")`; PyRadiomics'
 engine refuses it) keeps the same columns and computes IBSI 1's definitions where they
