@@ -10,7 +10,7 @@ import pytest
 from test_native_property import _compare as _compare_engines
 from typer.testing import CliRunner
 
-from thyromics.errors import InputError
+from thyromics.errors import CaseError, InputError
 from thyromics.features.engine import extract_features
 from thyromics.features.extract import read_features
 from thyromics.features.maps._glcm import glcm_mcc
@@ -181,13 +181,13 @@ def test_mcc_of_a_cluster_of_eigenvalues(symmetric: bool):
 
 @pytest.mark.parametrize("bounds, kept", [((26.0,), 1), ((30.0,), 0)])
 def test_resegmentation_that_leaves_one_voxel_is_refused_as_by_pyradiomics(bounds, kept):
-    """A resegmentation range that keeps one voxel or none: both engines refuse the case
-    with PyRadiomics' own message."""
+    """A resegmentation range that keeps one voxel or none: both engines refuse the case,
+    naming it, with PyRadiomics' own message."""
     arr = np.arange(27.0).reshape(3, 3, 3)
     mask = Image(np.ones((3, 3, 3), np.uint8), (1.0,) * 3)
     for engine in ("native", "pyradiomics"):
         s = ExtractionSettings(engine=engine, min_roi_dimensions=1, bin_width=1.0,
                                resegment_range=bounds, feature_classes=("firstorder",))
-        with pytest.raises(Exception, match=rf"Resegmentation excluded too many voxels with "
-                                            rf"label 1 \(retained {kept} voxel\(s\)\)"):
-            extract_features(Image(arr, (1.0,) * 3), mask, s)
+        with pytest.raises(CaseError, match=rf"case 'c7'.*Resegmentation excluded too many "
+                                            rf"voxels with label 1 \(retained {kept} voxel\(s\)\)"):
+            extract_features(Image(arr, (1.0,) * 3), mask, s, case_id="c7")
