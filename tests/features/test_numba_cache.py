@@ -15,7 +15,7 @@ def test_the_cache_folder_is_named_by_every_kernel_file(tmp_path):
     b.write_text("def g():\n    return f() + 1\n")  # only the caller's callee file changed
     assert _cache.kernel_digest([a, b]) != before
     names = {p.name for p in _cache.KERNEL_FILES}
-    assert {"_glcm.py", "_box.py", "_kernels.py"} <= names
+    assert {"_glcm.py", "_box.py", "_kernels.py", "_mesh.py"} <= names
 
 
 def test_kernels_compile_into_that_folder(tmp_path, monkeypatch):

@@ -24,7 +24,8 @@ __all__ = ["KERNEL_FILES", "configure", "kernel_digest"]
 
 _HERE = Path(__file__).resolve().parent
 #: Every file holding (or called by) a cached numba kernel.
-KERNEL_FILES: tuple[Path, ...] = (*sorted(_HERE.glob("*.py")), _HERE.parent / "native" / "_kernels.py")
+KERNEL_FILES: tuple[Path, ...] = (*sorted(_HERE.glob("*.py")),
+                                  *(_HERE.parent / "native" / f for f in ("_kernels.py", "_mesh.py")))
 
 
 def kernel_digest(files: Iterable[Path] = KERNEL_FILES) -> str:

@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from ._mesh import mesh_3d
+
 __all__ = ["IBSI_FEATURES", "dependence_count_energy", "firstorder_extras", "ibsi_columns",
            "image_extras", "ivh_features", "shape_extras"]
 
@@ -167,14 +169,13 @@ def shape_extras(morph: np.ndarray, roi: np.ndarray, arr: np.ndarray,
     spacing_zyx : (3,) float
         Voxel size in mm, numpy order.
     """
-    from radiomics import cShape
     from scipy.spatial import ConvexHull, QhullError
     from skimage.measure import marching_cubes
 
     sp = np.asarray(spacing_zyx, dtype=np.float64)
     box = _bbox(morph)
     padded = np.pad(morph[box], 1)
-    area, volume, _ = cShape.calculate_coefficients(padded, sp)
+    area, volume, _ = mesh_3d(padded, sp, diameters=False)
     extent = np.array([b.stop - b.start for b in box]) * sp
     pos = _positions(morph, sp)
     lam = np.sort(np.linalg.eigvalsh(np.cov(pos.T, ddof=1)))[::-1] if len(pos) > 1 else np.zeros(3)

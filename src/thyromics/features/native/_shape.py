@@ -1,10 +1,10 @@
 """Shape features of the lesion mask, as PyRadiomics computes them.
 
 The mesh-based values (surface area, mesh volume, maximum diameters; perimeter and mesh
-surface in 2D) come from PyRadiomics' own marching-cubes / marching-squares C extension
-(``radiomics._cshape``) on the same padded mask, so they are PyRadiomics' values; the
-voxel count and the principal-axis lengths repeat PyRadiomics' numpy steps operation for
-operation (``RadiomicsShape`` / ``RadiomicsShape2D`` in version 3.1):
+surface in 2D) are PyRadiomics' marching cubes / squares on the same padded mask
+(:mod:`._mesh`: its triangulation, its diameters to the bit, area and volume to rounding);
+the voxel count and the principal-axis lengths repeat PyRadiomics' numpy steps operation
+for operation (``RadiomicsShape`` / ``RadiomicsShape2D`` in version 3.1):
 
 - the mask is cropped to the lesion's bounding box and padded with one voxel of 0;
 - ``VoxelVolume = N * dz * dx * dy``; ``Sphericity = (36 pi V^2)^(1/3) / A``;
@@ -22,6 +22,8 @@ References: van Griethuysen et al., Cancer Res 2017; PyRadiomics documentation
 from __future__ import annotations
 
 import numpy as np
+
+from ._mesh import mesh_2d, mesh_3d
 
 __all__ = ["shape2d_features", "shape_features"]
 
@@ -63,11 +65,9 @@ def shape_features(roi: np.ndarray, spacing_zyx: np.ndarray, *,
         Principal axes from the sample covariance (``N - 1``, IBSI) instead of
         PyRadiomics' population covariance (``N``).
     """
-    from radiomics import cShape
-
     mask = np.pad(roi, 1, mode="constant", constant_values=False)
     coords = np.where(mask != 0)
-    area, volume, diameters = cShape.calculate_coefficients(mask, spacing_zyx)
+    area, volume, diameters = mesh_3d(mask, spacing_zyx)
     n = len(coords[0])
     z, y, x = spacing_zyx
     eig = _eigen(coords, spacing_zyx, sample_pca)
@@ -100,11 +100,9 @@ def shape2d_features(roi: np.ndarray, spacing_yx: np.ndarray, *,
     sample_pca : bool
         As in :func:`shape_features`.
     """
-    from radiomics import cShape
-
     mask = np.pad(roi, pad_width=1, mode="constant", constant_values=0)
     coords = np.where(mask != 0)
-    perimeter, surface, diameter = cShape.calculate_coefficients2D(mask, spacing_yx)
+    perimeter, surface, diameter = mesh_2d(mask, spacing_yx)
     n = len(coords[0])
     y, x = spacing_yx
     eig = _eigen(coords, spacing_yx, sample_pca)
