@@ -14,11 +14,17 @@ e.g. 1,316 CT columns from original + LoG 1-5 + wavelet):
 - ``--jobs J`` (default 2): ``extract_cohort`` with the native engine against the
   ``pyradiomics`` command line with the same parameter file (wall time of the whole job).
 
+- with ``--pictologics-python PATH`` (optional: an interpreter, Python 3.12 or later, that
+  has pictologics), LIDC only: pictologics' seconds per case on the same voxels (the cases
+  written as NIfTI and loaded before the clock starts), one thread, the same image set
+  with IBSI 1 features (see ``_pictologics_worker.py`` for its settings), and the ratio
+  pictologics / native.
+
 The native engine's first call in a process loads its compiled kernels from numba's
 cache (compiles them once per machine); that time is shown on its own and not counted.
 
     python benchmarks/engine.py [--datasets lidc,ddti,golden] [--limit N] [--sets original,full]
-                                [--jobs 2] [--no-cli]
+                                [--jobs 2] [--no-cli] [--pictologics-python PATH]
 """
 
 from __future__ import annotations
@@ -158,6 +164,51 @@ def _jobs(manifest: Path, params: Path, batch: Path, settings, jobs: int, work: 
     return t_native, t_cli
 
 
+def _native_without_mcc(cases, settings) -> float:
+    """Native seconds per case with the GLCM's MCC left out (IBSI 1 has no MCC, so neither
+    has pictologics; it is one eigen-solve per GLCM)."""
+    from thyromics.features.engine import extract_features
+    from thyromics.features.maps._glcm import GLCM_ORDER
+    from thyromics.features.native._extract import DEPRECATED
+
+    keep = [f for f in GLCM_ORDER if f != "MCC" and f"glcm_{f}" not in DEPRECATED]
+    bare = settings.replace(engine="native", feature_subsets={
+        **settings.feature_subsets, "glcm": keep})
+    extract_features(cases[0][1], cases[0][2], bare, case_id=cases[0][0])
+    t0 = time.perf_counter()
+    for cid, image, mask in cases:
+        extract_features(image, mask, bare, case_id=cid)
+    return (time.perf_counter() - t0) / len(cases)
+
+
+def _pictologics(python: str, cases, settings, which: str, work: Path) -> dict | None:
+    """Seconds per case of pictologics on the same cases (``_pictologics_worker.py``)."""
+    import subprocess
+
+    import SimpleITK as sitk
+
+    folder = work / f"pictologics_{which}"
+    folder.mkdir()
+    job_cases, low = [], 0.0
+    for cid, image, mask in cases:
+        img, msk = image.to_sitk(), mask.to_sitk()
+        paths = {k: str(folder / f"{cid}_{k}.nii.gz") for k in ("image", "mask")}
+        sitk.WriteImage(img, paths["image"])
+        sitk.WriteImage(sitk.Cast(msk != 0, sitk.sitkUInt8), paths["mask"])
+        low = min(low, float(np.min(image.array)))
+        job_cases.append(paths)
+    width = settings.bin_width or 25.0
+    job = {"cases": job_cases, "set": which, "sigmas": list(settings.log_sigmas),
+           "bin_width": width, "min_val": float(np.floor(low / width) * width)}
+    (folder / "job.json").write_text(json.dumps(job))
+    run = subprocess.run([python, "-P", str(Path(__file__).with_name("_pictologics_worker.py")),
+                          str(folder / "job.json")], capture_output=True, text=True)
+    if run.returncode != 0:
+        print(f"  pictologics failed: {run.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default="lidc,ddti,golden")
@@ -165,10 +216,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N cases of each manifest")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-cli", action="store_true", help="skip the --jobs rows")
+    ap.add_argument("--pictologics-python", default=None,
+                    help="an interpreter with pictologics: time it on LIDC too")
     args = ap.parse_args()
     from thyromics.features.presets import get_preset
 
-    rows, fam_rows = [], []
+    rows, fam_rows, pict_rows = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for name in args.datasets.split(","):
@@ -195,6 +248,11 @@ def main() -> None:
                     row = _in_process(cases, lambda c, s=settings: s)
                     t_jobs = None if args.no_cli else _jobs(manifest, params, batch, settings,
                                                             args.jobs, sub, which)
+                    if args.pictologics_python and name == "lidc":
+                        pict = _pictologics(args.pictologics_python, cases, settings, which, sub)
+                        if pict:
+                            pict_rows.append((label, which, row["native"],
+                                              _native_without_mcc(cases, settings), pict))
                 cols = sum(row["compared"].values()) // max(row["n"], 1)
                 rows.append((label, which, row["n"], cols, row, t_jobs))
                 fam_rows.append((label, which, row["worst"]))
@@ -207,6 +265,15 @@ def main() -> None:
         print(f"| {label} | {which} | {n} | {cols} | {r['native']:.4f} | {r['pyradiomics']:.4f} | "
               f"{r['pyradiomics'] / r['native']:.1f}x | {r['thyromics_pyradiomics']:.4f} | "
               f"{r['first_call']:.2f} | {jobs} |")
+    if pict_rows:
+        print()
+        print("| data | images | native s/case | native without MCC s/case | pictologics s/case | "
+              "pictologics columns | ratio | ratio without MCC |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, which, nat, bare, pict in pict_rows:
+            t = pict["seconds"]
+            print(f"| {label} | {which} | {nat:.4f} | {bare:.4f} | {t:.4f} | {pict['columns']} | "
+                  f"{t / nat:.1f}x | {t / bare:.1f}x |")
     print()
     fams = [f for f in FAMILIES if any(f in w for _, _, w in fam_rows)]
     print("| data | images | " + " | ".join(fams) + " |")

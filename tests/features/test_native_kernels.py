@@ -191,3 +191,29 @@ def test_resegmentation_that_leaves_one_voxel_is_refused_as_by_pyradiomics(bound
         with pytest.raises(CaseError, match=rf"case 'c7'.*Resegmentation excluded too many "
                                             rf"voxels with label 1 \(retained {kept} voxel\(s\)\)"):
             extract_features(Image(arr, (1.0,) * 3), mask, s, case_id="c7")
+
+
+def test_mcc_is_computed_only_when_asked_for(monkeypatch):
+    """Without glcm MCC in the feature subset its eigen-solves are skipped; every other
+    GLCM value stays the same to the bit (they never depended on it)."""
+    import thyromics.features.maps._glcm as glcm
+
+    rng = np.random.default_rng(3)
+    arr = rng.normal(40.0, 30.0, (6, 9, 9))
+    mask = np.zeros(arr.shape, np.uint8)
+    mask[1:5, 2:8, 1:8] = 1
+    others = [f for f in glcm.GLCM_ORDER if f not in ("MCC", "Dissimilarity", "Homogeneity1",
+                                                      "Homogeneity2", "SumVariance")]
+    full = _native(arr, mask, feature_classes=("glcm",))
+    part = _native(arr, mask, feature_classes=("glcm",), feature_subsets={"glcm": others})
+    assert "original_glcm_MCC" in full and "original_glcm_MCC" not in part
+    assert np.isfinite(full["original_glcm_MCC"])
+    for f in others:
+        assert part[f"original_glcm_{f}"] == full[f"original_glcm_{f}"], f
+    # and the kernel gives NaN for MCC (the solver is not entered) when told not to compute it
+    f = np.empty(24)
+    P = np.array([[0.2, 0.1], [0.1, 0.6]])
+    glcm.angle_features(P, np.array([1.0, 2.0]), 2, 2, 2, True, f, False)
+    assert np.isnan(f[glcm.GLCM_ORDER.index("MCC")])
+    glcm.angle_features(P, np.array([1.0, 2.0]), 2, 2, 2, True, f, True)
+    assert np.isfinite(f[glcm.GLCM_ORDER.index("MCC")])

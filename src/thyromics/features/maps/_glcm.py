@@ -234,12 +234,13 @@ def glcm_mcc(P: np.ndarray, px: np.ndarray, py: np.ndarray, m: int, ng_levels: i
 
 @numba.njit(cache=True)
 def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int,
-                   symmetric: bool, f: np.ndarray) -> None:
+                   symmetric: bool, f: np.ndarray, mcc: bool) -> None:
     """The 24 features (:data:`GLCM_ORDER`) of one normalised matrix ``P[:m, :m]`` into ``f``.
 
     ``g`` holds the grey-level values of the ``m`` rows, ``ng`` is the largest level in the
     ROI and ``ng_levels`` the number of levels in the ROI (PyRadiomics' ``Ng`` and matrix
-    size); ``symmetric`` says the matrix was symmetrised (see :func:`glcm_mcc`).
+    size); ``symmetric`` says the matrix was symmetrised (see :func:`glcm_mcc`). Without
+    ``mcc`` the MCC (an eigen-solve, most of the cost) is left NaN.
     """
     eps = np.spacing(1.0)
     px = np.zeros(m)
@@ -339,7 +340,7 @@ def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int
         sa += k * padd[k]
         se -= padd[k] * np.log2(padd[k] + eps)
     ss = sx2
-    mcc = glcm_mcc(P, px, py, m, ng_levels, symmetric)
+    mcc_value = glcm_mcc(P, px, py, m, ng_levels, symmetric) if mcc else np.nan
     f[0] = ac
     f[1] = ux
     f[2] = cp
@@ -355,7 +356,7 @@ def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int
     f[12] = imc1
     f[13] = imc2
     f[14] = idm
-    f[15] = mcc
+    f[15] = mcc_value
     f[16] = idmn
     f[17] = idd
     f[18] = idn
@@ -411,7 +412,7 @@ def glcm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
                 uxs[v, a] = np.nan
                 continue
             Pa /= s
-            angle_features(Pa, gs, m, ng, ng_levels, True, f)
+            angle_features(Pa, gs, m, ng, ng_levels, True, f, True)
             uxs[v, a] = f[1]
             for k in range(_NF):
                 if not np.isnan(f[k]):

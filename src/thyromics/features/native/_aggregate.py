@@ -96,7 +96,7 @@ def variant_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.nda
 
     def one(v: np.ndarray, d: np.ndarray) -> np.ndarray:
         return image_pass(v, d, lut, gs, m, ng, families, geo.glcm, glcm_w, symmetric, geo.rl,
-                          rl_w, geo.zones, geo.neighbours, alpha, voxel_volume, 0.0)
+                          rl_w, geo.zones, geo.neighbours, alpha, voxel_volume, 0.0, True)
 
     if not per_slice:
         return one(vals, disc)

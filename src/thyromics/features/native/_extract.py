@@ -221,12 +221,12 @@ def _geometry_cached(shape: tuple[int, ...], spacing: tuple[float, ...],
 
 def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[str, Any],
                     families: int, voxel_volume: float, ibsi: tuple[float | None] | None = None,
-                    variants: tuple[tuple[str, _Geometry], ...] = (), axis: int = 0
-                    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                    variants: tuple[tuple[str, _Geometry], ...] = (), axis: int = 0,
+                    mcc: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The :data:`LAYOUT` values of one image; ``ibsi``: ``(lower,)`` for IBSI's bins and
     excess kurtosis (:mod:`._ibsi`), ``None`` for PyRadiomics'. ``variants``: IBSI texture
     aggregation variants and their offsets (:mod:`._aggregate`; slices along ``axis``),
-    whose texture values come back by variant."""
+    whose texture values come back by variant. ``mcc``: compute the GLCM's MCC."""
     x = arr[roi]
     levels = bin_levels(x, s) if ibsi is None else ibsi_bin_levels(x, s, ibsi[0])
     disc = np.zeros(arr.shape, dtype=np.int32)
@@ -239,7 +239,7 @@ def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[st
                      len(gs), ng, families, geo.glcm, geo.glcm_w,
                      bool(s.get("symmetricalGLCM", True)), geo.rl, geo.rl_w, geo.zones,
                      geo.neighbours, int(s.get("gldm_a", 0)), voxel_volume,
-                     float(s.get("voxelArrayShift", 0)))
+                     float(s.get("voxelArrayShift", 0)), mcc)
     if families & FAMILY_BITS["firstorder"]:
         # PyRadiomics' own expression (numpy's pairwise sum): a filtered image's mean is
         # often a near-zero difference of large sums, where any other summation order
@@ -423,6 +423,7 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
     voxel_volume = float(np.multiply.reduce(sitk_image.GetSpacing()))
     mask_sitk = _as_sitk(roi, sitk_image)
     plan = _column_plan(texture, classes)
+    mcc = any(key == "glcm_MCC" for _, key, _ in plan)  # its eigen-solves only when asked for
     for image_type, custom in params["imageType"].items():
         args = {**s, **(custom or {})}
         for filtered, name, _ in getattr(ops, f"get{image_type}Image")(sitk_image, mask_sitk,
@@ -433,7 +434,8 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
                 a = a[None]
             lower = range_lower_bound(s) if name == "original" else None
             res, extra = _image_features(a, roi_c, geo, s, families, voxel_volume,
-                                         (lower,) if ibsi else None, variants, axis)
+                                         (lower,) if ibsi else None, variants, axis,
+                                         mcc)
             if ibsi_features:
                 image_extras(out.values, name, texture, whole, roi, a, roi_c, s, lower, geo, sp,
                              params, shape_roi, "3D" if f2d < 0 else "2_5D", axis)

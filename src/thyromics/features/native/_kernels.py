@@ -40,7 +40,8 @@ _GLCM_NF = 24
 
 @numba.njit(cache=True)
 def _glcm(disc: np.ndarray, lut: np.ndarray, gs: np.ndarray, m: int, ng: int,
-          angles: np.ndarray, weights: np.ndarray, symmetric: bool, out: np.ndarray) -> None:
+          angles: np.ndarray, weights: np.ndarray, symmetric: bool, out: np.ndarray,
+          mcc: bool) -> None:
     """GLCM features of the whole array (PyRadiomics ``RadiomicsGLCM``, segment-based).
 
     One matrix per angle over the voxel pairs ``(x, x + a)`` both in the ROI, symmetrised
@@ -65,7 +66,7 @@ def _glcm(disc: np.ndarray, lut: np.ndarray, gs: np.ndarray, m: int, ng: int,
                 out[k] = np.nan
             return
         W /= s
-        angle_features(W, gs, m, ng, m, symmetric, f)
+        angle_features(W, gs, m, ng, m, symmetric, f, mcc)
         for k in range(_GLCM_NF):
             out[k] = f[k]
         return
@@ -82,7 +83,7 @@ def _glcm(disc: np.ndarray, lut: np.ndarray, gs: np.ndarray, m: int, ng: int,
         if s == 0:
             continue  # PyRadiomics deletes an angle without pairs
         Pa /= s
-        angle_features(Pa, gs, m, ng, m, symmetric, f)
+        angle_features(Pa, gs, m, ng, m, symmetric, f, mcc)
         for k in range(_GLCM_NF):
             if not np.isnan(f[k]):
                 acc[k] += f[k]
@@ -96,7 +97,7 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
                m: int, ng: int, families: int, glcm_angles: np.ndarray,
                glcm_weights: np.ndarray, symmetric: bool, rl_angles: np.ndarray,
                rl_weights: np.ndarray, zone_offsets: np.ndarray, nb_offsets: np.ndarray,
-               alpha: int, voxel_volume: float, shift: float) -> np.ndarray:
+               alpha: int, voxel_volume: float, shift: float, mcc: bool) -> np.ndarray:
     """Every enabled family of one image's ROI in one call.
 
     Parameters
@@ -124,6 +125,9 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
         GLDM coarseness (``gldm_a``).
     voxel_volume, shift : float
         For TotalEnergy; ``voxelArrayShift``.
+    mcc : bool
+        Compute the GLCM's MCC (else NaN: one eigen-solve per matrix, most of the GLCM's
+        cost, saved when the feature is not asked for).
 
     Returns
     -------
@@ -152,7 +156,7 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
                         k += 1
         firstorder_values(np.sort(buf), n, hist, ng, voxel_volume, shift, out[0:19])
     if families & 2:
-        _glcm(disc, lut, gs, m, ng, glcm_angles, glcm_weights, symmetric, out[19:43])
+        _glcm(disc, lut, gs, m, ng, glcm_angles, glcm_weights, symmetric, out[19:43], mcc)
     if families & 4:
         nl = max(sz, sy, sx)
         glrlm_box(disc, 0, z1, 0, y1, 0, x1, lut, gs, m, nl, rl_angles, rl_weights, out[43:59])
