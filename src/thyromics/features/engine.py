@@ -187,7 +187,8 @@ def _captured_radiomics_log() -> Iterator[_Capture]:
     capture = _Capture()
     old_level = logger.level
     old_handler_levels = [(h, h.level) for h in logger.handlers]
-    logger.setLevel(logging.WARNING)
+    if old_level != logging.WARNING:  # (setLevel clears every logger's cache: only if needed)
+        logger.setLevel(logging.WARNING)
     for h, _ in old_handler_levels:
         h.setLevel(logging.CRITICAL + 1)
     logger.addHandler(capture)
@@ -195,7 +196,8 @@ def _captured_radiomics_log() -> Iterator[_Capture]:
         yield capture
     finally:
         logger.removeHandler(capture)
-        logger.setLevel(old_level)
+        if logger.level != old_level:
+            logger.setLevel(old_level)
         for h, lvl in old_handler_levels:
             h.setLevel(lvl)
 

@@ -65,7 +65,8 @@ def _mask(roi: np.ndarray, sitk_image: Any, prefix: str, *, mask_values: np.ndar
     size = coords.max(axis=1) - lower + 1
     out[p + "BoundingBox"] = tuple(int(v) for v in (*lower[::-1], *size[::-1]))
     out[p + "VoxelNum"] = int(coords.shape[1])
-    out[p + "VolumeNum"] = int(ndimage.label(roi, structure=np.ones((3,) * roi.ndim))[1])
+    box = tuple(slice(int(a), int(a + n)) for a, n in zip(lower, size))  # all of the lesion
+    out[p + "VolumeNum"] = int(ndimage.label(roi[box], structure=np.ones((3,) * roi.ndim))[1])
     center = tuple(np.mean(coords, axis=1)[::-1])
     out[p + "CenterOfMassIndex"] = center
     out[p + "CenterOfMass"] = sitk_image.TransformContinuousIndexToPhysicalPoint(center)

@@ -421,11 +421,12 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
     variants = tuple((v, _geometry(roi_c.shape, sp, s, axis if AGGREGATIONS[v][0] else -1))
                      for v in (params.get("textureAggregations") or ()) if ibsi)
     voxel_volume = float(np.multiply.reduce(sitk_image.GetSpacing()))
-    mask_sitk = _as_sitk(roi, sitk_image)
     plan = _column_plan(texture, classes)
     mcc = any(key == "glcm_MCC" for _, key, _ in plan)  # its eigen-solves only when asked for
     for image_type, custom in params["imageType"].items():
         args = {**s, **(custom or {})}
+        # of PyRadiomics' filters only the 3D LBP reads the mask
+        mask_sitk = _as_sitk(roi, sitk_image) if image_type == "LBP3D" else None
         for filtered, name, _ in getattr(ops, f"get{image_type}Image")(sitk_image, mask_sitk,
                                                                        **args):
             whole = sitk.GetArrayFromImage(filtered)
