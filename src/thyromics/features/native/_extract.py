@@ -231,7 +231,8 @@ def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[st
     levels = bin_levels(x, s) if ibsi is None else ibsi_bin_levels(x, s, ibsi[0])
     disc = np.zeros(arr.shape, dtype=np.int32)
     disc[roi] = levels
-    gs = np.unique(levels)
+    # np.unique of the levels; numpy.digitize's (PyRadiomics' bins) are all >= 1
+    gs = np.flatnonzero(np.bincount(levels)) if ibsi is None else np.unique(levels)
     ng = int(gs[-1])
     lut = np.full(ng + 1, -1, dtype=np.int64)
     lut[gs] = np.arange(len(gs))
@@ -244,7 +245,10 @@ def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[st
         # PyRadiomics' own expression (numpy's pairwise sum): a filtered image's mean is
         # often a near-zero difference of large sums, where any other summation order
         # moves it by more than 1e-9 relative (a wavelet HH band's 1e-6: 1.2e-8)
-        out[_MEAN] = np.nanmean(x.astype("float").reshape((1, -1)), 1)[0]
+        # (np.nanmean's sum over the row of the (1, N) array: the same pairwise sum)
+        total = np.add.reduce(x.astype("float"))
+        out[_MEAN] = (total / x.size if total == total
+                      else np.nanmean(x.astype("float").reshape((1, -1)), 1)[0])
     if ibsi is not None:
         out[_KURTOSIS] -= 3.0  # IBSI: excess kurtosis
     extra: dict[str, np.ndarray] = {}
