@@ -277,3 +277,20 @@ def test_errors():
         MapSettings(features=("glcm_Contrst",))
     with pytest.raises(ValueError):
         MapSettings(kernel_radius=0)
+
+
+def test_glcm_maps_without_mcc_are_the_same():
+    """MCC (one eigen-solve per voxel and angle) is computed only when it is asked for;
+    the other GLCM maps do not depend on it."""
+    rng = np.random.default_rng(4)
+    arr = rng.normal(100.0, 40.0, (7, 9, 9))
+    mask = np.zeros(arr.shape, np.uint8)
+    mask[1:6, 2:8, 2:8] = 1
+    img, m = Image(arr, (1.0, 1.0, 1.0)), Image(mask, (1.0, 1.0, 1.0))
+    every = compute_feature_maps(img, m, MapSettings(bin_width=25.0, features=("glcm",)))
+    some = compute_feature_maps(img, m, MapSettings(
+        bin_width=25.0, features=("glcm_Contrast", "glcm_Idmn", "glcm_JointAverage")))
+    assert some.names == ("glcm_Contrast", "glcm_Idmn", "glcm_JointAverage")
+    assert np.isfinite(every.maps["glcm_MCC"][every.roi]).all()
+    for name in some.names:
+        assert np.array_equal(some.maps[name], every.maps[name]), name

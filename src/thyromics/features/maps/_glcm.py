@@ -369,7 +369,8 @@ def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int
 
 @numba.njit(cache=True, parallel=True)
 def glcm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
-              angles: np.ndarray, ng: int, ng_levels: int) -> tuple[np.ndarray, np.ndarray]:
+              angles: np.ndarray, ng: int, ng_levels: int, mcc: bool
+              ) -> tuple[np.ndarray, np.ndarray]:
     """GLCM features for each voxel in ``coords``.
 
     Parameters
@@ -386,6 +387,8 @@ def glcm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
         Largest grey level in the ROI.
     ng_levels : int
         Number of distinct grey levels in the ROI (PyRadiomics' matrix size).
+    mcc : bool
+        Compute MCC (one eigen-solve per voxel and angle; else NaN).
 
     Returns
     -------
@@ -412,7 +415,7 @@ def glcm_maps(disc: np.ndarray, coords: np.ndarray, radius: np.ndarray,
                 uxs[v, a] = np.nan
                 continue
             Pa /= s
-            angle_features(Pa, gs, m, ng, ng_levels, True, f, True)
+            angle_features(Pa, gs, m, ng, ng_levels, True, f, mcc)
             uxs[v, a] = f[1]
             for k in range(_NF):
                 if not np.isnan(f[k]):

@@ -224,7 +224,8 @@ def compute_feature_maps(image: Image, mask: Image, settings: MapSettings | None
             out[f"firstorder_{name}"] = res[:, k]
     if "glcm" in classes:
         angles = generate_angles(img_c.shape, settings.distances, f2d, bidirectional=False)
-        feats, uxs = glcm_maps(disc, coords, radius, angles, ng, len(levels))
+        feats, uxs = glcm_maps(disc, coords, radius, angles, ng, len(levels),
+                               "MCC" in classes["glcm"])  # its eigen-solves only if asked
         keep = ~np.all(np.isnan(uxs), axis=0)  # PyRadiomics drops angles empty everywhere
         feats[:, 1] = uxs[:, keep].mean(axis=1) if keep.any() else np.nan
         for k, name in enumerate(GLCM_ORDER):
