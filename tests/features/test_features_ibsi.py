@@ -304,7 +304,7 @@ NATIVE_BLOCK = """<!-- native-engine: begin (kept true by tests/features/test_na
 computes every feature with the compiled kernels of `thyromics.features.native` instead of
 PyRadiomics' feature classes, with PyRadiomics' conventions (the `pyradiomics` convention:
 per-direction averaging, numpy percentiles, PyRadiomics' bin edges, PyRadiomics' own filter
-functions and marching-cubes extension). `tests/features/test_native_ibsi.py` runs both engines on
+functions and marching-cubes triangulation). `tests/features/test_native_ibsi.py` runs both engines on
 every configuration above and asserts every column equal within 1e-9 relative, so each row
 of the first set of tables holds for both engines. One difference is by design: PyRadiomics
 takes MCC from a general (non-symmetric) eigen-solver, which returns the square root of
