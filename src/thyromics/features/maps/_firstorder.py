@@ -19,7 +19,7 @@ import numpy as np
 
 from .settings import MAP_FEATURES
 
-__all__ = ["FIRSTORDER_ORDER", "firstorder_maps", "firstorder_values"]
+__all__ = ["FIRSTORDER_ORDER", "firstorder_maps", "firstorder_values", "order_ranks"]
 
 FIRSTORDER_ORDER = MAP_FEATURES["firstorder"]  # column order of the kernel's output
 
@@ -40,11 +40,31 @@ def _percentile(s: np.ndarray, n: int, q: float) -> float:
 
 
 @numba.njit(cache=True)
+def order_ranks(n: int) -> np.ndarray:
+    """The ranks :func:`firstorder_values` reads of its sorted intensities (minimum, maximum,
+    median and the two neighbours of each percentile), ascending: ``np.partition`` on them
+    gives it the values a full sort would at those places."""
+    ranks = np.empty(12, dtype=np.int64)
+    k = 0
+    for q in (10.0, 25.0, 75.0, 90.0):
+        lo = int(np.floor(q / 100.0 * (n - 1)))  # as _percentile
+        ranks[k] = lo
+        ranks[k + 1] = min(lo + 1, n - 1)
+        k += 2
+    ranks[8] = 0
+    ranks[9] = n - 1
+    ranks[10] = n // 2
+    ranks[11] = max(n // 2 - 1, 0)
+    return np.unique(ranks)
+
+
+@numba.njit(cache=True)
 def firstorder_values(s: np.ndarray, n: int, hist: np.ndarray, ng: int, voxel_volume: float,
                       shift: float, out: np.ndarray) -> None:
     """The 18 features (:data:`FIRSTORDER_ORDER`) of the ``n`` sorted intensities ``s`` with
     the level histogram ``hist[1:ng + 1]`` into ``out``, then the standard deviation
-    (PyRadiomics' deprecated ``StandardDeviation``) into ``out[18]`` when it has room."""
+    (PyRadiomics' deprecated ``StandardDeviation``) into ``out[18]`` when it has room.
+    Only the :func:`order_ranks` of ``s`` need to be in sorted place."""
     eps = np.spacing(1.0)
     mean = 0.0
     energy = 0.0

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from thyromics.features.maps._box import glcm_counts
-from thyromics.features.maps._firstorder import firstorder_values
+from thyromics.features.maps._firstorder import firstorder_values, order_ranks
 from thyromics.features.maps._glcm import angle_features
 from thyromics.features.maps._neighbour import gldm_box, ngtdm_box
 from thyromics.features.maps._runzone import glrlm_box, glszm_box
@@ -154,7 +154,9 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
                         buf[k] = vals[z, y, x]
                         hist[g] += 1.0
                         k += 1
-        firstorder_values(np.sort(buf), n, hist, ng, voxel_volume, shift, out[0:19])
+        # the order statistics by selection (a whole 2D ultrasound ROI: 30,000 values)
+        firstorder_values(np.partition(buf, order_ranks(n)), n, hist, ng, voxel_volume, shift,
+                          out[0:19])
     if families & 2:
         _glcm(disc, lut, gs, m, ng, glcm_angles, glcm_weights, symmetric, out[19:43], mcc)
     if families & 4:
