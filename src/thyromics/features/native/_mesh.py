@@ -16,9 +16,10 @@ exact constants per configuration, so the mesh is one pass that counts configura
 The diameters compare only the vertices that can be farthest apart: the vertices of the
 convex hull of each slice, column and row plane (exact integer arithmetic on the doubled
 grid; a linear map such as the voxel spacing keeps a hull's vertices), and for the 3D
-diameter those that are hull vertices in all three of their planes. Distances are computed from the same doubles as PyRadiomics' (``(i + 0.5) *
-spacing``), so the maxima are PyRadiomics' to the bit; area and volume agree to rounding
-(about 1e-15 relative).
+diameter those that are hull vertices in all three of their planes. Distances are
+computed from the same doubles as PyRadiomics' (``(i + 0.5) * spacing``), so the maxima
+are PyRadiomics' to the bit; area and volume agree within 1e-12 relative (PyRadiomics
+rounds every vertex position; on LIDC's 788 lesions 2.4e-13 at most).
 """
 
 from __future__ import annotations
