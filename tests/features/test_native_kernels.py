@@ -217,3 +217,28 @@ def test_mcc_is_computed_only_when_asked_for(monkeypatch):
     assert np.isnan(f[glcm.GLCM_ORDER.index("MCC")])
     glcm.angle_features(P, np.array([1.0, 2.0]), 2, 2, 2, True, f, True)
     assert np.isfinite(f[glcm.GLCM_ORDER.index("MCC")])
+
+
+def test_first_order_needs_only_the_order_ranks_in_place():
+    """The compiled pass selects (``np.partition``) only the ranks ``order_ranks`` names:
+    every first-order value that reads a rank equals the fully sorted array's."""
+    import numba
+
+    from thyromics.features.maps._firstorder import firstorder_values, order_ranks
+
+    @numba.njit
+    def both(x):
+        hist = np.zeros(2)
+        a, b = np.empty(19), np.empty(19)
+        firstorder_values(np.sort(x), x.shape[0], hist, 1, 1.0, 0.0, a)
+        firstorder_values(np.partition(x, order_ranks(x.shape[0])), x.shape[0], hist, 1, 1.0,
+                          0.0, b)
+        return a, b
+
+    rng = np.random.default_rng(9)
+    ranked = [3, 4, 5, 6, 8, 9, 10]  # Minimum, P10, P90, Maximum, Median, IQR, Range
+    for n in [1, 2, 3, 4, 5, 7, 10, 11, 40, 101, 1000]:
+        for x in (rng.normal(size=n), np.round(rng.normal(size=n) * 2)):
+            a, b = both(x)
+            assert a[ranked].tolist() == b[ranked].tolist(), n
+            assert b[8] == np.median(x) and b[4] == np.percentile(x, 10)

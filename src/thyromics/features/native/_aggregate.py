@@ -76,7 +76,7 @@ def _slices(disc: np.ndarray, axis: int) -> list[np.ndarray]:
 
 def variant_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarray, m: int,
                  ng: int, families: int, geo: Any, variant: str, axis: int, alpha: int,
-                 voxel_volume: float, symmetric: bool) -> np.ndarray:
+                 voxel_volume: float, symmetric: bool, mcc: bool = True) -> np.ndarray:
     """:func:`~thyromics.features.native._kernels.image_pass` values of one variant.
 
     Parameters
@@ -89,6 +89,8 @@ def variant_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.nda
         A key of :data:`AGGREGATIONS`.
     axis : int
         numpy axis the slices run along (PyRadiomics ``force2Ddimension``).
+    alpha, voxel_volume, symmetric, mcc
+        As :func:`image_pass`.
     """
     _, per_slice, merged = AGGREGATIONS[variant]
     glcm_w = np.ones(len(geo.glcm)) if merged else np.empty(0)
@@ -96,7 +98,7 @@ def variant_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.nda
 
     def one(v: np.ndarray, d: np.ndarray) -> np.ndarray:
         return image_pass(v, d, lut, gs, m, ng, families, geo.glcm, glcm_w, symmetric, geo.rl,
-                          rl_w, geo.zones, geo.neighbours, alpha, voxel_volume, 0.0, True)
+                          rl_w, geo.zones, geo.neighbours, alpha, voxel_volume, 0.0, mcc)
 
     if not per_slice:
         return one(vals, disc)

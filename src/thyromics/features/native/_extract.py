@@ -257,7 +257,7 @@ def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[st
         for v, g in variants:
             extra[v] = variant_pass(vals, disc, lut, gs.astype(np.float64), len(gs), ng,
                                     families & ~1, g, v, axis, int(s.get("gldm_a", 0)),
-                                    voxel_volume, bool(s.get("symmetricalGLCM", True)))
+                                    voxel_volume, bool(s.get("symmetricalGLCM", True)), mcc)
     return out, extra
 
 
