@@ -179,6 +179,29 @@ def test_mcc_of_a_cluster_of_eigenvalues(symmetric: bool):
     assert ours == pytest.approx(exact, abs=1e-13)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_mcc_with_many_rare_levels_is_pyradiomics_value(seed: int):
+    """A large common block and six levels seen once or twice (the tail of a CT's grey
+    levels): PyRadiomics' eps is large for the rare levels, so a wide cluster of
+    eigenvalues is solved together (from the tridiagonal form in the symmetric case);
+    the value must be PyRadiomics' definition computed in 60 digits."""
+    rng = np.random.default_rng(100 + seed)
+    n = 14
+    counts = np.zeros((n, n))
+    a = rng.integers(500, 5000, (8, 8)).astype(float) * (rng.random((8, 8)) < 0.7)
+    counts[:8, :8] = a + a.T + np.diag(rng.integers(1000, 3000, 8))
+    for k in range(8, n):  # rare levels: one or two pairs each, with a neighbour
+        j = int(rng.integers(0, k))
+        counts[k, j] += 1.0
+        counts[j, k] += 1.0
+        if k % 2:
+            counts[k, k] += 2.0
+    P = counts / counts.sum()
+    exact = _exact_mcc(P)
+    ours = glcm_mcc(P, P.sum(1), P.sum(0), n, n, True)
+    assert ours == pytest.approx(exact, rel=1e-11, abs=1e-13)
+
+
 @pytest.mark.parametrize("bounds, kept", [((26.0,), 1), ((30.0,), 0)])
 def test_resegmentation_that_leaves_one_voxel_is_refused_as_by_pyradiomics(bounds, kept):
     """A resegmentation range that keeps one voxel or none: both engines refuse the case,

@@ -22,6 +22,13 @@ import numba
 import numpy as np
 
 from ._box import box_levels, glcm_counts, kernel_box
+from ._symeig import (
+    back_transform,
+    count_below,
+    tridiagonal_eigenvalue,
+    tridiagonal_solve,
+    tridiagonalize,
+)
 from .settings import MAP_FEATURES
 
 __all__ = ["GLCM_ORDER", "angle_features", "glcm_mcc", "glcm_maps"]
@@ -44,6 +51,25 @@ def _near_degenerate(lam1: float, lam: float, lam3: float, cmax: float) -> bool:
 
 
 @numba.njit(cache=True)
+def _near_degenerate_counts(d: np.ndarray, e: np.ndarray, n: int, lam: float,
+                            cmax: float) -> bool:
+    """:func:`_near_degenerate` from Sturm counts of ``B``'s tridiagonal form ``(d, e)``:
+    whether ``S`` has an eigenvalue other than ``lam`` within ``1e3 cmax`` of it (the
+    eigenvalues of ``S`` are the squares of ``B``'s)."""
+    if cmax <= 1e-15 or lam < 1e-8:
+        return False
+    tol = 1e3 * cmax
+    b = np.sqrt(lam + tol)
+    if lam - tol <= 0.0:
+        inside = count_below(d, e, n, b) - count_below(d, e, n, -b)
+    else:
+        a = np.sqrt(lam - tol)
+        inside = (count_below(d, e, n, b) - count_below(d, e, n, a)
+                  + count_below(d, e, n, -a) - count_below(d, e, n, -b))
+    return inside >= 2
+
+
+@numba.njit(cache=True)
 def _cluster(s: np.ndarray, cmax: float) -> tuple[int, int]:
     """Positions ``lo..hi`` in ``s`` (eigenvalues of ``S``, descending) of the second
     eigenvalue and of every eigenvalue chained to it by gaps below ``1e3 cmax``."""
@@ -61,32 +87,45 @@ def _cluster(s: np.ndarray, cmax: float) -> tuple[int, int]:
 def _eps_block(P: np.ndarray, px: np.ndarray, py: np.ndarray, ri: np.ndarray, mr: int,
                ci: np.ndarray, mc: int, U: np.ndarray, eps: float) -> np.ndarray:
     """``F = Y^T E X`` on the eigenvectors ``U`` (columns) of ``S``: PyRadiomics' eps term
-    in their basis (see :func:`_mcc_block`), ``m^2`` per column."""
+    in their basis (see :func:`_mcc_block`), ``m^2`` per column.
+
+    ``eps / (q (q + eps)) = eps r^2 (1 - eps r + ...)`` with ``r = 1 / q``: ``eps r`` is at
+    most ``cmax`` (below 1e-3 wherever the term is added), so the first two terms are exact
+    in double precision and no division is left in the loop."""
     c = U.shape[1]
-    left = np.zeros((mc, c))  # sum_i Y(i, a) P(i, k) e(i, k)
-    right = np.zeros((mc, c))  # sum_j P(j, k) X(j, b)
-    for b in range(c):
+    sq = np.empty(mr)
+    isq = np.empty(mr)
+    rpx = np.empty(mr)
+    for a in range(mr):
+        sq[a] = np.sqrt(px[ri[a]])
+        isq[a] = 1.0 / sq[a]
+        rpx[a] = 1.0 / px[ri[a]]
+    rpy = np.empty(mc)
+    for t in range(mc):
+        rpy[t] = 1.0 / py[ci[t]]
+    left = np.zeros((c, mc))  # sum_i Y(i, a) P(i, k) e(i, k)
+    right = np.zeros((c, mc))  # sum_j P(j, k) X(j, b)
+    row = np.empty(mc)
+    for a in range(mr):
+        i = ri[a]
         for t in range(mc):
-            k = ci[t]
-            lv = 0.0
-            rv = 0.0
-            for a in range(mr):
-                i = ri[a]
-                p = P[i, k]
-                if p == 0:
-                    continue
-                q = px[i] * py[k]
-                sq = np.sqrt(px[i])
-                lv -= sq * U[a, b] * p * (eps / (q * (q + eps)))
-                rv += p * U[a, b] / sq
-            left[t, b] = lv
-            right[t, b] = rv
+            row[t] = P[i, ci[t]]
+        rx = rpx[a]
+        for b in range(c):
+            f1 = -sq[a] * U[a, b] * eps
+            f2 = U[a, b] * isq[a]
+            lb = left[b]
+            rb = right[b]
+            for t in range(mc):
+                r = rx * rpy[t]
+                lb[t] += f1 * row[t] * (r * r * (1.0 - eps * r))
+                rb[t] += f2 * row[t]
     F = np.zeros((c, c))
     for a in range(c):
         for b in range(c):
             acc = 0.0
             for t in range(mc):
-                acc += left[t, a] * right[t, b]
+                acc += left[a, t] * right[b, t]
             F[a, b] = acc
     return F
 
@@ -109,15 +148,116 @@ def _mcc_block(P: np.ndarray, px: np.ndarray, py: np.ndarray, ri: np.ndarray, mr
     lo, hi = _cluster(s, cmax)
     hi = min(hi, U.shape[1] - 1)
     c = hi - lo + 1
-    F = _eps_block(P, px, py, ri, mr, ci, mc, U[:, lo:hi + 1], eps)
+    S0 = np.zeros((c, c))
+    for a in range(c):
+        S0[a, a] = s[lo + a]
+    return _block_value(P, px, py, ri, mr, ci, mc, U[:, lo:hi + 1].copy(), S0, lo, eps)
+
+
+@numba.njit(cache=True)
+def _block_value(P: np.ndarray, px: np.ndarray, py: np.ndarray, ri: np.ndarray, mr: int,
+                 ci: np.ndarray, mc: int, Uc: np.ndarray, S0: np.ndarray, lo: int,
+                 eps: float) -> float:
+    """MCC from the cluster block ``Y^T Q X = S0 + F`` (:func:`_mcc_block`): ``Uc`` an
+    orthonormal basis of the cluster's invariant subspace of ``S``, ``S0 = Uc^T S Uc``
+    (``diag(s)`` for eigenvectors), ``lo`` the position of the cluster's first eigenvalue
+    (0: it holds the largest, 1)."""
+    c = Uc.shape[1]
+    F = _eps_block(P, px, py, ri, mr, ci, mc, Uc, eps)
     Z = np.zeros((c, c), dtype=np.complex128)
     for a in range(c):
         for b in range(c):
-            Z[a, b] = F[a, b]
-        Z[a, a] += s[lo + a]
+            Z[a, b] = F[a, b] + S0[a, b]
     ev = np.sort(np.linalg.eigvals(Z).real)
     lam = ev[c - 2] if lo == 0 else ev[c - 1]  # the first eigenvalue is in the cluster or above
     return min(np.sqrt(lam), 1.0) if lam > 0 else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _remove_component(U: np.ndarray, i: int, y: np.ndarray) -> None:
+    """``y -= (U[:, i] . y) U[:, i]`` (Gram-Schmidt against the unit column ``i``)."""
+    dot = 0.0
+    for a in range(y.shape[0]):
+        dot += U[a, i] * y[a]
+    for a in range(y.shape[0]):
+        y[a] -= dot * U[a, i]
+
+
+@numba.njit(cache=True)
+def _tridiagonal_cluster(B: np.ndarray, d: np.ndarray, e: np.ndarray, V: np.ndarray,
+                         tau: np.ndarray, n: int, cmax: float
+                         ) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """The cluster of :func:`_cluster` from ``B``'s tridiagonal form, without all of
+    ``B``'s eigenvalues and vectors: ``(Uc, S0, lo, ok)`` for :func:`_block_value`.
+
+    The eigenvalues of ``S`` (squares of ``B``'s) are taken in descending order from both
+    ends of ``B``'s spectrum, only as far as the chain of gaps below ``1e3 cmax`` from the
+    second reaches; each member's eigenvector by inverse iteration on the tridiagonal form
+    (orthogonalised against the members with an eigenvalue of ``B`` within 1e-3, as LAPACK
+    ``dstein``), turned into an orthonormal basis of the cluster's subspace;
+    ``S0 = (B Uc)^T (B Uc)`` is then exact for that subspace, whatever the mixing of
+    nearly equal eigenvalues. ``ok`` is False when an iteration breaks down (a singular
+    shift): the caller uses the dense solver.
+    """
+    tol = 1e3 * cmax
+    mus = np.empty(n)  # eigenvalues of B, in descending order of their squares
+    top = n - 1
+    bottom = 0
+    vals = np.full(n, np.nan)
+    count = 0
+    lo = 1
+    while top >= bottom:
+        if np.isnan(vals[top]):
+            vals[top] = tridiagonal_eigenvalue(d, e, n, top)
+        if np.isnan(vals[bottom]):
+            vals[bottom] = tridiagonal_eigenvalue(d, e, n, bottom)
+        if vals[top] * vals[top] >= vals[bottom] * vals[bottom]:
+            mus[count] = vals[top]
+            top -= 1
+        else:
+            mus[count] = vals[bottom]
+            bottom += 1
+        count += 1
+        if count >= 3 and mus[count - 2] ** 2 - mus[count - 1] ** 2 >= tol:
+            count -= 1  # the chain ended at the one before
+            break
+    if count >= 2 and mus[0] ** 2 - mus[1] ** 2 >= tol:
+        lo = 1
+    else:
+        lo = 0
+    c = count - lo
+    Uc = np.zeros((n, c))
+    y = np.empty(n)
+    for j in range(c):
+        mu = mus[lo + j]
+        off = 1e-9 * max(abs(mu), 1e-3)
+        for a in range(n):
+            y[a] = np.sin(1.0 + 12.9898 * (a + 1) + 78.233 * (j + 1))
+        for _ in range(3):
+            if not tridiagonal_solve(d, e, n, mu + off, y):
+                return Uc, np.zeros((c, c)), lo, False
+            for i in range(j):  # orthogonalise within the group of near-equal mu
+                if abs(mus[lo + i] - mu) < 1e-3:
+                    _remove_component(Uc, i, y)
+            norm = np.sqrt(np.sum(y * y))
+            if not (np.isfinite(norm) and norm > 0):
+                return Uc, np.zeros((c, c)), lo, False
+            for a in range(n):
+                y[a] /= norm
+                Uc[a, j] = y[a]
+    for j in range(c):
+        back_transform(V, tau, Uc[:, j])
+    # an orthonormal basis (the vectors of members far apart are orthogonal already)
+    for j in range(c):
+        col = Uc[:, j]
+        for i in range(j):
+            _remove_component(Uc, i, col)
+        norm = np.sqrt(np.sum(col * col))
+        if not (np.isfinite(norm) and norm > 0.5):
+            return Uc, np.zeros((c, c)), lo, False
+        col /= norm
+    W = B @ Uc
+    return Uc, W.T @ W, lo, True
 
 
 @numba.njit(cache=True)
@@ -160,37 +300,43 @@ def glcm_mcc(P: np.ndarray, px: np.ndarray, py: np.ndarray, m: int, ng_levels: i
             mc += 1
     if mr < 2 or mc < 2:
         return 0.0
+    rs = np.empty(mr)
+    cs = np.empty(mc)
+    for a in range(mr):
+        rs[a] = 1.0 / np.sqrt(px[ri[a]])
+    for b in range(mc):
+        cs[b] = 1.0 / np.sqrt(py[ci[b]])
     B = np.empty((mr, mc))
-    cmax = 0.0
+    qmin = np.inf  # cmax = eps / min(p_x p_y) over the non-zero entries
     for a in range(mr):
         pa = px[ri[a]]
         for b in range(mc):
-            pb = py[ci[b]]
             p = P[ri[a], ci[b]]
-            B[a, b] = p / np.sqrt(pa * pb)
+            B[a, b] = p * rs[a] * cs[b]
             if p > 0:
-                c = eps / (pa * pb)
-                if c > cmax:
-                    cmax = c
+                q = pa * py[ci[b]]
+                if q < qmin:
+                    qmin = q
+    cmax = eps / qmin if qmin < np.inf else 0.0
     u = np.empty(mr)
     if symmetric and mr == mc:
-        w = np.linalg.eigvalsh(B)
-        # eigenvalues of S are w^2: skip the largest (1), take the second largest
-        first = 0
-        for k in range(1, mr):
-            if w[k] * w[k] > w[first] * w[first]:
-                first = k
-        second = 0 if first != 0 else 1
-        for k in range(mr):
-            if k != first and w[k] * w[k] > w[second] * w[second]:
-                second = k
-        mu = w[second]
+        # the eigenvalues of S are mu^2 for the eigenvalues mu of B; the largest mu is 1
+        # (eigenvector sqrt(p)), the second-largest mu^2 is the larger square of B's second
+        # largest and its smallest eigenvalue: two eigenvalues of B's tridiagonal form
+        A = B.copy()
+        d = np.empty(mr)
+        e = np.empty(mr)
+        V = np.empty((mr, mr))
+        tau = np.empty(mr)
+        tridiagonalize(A, d, e, V, tau)
+        top = tridiagonal_eigenvalue(d, e, mr, mr - 2)
+        bottom = tridiagonal_eigenvalue(d, e, mr, 0) if mr > 2 else top
+        mu = top if top * top >= bottom * bottom else bottom
         lam = mu * mu
-        third = -1.0
-        for k in range(mr):
-            if k != first and k != second and w[k] * w[k] > third:
-                third = w[k] * w[k]
-        if _near_degenerate(w[first] * w[first], lam, third, cmax):
+        if _near_degenerate_counts(d, e, mr, lam, cmax):
+            Uc, S0, lo, ok = _tridiagonal_cluster(B, d, e, V, tau, mr, cmax)
+            if ok:
+                return _block_value(P, px, py, ri, mr, ci, mc, Uc, S0, lo, eps)
             w2, V = np.linalg.eigh(B)
             order = np.argsort(-(w2 * w2))
             return _mcc_block(P, px, py, ri, mr, ci, mc, V[:, order].copy(),
@@ -199,16 +345,20 @@ def glcm_mcc(P: np.ndarray, px: np.ndarray, py: np.ndarray, m: int, ng_levels: i
         # moves MCC = sqrt(lambda) by less than 1e-13 relative
         if lam <= 0 or cmax / (2.0 * lam) < 1e-13:
             return min(np.sqrt(lam), 1.0) if lam > 0 else 0.0
-        # the eigenvector of mu by inverse iteration (it only scales a first-order term)
-        shifted = B.copy()
+        # the eigenvector of mu: two steps of inverse iteration on the tridiagonal form
+        # (the shift is within 1e-9 of mu; it only scales a first-order term)
         off = 1e-9 * max(abs(mu), 1e-3)
         for a in range(mr):
-            shifted[a, a] -= mu + off
             u[a] = 1.0 + 0.01 * a
-        u = np.linalg.solve(shifted, u)  # one step: the shift is within 1e-9 of mu
-        norm = np.sqrt(np.sum(u * u))
-        if np.isfinite(norm) and norm > 0:
-            u /= norm
+        ok = True
+        for _ in range(2):
+            ok = ok and tridiagonal_solve(d, e, mr, mu + off, u)
+            norm = np.sqrt(np.sum(u * u))
+            ok = ok and np.isfinite(norm) and norm > 0
+            if ok:
+                u /= norm
+        if ok:
+            back_transform(V, tau, u)
         else:  # (nearly) singular shift: take the eigenvector from eigh
             w2, V = np.linalg.eigh(B)
             best = 0
