@@ -10,6 +10,7 @@ import pytest
 from thyromics.features.maps._symeig import (
     back_transform,
     count_below,
+    extreme_eigenvalue,
     tridiagonal_eigenvalue,
     tridiagonal_solve,
     tridiagonalize,
@@ -71,6 +72,13 @@ def test_eigenvalues_counts_and_vectors_match_lapack(name, A):
                                atol=1e-13 * scale)
     for k in range(n):
         assert tridiagonal_eigenvalue(d, e, n, k) == pytest.approx(ref[k], abs=1e-13 * scale)
+    # Laguerre from below, and from the largest eigenvalue downwards; with a wrong pole the
+    # counts reject the result and bisection gives the right one
+    assert extreme_eigenvalue(d, e, n, 0, ref[-1]) == pytest.approx(ref[0], abs=1e-13 * scale)
+    if n >= 2:
+        for pole in (ref[-1], ref[-1] + 0.3 * scale, ref[-1] - 0.2 * scale):
+            assert extreme_eigenvalue(d, e, n, n - 2, pole) == pytest.approx(
+                ref[n - 2], abs=1e-13 * scale)
     # Sturm counts between the eigenvalues (away from them by more than rounding)
     for x in np.unique(np.concatenate([ref - 1e-6 * scale, ref + 1e-6 * scale])):
         assert count_below(d, e, n, x) == int(np.sum(ref < x))

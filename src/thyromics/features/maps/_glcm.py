@@ -25,6 +25,7 @@ from ._box import box_levels, glcm_counts, kernel_box
 from ._symeig import (
     back_transform,
     count_below,
+    extreme_eigenvalue,
     tridiagonal_eigenvalue,
     tridiagonal_solve,
     tridiagonalize,
@@ -185,14 +186,15 @@ def _remove_component(U: np.ndarray, i: int, y: np.ndarray) -> None:
 
 @numba.njit(cache=True)
 def _tridiagonal_cluster(B: np.ndarray, d: np.ndarray, e: np.ndarray, V: np.ndarray,
-                         tau: np.ndarray, n: int, cmax: float
-                         ) -> tuple[np.ndarray, np.ndarray, int, bool]:
+                         tau: np.ndarray, n: int, cmax: float, second_top: float,
+                         smallest: float) -> tuple[np.ndarray, np.ndarray, int, bool]:
     """The cluster of :func:`_cluster` from ``B``'s tridiagonal form, without all of
     ``B``'s eigenvalues and vectors: ``(Uc, S0, lo, ok)`` for :func:`_block_value`.
 
     The eigenvalues of ``S`` (squares of ``B``'s) are taken in descending order from both
-    ends of ``B``'s spectrum, only as far as the chain of gaps below ``1e3 cmax`` from the
-    second reaches; each member's eigenvector by inverse iteration on the tridiagonal form
+    ends of ``B``'s spectrum (``second_top``, ``smallest``: ``B``'s eigenvalues ``n - 2``
+    and ``0``, known), only as far as the chain of gaps below ``1e3 cmax`` from the second
+    reaches (Sturm counts tell where it ends); each member's eigenvector by inverse iteration on the tridiagonal form
     (orthogonalised against the members with an eigenvalue of ``B`` within 1e-3, as LAPACK
     ``dstein``), turned into an orthonormal basis of the cluster's subspace;
     ``S0 = (B Uc)^T (B Uc)`` is then exact for that subspace, whatever the mixing of
@@ -200,31 +202,39 @@ def _tridiagonal_cluster(B: np.ndarray, d: np.ndarray, e: np.ndarray, V: np.ndar
     shift): the caller uses the dense solver.
     """
     tol = 1e3 * cmax
+    ulp = 4.0 * np.spacing(1.0)
     mus = np.empty(n)  # eigenvalues of B, in descending order of their squares
-    top = n - 1
-    bottom = 0
     vals = np.full(n, np.nan)
+    vals[n - 2] = second_top
+    vals[0] = smallest
+    vals[n - 1] = extreme_eigenvalue(d, e, n, n - 1, 1.0)
+    top = n - 1  # the next eigenvalue from the top, and from the bottom
+    bottom = 0
     count = 0
-    lo = 1
     while top >= bottom:
-        if np.isnan(vals[top]):
-            vals[top] = tridiagonal_eigenvalue(d, e, n, top)
-        if np.isnan(vals[bottom]):
-            vals[bottom] = tridiagonal_eigenvalue(d, e, n, bottom)
-        if vals[top] * vals[top] >= vals[bottom] * vals[bottom]:
+        a = 0.0
+        top_in = True
+        bottom_in = True
+        if count >= 2:  # the chain goes on only within tol of the last square
+            a2 = mus[count - 1] ** 2 - tol
+            a = np.sqrt(a2) if a2 > 0 else 0.0
+            top_in = count_below(d, e, n, a) <= top  # vals[top] >= a
+            bottom_in = count_below(d, e, n, -a) > bottom  # vals[bottom] < -a
+            if not (top_in or bottom_in):
+                break
+        if top_in and np.isnan(vals[top]):
+            vals[top] = tridiagonal_eigenvalue(d, e, n, top, a, vals[top + 1] + ulp)
+        if bottom_in and np.isnan(vals[bottom]):
+            vals[bottom] = tridiagonal_eigenvalue(d, e, n, bottom, vals[bottom - 1] - ulp
+                                                  if bottom > 0 else -np.inf, -a)
+        if top_in and (not bottom_in or vals[top] ** 2 >= vals[bottom] ** 2):
             mus[count] = vals[top]
             top -= 1
         else:
             mus[count] = vals[bottom]
             bottom += 1
         count += 1
-        if count >= 3 and mus[count - 2] ** 2 - mus[count - 1] ** 2 >= tol:
-            count -= 1  # the chain ended at the one before
-            break
-    if count >= 2 and mus[0] ** 2 - mus[1] ** 2 >= tol:
-        lo = 1
-    else:
-        lo = 0
+    lo = 0 if count >= 2 and mus[0] ** 2 - mus[1] ** 2 < tol else 1
     c = count - lo
     Uc = np.zeros((n, c))
     y = np.empty(n)
@@ -329,12 +339,12 @@ def glcm_mcc(P: np.ndarray, px: np.ndarray, py: np.ndarray, m: int, ng_levels: i
         V = np.empty((mr, mr))
         tau = np.empty(mr)
         tridiagonalize(A, d, e, V, tau)
-        top = tridiagonal_eigenvalue(d, e, mr, mr - 2)
-        bottom = tridiagonal_eigenvalue(d, e, mr, 0) if mr > 2 else top
+        top = extreme_eigenvalue(d, e, mr, mr - 2, 1.0)
+        bottom = extreme_eigenvalue(d, e, mr, 0, 1.0) if mr > 2 else top
         mu = top if top * top >= bottom * bottom else bottom
         lam = mu * mu
         if _near_degenerate_counts(d, e, mr, lam, cmax):
-            Uc, S0, lo, ok = _tridiagonal_cluster(B, d, e, V, tau, mr, cmax)
+            Uc, S0, lo, ok = _tridiagonal_cluster(B, d, e, V, tau, mr, cmax, top, bottom)
             if ok:
                 return _block_value(P, px, py, ri, mr, ci, mc, Uc, S0, lo, eps)
             w2, V = np.linalg.eigh(B)

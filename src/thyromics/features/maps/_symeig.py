@@ -26,8 +26,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["back_transform", "count_below", "tridiagonal_eigenvalue", "tridiagonal_solve",
-           "tridiagonalize"]
+__all__ = ["back_transform", "count_below", "extreme_eigenvalue", "tridiagonal_eigenvalue",
+           "tridiagonal_solve", "tridiagonalize"]
 
 _SAFMIN = 2.2250738585072014e-308
 _EPS = 2.220446049250313e-16
@@ -116,6 +116,22 @@ def _pivmin(e: np.ndarray, n: int) -> float:
     return _SAFMIN * big
 
 
+@numba.njit(cache=True, inline="always")
+def _gershgorin(d: np.ndarray, e: np.ndarray, n: int) -> tuple[float, float, float]:
+    """Gershgorin bounds ``(lo, hi)`` of ``T``'s eigenvalues and ``max(|lo|, |hi|)``."""
+    lo = d[0]
+    hi = d[0]
+    for i in range(n):
+        r = 0.0
+        if i > 0:
+            r += abs(e[i - 1])
+        if i < n - 1:
+            r += abs(e[i])
+        lo = min(lo, d[i] - r)
+        hi = max(hi, d[i] + r)
+    return lo, hi, max(abs(lo), abs(hi))
+
+
 @numba.njit(cache=True)
 def count_below(d: np.ndarray, e: np.ndarray, n: int, x: float) -> int:
     """The number of eigenvalues of ``T`` below ``x`` (negative LDL^T pivots of ``T - xI``)."""
@@ -158,8 +174,11 @@ def _count_newton(d: np.ndarray, e: np.ndarray, n: int, x: float, pivmin: float
 
 
 @numba.njit(cache=True)
-def tridiagonal_eigenvalue(d: np.ndarray, e: np.ndarray, n: int, k: int) -> float:
-    """The ``k``-th smallest eigenvalue (0-based) of the symmetric tridiagonal ``T``.
+def tridiagonal_eigenvalue(d: np.ndarray, e: np.ndarray, n: int, k: int,
+                           lo_hint: float = -np.inf, hi_hint: float = np.inf) -> float:
+    """The ``k``-th smallest eigenvalue (0-based) of the symmetric tridiagonal ``T``;
+    ``lo_hint``, ``hi_hint``: a bracket believed to hold it (used when its Sturm counts
+    confirm that it does).
 
     Bisection on Sturm counts until the bracket holds this eigenvalue alone, then Newton
     steps on ``det(T - xI)`` (a simple root there), each checked by its own Sturm count
@@ -168,22 +187,22 @@ def tridiagonal_eigenvalue(d: np.ndarray, e: np.ndarray, n: int, k: int) -> floa
     Newton step is kept only when the Sturm counts on either side of it confirm it.
     """
     pivmin = _pivmin(e, n)
-    lo = d[0]
-    hi = d[0]
-    for i in range(n):  # Gershgorin
-        r = 0.0
-        if i > 0:
-            r += abs(e[i - 1])
-        if i < n - 1:
-            r += abs(e[i])
-        lo = min(lo, d[i] - r)
-        hi = max(hi, d[i] + r)
-    tnorm = max(abs(lo), abs(hi))
+    lo, hi, tnorm = _gershgorin(d, e, n)
     lo -= 2.0 * tnorm * _EPS * n + 2.0 * pivmin
     hi += 2.0 * tnorm * _EPS * n + 2.0 * pivmin
     tol = 4.0 * _EPS * tnorm + 2.0 * pivmin
     c_lo = 0  # eigenvalues below lo
     c_hi = n  # eigenvalues below hi
+    if lo < lo_hint < hi:
+        c = count_below(d, e, n, lo_hint)
+        if c <= k:
+            lo = lo_hint
+            c_lo = c
+    if lo < hi_hint < hi:
+        c = count_below(d, e, n, hi_hint)
+        if c >= k + 1:
+            hi = hi_hint
+            c_hi = c
     x = 0.5 * (lo + hi)
     for _ in range(200):
         c, s = _count_newton(d, e, n, x, pivmin)
@@ -261,3 +280,87 @@ def tridiagonal_solve(d: np.ndarray, e: np.ndarray, n: int, shift: float,
     for i in range(n - 3, -1, -1):
         b[i] = (b[i] - du[i] * b[i + 1] - du2[i] * b[i + 2]) / dd[i]
     return True
+
+
+@numba.njit(cache=True)
+def _laguerre_sums(d: np.ndarray, e: np.ndarray, n: int, x: float, pivmin: float
+                   ) -> tuple[float, float]:
+    """``G = sum 1/(x - l_j)`` and ``H = sum 1/(x - l_j)^2`` over the eigenvalues of ``T``,
+    from the LDL^T pivots of ``T - xI`` and their first two derivatives in ``x``."""
+    q = d[0] - x
+    if abs(q) < pivmin:
+        q = -pivmin
+    dq = -1.0
+    d2q = 0.0
+    r = 1.0 / q
+    g = dq * r  # G = (log det(T - xI))' with det(T - xI) = prod q_i
+    h = (dq * r) ** 2 - d2q * r
+    for i in range(1, n):
+        e2 = e[i - 1] * e[i - 1]
+        r2 = r * r
+        d2q_new = e2 * r2 * (d2q - 2.0 * dq * dq * r)
+        dq_new = -1.0 + e2 * dq * r2
+        q = d[i] - x - e2 * r
+        if abs(q) < pivmin:
+            q = -pivmin
+        dq = dq_new
+        d2q = d2q_new
+        r = 1.0 / q
+        g += dq * r
+        h += (dq * r) ** 2 - d2q * r
+    return g, h
+
+
+@numba.njit(cache=True)
+def extreme_eigenvalue(d: np.ndarray, e: np.ndarray, n: int, k: int, pole: float) -> float:
+    """The ``k``-th smallest eigenvalue of ``T`` where it is the smallest (``k = 0``), the
+    largest (``k = n - 1``) or the largest but one (``k = n - 2``, the largest being
+    ``pole``, e.g. 1 for the MCC's ``B``); other ``k``: :func:`tridiagonal_eigenvalue`.
+
+    Laguerre's method (cubically convergent; for a polynomial with real roots each step
+    stays between the start and the nearest root in its direction: Wilkinson, *The
+    Algebraic Eigenvalue Problem*, 7.63) from below ``T``'s spectrum for ``k = 0``, from
+    above it for ``k = n - 1``, and from above ``pole`` with the pole divided out for
+    ``k = n - 2``. The result is kept
+    only when Sturm counts on either side of it confirm it; otherwise, and when the
+    iteration breaks down, :func:`tridiagonal_eigenvalue`'s bisection gives it.
+    """
+    pivmin = _pivmin(e, n)
+    lo, hi, tnorm = _gershgorin(d, e, n)
+    tol = 4.0 * _EPS * tnorm + 2.0 * pivmin
+    if not (k == 0 or k >= n - 2):
+        return tridiagonal_eigenvalue(d, e, n, k)
+    up = k == 0
+    deflate = not up and k == n - 2
+    # from below the spectrum, or above the pole by 0.1 ||T|| (nearer, the pivots of
+    # T - xI lose the precision of their derivatives)
+    if up:
+        x = lo - 2.0 * tnorm * _EPS * n - 2.0 * pivmin
+    elif deflate:
+        x = pole + 0.1 * tnorm
+    else:
+        x = hi + 2.0 * tnorm * _EPS * n + 2.0 * pivmin
+    deg = float(n - 1 if deflate else n)
+    for _ in range(60):
+        if deflate and abs(x - pole) < 1e-150:
+            break
+        g, h = _laguerre_sums(d, e, n, x, pivmin)
+        if deflate:
+            g -= 1.0 / (x - pole)
+            h -= 1.0 / ((x - pole) * (x - pole))
+        if not (np.isfinite(g) and np.isfinite(h)):
+            break
+        disc = (deg - 1.0) * (deg * h - g * g)
+        root = np.sqrt(disc) if disc > 0 else 0.0
+        den = g - root if up else g + root  # towards the nearest root above / below
+        if den == 0.0:
+            break
+        step = deg / den
+        x -= step
+        if abs(step) <= tol:
+            a = x - tol
+            b = x + tol
+            if count_below(d, e, n, a) <= k and count_below(d, e, n, b) >= k + 1:
+                return x
+            break
+    return tridiagonal_eigenvalue(d, e, n, k)
