@@ -266,8 +266,19 @@ def _tridiagonal_cluster(B: np.ndarray, d: np.ndarray, e: np.ndarray, V: np.ndar
         if not (np.isfinite(norm) and norm > 0.5):
             return Uc, np.zeros((c, c)), lo, False
         col /= norm
-    W = B @ Uc
-    return Uc, W.T @ W, lo, True
+    # S0 = (B Uc)^T (B Uc) in loops: no BLAS, whose kernels differ from CPU to CPU
+    W = np.zeros((n, c))
+    for a in range(n):
+        for b in range(n):
+            bab = B[a, b]
+            for j in range(c):
+                W[a, j] += bab * Uc[b, j]
+    S0 = np.zeros((c, c))
+    for a in range(n):
+        for i in range(c):
+            for j in range(c):
+                S0[i, j] += W[a, i] * W[a, j]
+    return Uc, S0, lo, True
 
 
 @numba.njit(cache=True)

@@ -212,11 +212,18 @@ def _geometry_cached(shape: tuple[int, ...], spacing: tuple[float, ...],
     dmax = max(dist)
     shape = tuple(min(n, 2 * dmax + 1) for n in shape)
     sp = np.array(spacing)
-    glcm = generate_angles(shape, dist, f2d, bidirectional=False)
-    rl = generate_angles(shape, (1,), f2d, bidirectional=False)
+    glcm = _angles(shape, dist, f2d, False)
+    rl = _angles(shape, (1,), f2d, False)
     return _Geometry(glcm, _weights(glcm, sp, norm, True), rl, _weights(rl, sp, norm, False),
-                     generate_angles(shape, (1,), f2d, bidirectional=True),
-                     generate_angles(shape, dist, f2d, bidirectional=True))
+                     _angles(shape, (1,), f2d, True), _angles(shape, dist, f2d, True))
+
+
+@functools.lru_cache(maxsize=64)
+def _angles(shape: tuple[int, ...], dist: tuple[int, ...], f2d: int,
+            bidirectional: bool) -> np.ndarray:
+    """:func:`generate_angles` once per clipped crop shape (not per voxel spacing, which
+    differs from case to case in a CT cohort)."""
+    return generate_angles(shape, dist, f2d, bidirectional=bidirectional)
 
 
 def _image_features(arr: np.ndarray, roi: np.ndarray, geo: _Geometry, s: dict[str, Any],
