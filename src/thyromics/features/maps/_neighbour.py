@@ -20,7 +20,8 @@ import numpy as np
 from ._box import kernel_box, level_at, matrix_features
 from .settings import MAP_FEATURES
 
-__all__ = ["GLDM_ORDER", "NGTDM_ORDER", "gldm_box", "gldm_maps", "ngtdm_box", "ngtdm_maps"]
+__all__ = ["GLDM_ORDER", "NGTDM_ORDER", "gldm_box", "gldm_maps", "gldm_values", "ngtdm_box",
+           "ngtdm_maps", "ngtdm_values"]
 
 GLDM_ORDER = MAP_FEATURES["gldm"]  # column order of the kernel's output
 NGTDM_ORDER = MAP_FEATURES["ngtdm"]  # column order of the kernel's output
@@ -41,9 +42,7 @@ def gldm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1: 
     formulas of :func:`matrix_features` with sizes in place of run lengths.
     """
     no = offsets.shape[0]
-    levels = np.arange(1, ng + 1).astype(np.float64)
     P = np.zeros((ng, no + 2))
-    f = np.empty(16)
     for z in range(z0, z1 + 1):
         for y in range(y0, y1 + 1):
             for x in range(x0, x1 + 1):
@@ -56,6 +55,15 @@ def gldm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1: 
                     if gj > 0 and abs(gi - gj) <= alpha:
                         dep += 1
                 P[gi - 1, dep + 1] += 1.0
+    gldm_values(P, ng, no, out)
+
+
+@numba.njit(cache=True)
+def gldm_values(P: np.ndarray, ng: int, no: int, out: np.ndarray) -> None:
+    """The 14 GLDM features of the dependence matrix ``P`` (``ng x (no + 2)``, ``no``
+    neighbour offsets) into ``out`` (NaN when it is empty)."""
+    levels = np.arange(1, ng + 1).astype(np.float64)
+    f = np.empty(16)
     if matrix_features(P, levels, ng, no + 1, f) == 0:
         for k in range(14):
             out[k] = np.nan
@@ -100,6 +108,12 @@ def ngtdm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1:
                 d = 0.0 if cnt == 0 else abs(gi - tot / cnt)
                 n[gi] += 1.0
                 s[gi] += d
+    ngtdm_values(n, s, ng, out)
+
+
+@numba.njit(cache=True)
+def ngtdm_values(n: np.ndarray, s: np.ndarray, ng: int, out: np.ndarray) -> None:
+    """The 5 NGTDM features from ``n_i`` and ``s_i`` (indexed by level 1..ng) into ``out``."""
     nvp = n.sum()
     lv = np.empty(ng + 1, dtype=np.int64)
     ngp = 0

@@ -2,14 +2,16 @@
 statistic of one (filtered) image, from one discretised array.
 
 The matrices are counted over the whole cropped ROI box, which is the voxel-map kernel of
-:mod:`thyromics.features.maps` with a single window covering the box: the run-length,
-size-zone, dependence and neighbourhood-difference features come from the same per-box
-functions as the maps (``glrlm_box``, ``glszm_box``, ``gldm_box``, ``ngtdm_box``), the
-GLCM features from the same per-matrix formulas (``angle_features``, with the MCC of
-:func:`~thyromics.features.maps._glcm.glcm_mcc`), the first-order statistics from
-``firstorder_values``. Only the GLCM counting lives here, because a segment's GLCM may be
-non-symmetric or weighted over angles (PyRadiomics ``symmetricalGLCM``,
-``weightingNorm``), which maps never are.
+:mod:`thyromics.features.maps` with a single window covering the box: the run-length and
+size-zone features come from the same per-box functions as the maps (``glrlm_box``,
+``glszm_box``), the GLCM, dependence and neighbourhood-difference features from the same
+per-matrix formulas (``angle_features`` with the MCC of
+:func:`~thyromics.features.maps._glcm.glcm_mcc`, ``gldm_values``, ``ngtdm_values``), the
+first-order statistics from ``firstorder_values``. The GLCM, GLDM and NGTDM counts are
+taken here on a zero-padded flat copy of the ROI (one load per neighbour, no bounds tests;
+the GLDM and NGTDM in one pass over the neighbours), in the maps' order, so the sums are
+the same; a segment's GLCM may also be non-symmetric or weighted over angles (PyRadiomics
+``symmetricalGLCM``, ``weightingNorm``), which maps never are.
 
 Output layout (:data:`LAYOUT`): 19 first-order values (PyRadiomics' 18 and the deprecated
 StandardDeviation), 24 GLCM, 16 GLRLM, 16 GLSZM, 14 GLDM, 5 NGTDM.
@@ -20,10 +22,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from thyromics.features.maps._box import glcm_counts
 from thyromics.features.maps._firstorder import firstorder_values, order_ranks
 from thyromics.features.maps._glcm import angle_features
-from thyromics.features.maps._neighbour import gldm_box, ngtdm_box
+from thyromics.features.maps._neighbour import gldm_values, ngtdm_values
 from thyromics.features.maps._runzone import glrlm_box, glszm_box
 
 __all__ = ["FAMILY_BITS", "LAYOUT", "N_VALUES", "image_pass"]
@@ -39,9 +40,102 @@ _GLCM_NF = 24
 
 
 @numba.njit(cache=True)
-def _glcm(disc: np.ndarray, lut: np.ndarray, gs: np.ndarray, m: int, ng: int,
-          angles: np.ndarray, weights: np.ndarray, symmetric: bool, out: np.ndarray,
-          mcc: bool) -> None:
+def _roi_size(disc: np.ndarray) -> int:
+    n = 0
+    for z in range(disc.shape[0]):
+        for y in range(disc.shape[1]):
+            for x in range(disc.shape[2]):
+                if disc[z, y, x] > 0:
+                    n += 1
+    return n
+
+
+@numba.njit(cache=True)
+def _padded(disc: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``(levels, roi, Y, X)``: the levels in a flat copy of ``disc`` padded with ``pad``
+    zeros on every side (a neighbour is then one load at a fixed flat offset, without
+    bounds tests), the flat positions of the ROI voxels in raster order, and the padded
+    row and plane strides' sizes."""
+    sz, sy, sx = disc.shape
+    Y = sy + 2 * pad
+    X = sx + 2 * pad
+    levels = np.zeros((sz + 2 * pad) * Y * X, dtype=np.int64)
+    roi = np.empty(_roi_size(disc), dtype=np.int64)
+    n = 0
+    for z in range(sz):
+        for y in range(sy):
+            for x in range(sx):
+                g = disc[z, y, x]
+                if g > 0:
+                    i = ((z + pad) * Y + y + pad) * X + x + pad
+                    levels[i] = g
+                    roi[n] = i
+                    n += 1
+    return levels, roi, Y, X
+
+
+@numba.njit(cache=True)
+def _flat_offsets(offsets: np.ndarray, Y: int, X: int) -> np.ndarray:
+    out = np.empty(offsets.shape[0], dtype=np.int64)
+    for a in range(offsets.shape[0]):
+        out[a] = (offsets[a, 0] * Y + offsets[a, 1]) * X + offsets[a, 2]
+    return out
+
+
+@numba.njit(cache=True)
+def _roi_glcm_counts(levels: np.ndarray, roi: np.ndarray, offsets: np.ndarray,
+                     lut: np.ndarray, m: int) -> np.ndarray:
+    """``glcm_counts`` over the whole ROI (the same integer counts) on :func:`_padded`."""
+    na = offsets.shape[0]
+    P = np.zeros((na, m, m))
+    for a in range(na):
+        o = offsets[a]
+        Pa = P[a]
+        for t in range(roi.shape[0]):
+            i = roi[t]
+            gj = levels[i + o]
+            if gj > 0:
+                Pa[lut[levels[i]], lut[gj]] += 1.0
+    return P
+
+
+@numba.njit(cache=True)
+def _neighbour_pass(levels: np.ndarray, roi: np.ndarray, offsets: np.ndarray, ng: int,
+                    alpha: int, gldm: bool, ngtdm: bool, out_gldm: np.ndarray,
+                    out_ngtdm: np.ndarray) -> None:
+    """GLDM and NGTDM of the whole ROI in one pass over each voxel's neighbours: the
+    counts of ``gldm_box`` / ``ngtdm_box`` (same order, so the same sums) on
+    :func:`_padded`."""
+    no = offsets.shape[0]
+    P = np.zeros((ng, no + 2))
+    n = np.zeros(ng + 1)
+    s = np.zeros(ng + 1)
+    for t in range(roi.shape[0]):
+        i = roi[t]
+        gi = levels[i]
+        dep = 0
+        cnt = 0.0
+        tot = 0.0
+        for a in range(no):
+            gj = levels[i + offsets[a]]
+            if gj > 0:
+                cnt += 1.0
+                tot += gj
+                if abs(gi - gj) <= alpha:
+                    dep += 1
+        P[gi - 1, dep + 1] += 1.0
+        n[gi] += 1.0
+        s[gi] += 0.0 if cnt == 0 else abs(gi - tot / cnt)
+    if gldm:
+        gldm_values(P, ng, no, out_gldm)
+    if ngtdm:
+        ngtdm_values(n, s, ng, out_ngtdm)
+
+
+@numba.njit(cache=True)
+def _glcm(levels: np.ndarray, roi: np.ndarray, lut: np.ndarray, gs: np.ndarray, m: int,
+          ng: int, offsets: np.ndarray, weights: np.ndarray, symmetric: bool,
+          out: np.ndarray, mcc: bool) -> None:
     """GLCM features of the whole array (PyRadiomics ``RadiomicsGLCM``, segment-based).
 
     One matrix per angle over the voxel pairs ``(x, x + a)`` both in the ROI, symmetrised
@@ -49,9 +143,8 @@ def _glcm(disc: np.ndarray, lut: np.ndarray, gs: np.ndarray, m: int, ng: int,
     (``nanmean`` per feature), or one matrix of the weighted angles when ``weights`` is
     not empty.
     """
-    na = angles.shape[0]
-    sz, sy, sx = disc.shape
-    P = glcm_counts(disc, lut, m, angles, 0, sz - 1, 0, sy - 1, 0, sx - 1)
+    na = offsets.shape[0]
+    P = _roi_glcm_counts(levels, roi, offsets, lut, m)
     f = np.empty(_GLCM_NF)
     if weights.shape[0] > 0:
         W = np.zeros((m, m))
@@ -137,12 +230,7 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
     sz, sy, sx = disc.shape
     z1, y1, x1 = sz - 1, sy - 1, sx - 1
     if families & 1:
-        n = 0
-        for z in range(sz):
-            for y in range(sy):
-                for x in range(sx):
-                    if disc[z, y, x] > 0:
-                        n += 1
+        n = _roi_size(disc)
         buf = np.empty(n)
         hist = np.zeros(ng + 1)
         k = 0
@@ -157,15 +245,25 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
         # the order statistics by selection (a whole 2D ultrasound ROI: 30,000 values)
         firstorder_values(np.partition(buf, order_ranks(n)), n, hist, ng, voxel_volume, shift,
                           out[0:19])
-    if families & 2:
-        _glcm(disc, lut, gs, m, ng, glcm_angles, glcm_weights, symmetric, out[19:43], mcc)
+    if families & (2 | 16 | 32):
+        pad = 0
+        for a in range(glcm_angles.shape[0]):
+            for d in range(3):
+                pad = max(pad, abs(glcm_angles[a, d]))
+        for a in range(nb_offsets.shape[0]):
+            for d in range(3):
+                pad = max(pad, abs(nb_offsets[a, d]))
+        levels, roi, Y, X = _padded(disc, pad)
+        if families & 2:
+            _glcm(levels, roi, lut, gs, m, ng, _flat_offsets(glcm_angles, Y, X), glcm_weights,
+                  symmetric, out[19:43], mcc)
+        if families & (16 | 32):
+            _neighbour_pass(levels, roi, _flat_offsets(nb_offsets, Y, X), ng, alpha,
+                            (families & 16) != 0, (families & 32) != 0, out[75:89],
+                            out[89:94])
     if families & 4:
         nl = max(sz, sy, sx)
         glrlm_box(disc, 0, z1, 0, y1, 0, x1, lut, gs, m, nl, rl_angles, rl_weights, out[43:59])
     if families & 8:
         glszm_box(disc, 0, z1, 0, y1, 0, x1, zone_offsets, ng, out[59:75])
-    if families & 16:
-        gldm_box(disc, 0, z1, 0, y1, 0, x1, nb_offsets, ng, alpha, out[75:89])
-    if families & 32:
-        ngtdm_box(disc, 0, z1, 0, y1, 0, x1, nb_offsets, ng, out[89:94])
     return out
