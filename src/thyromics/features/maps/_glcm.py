@@ -403,6 +403,18 @@ def glcm_mcc(P: np.ndarray, px: np.ndarray, py: np.ndarray, m: int, ng_levels: i
     return min(np.sqrt(lam), 1.0) if lam > 0 else 0.0
 
 
+@numba.njit(cache=True, inline="always")
+def _bit_symmetric(P: np.ndarray, m: int) -> bool:
+    """Whether ``P[:m, :m]`` equals its transpose to the bit (a symmetrised GLCM does:
+    ``c_ij + c_ji`` is ``c_ji + c_ij``; its marginals are then the same sums, in the
+    same order)."""
+    for i in range(m):
+        for j in range(i):
+            if P[i, j] != P[j, i]:
+                return False
+    return True
+
+
 @numba.njit(cache=True)
 def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int,
                    symmetric: bool, f: np.ndarray, mcc: bool) -> None:
@@ -429,6 +441,11 @@ def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int
     maxp = 0.0
     psub = np.zeros(ng)
     padd = np.zeros(2 * ng + 1)
+    # a symmetric matrix has P(i, j) = P(j, i) and p_x = p_y, so each logarithm below is
+    # that of its mirror cell (p_x(i) p_x(j) = p_x(j) p_x(i) exactly): half of them are
+    # taken from the upper triangle, the sums keep their order and their bits
+    half = symmetric and _bit_symmetric(P, m)
+    lg = np.empty((m, m)) if half else np.empty((0, 0))
     for i in range(m):
         for j in range(m):
             p = P[i, j]
@@ -439,7 +456,13 @@ def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int
             ac += g[i] * g[j] * p
             cont += (g[i] - g[j]) ** 2 * p
             je += p * p
-            hxy -= p * np.log2(p + eps)
+            if half and j < i:
+                hxy -= p * lg[j, i]
+            else:
+                lp = np.log2(p + eps)
+                if half:
+                    lg[i, j] = lp
+                hxy -= p * lp
             if p > maxp:
                 maxp = p
             psub[int(abs(g[i] - g[j]))] += p
@@ -457,7 +480,12 @@ def angle_features(P: np.ndarray, g: np.ndarray, m: int, ng: int, ng_levels: int
             q = px[i] * py[j]
             if q == 0:  # then p is 0 too
                 continue
-            lq = np.log2(q + eps)
+            if half and j < i:
+                lq = lg[j, i]
+            else:
+                lq = np.log2(q + eps)
+                if half:
+                    lg[i, j] = lq
             hxy2 -= q * lq
             p = P[i, j]
             if p == 0:

@@ -451,6 +451,8 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
             if ibsi_features:
                 image_extras(out.values, name, texture, whole, roi, a, roi_c, s, lower, geo, sp,
                              params, shape_roi, "3D" if f2d < 0 else "2_5D", axis)
+            columns, index = _columns_of(name, plan)
+            out.values.update(zip(columns, res[index].tolist()))
             for family, key, k in plan:
                 if key in DEPRECATED:
                     why = f"deprecated in PyRadiomics, which computes no value ({DEPRECATED[key]})"
@@ -458,14 +460,22 @@ def _extract(image: Any, roi: np.ndarray, params: dict[str, Any], mask: Any) -> 
                     for suffix in aggregation_suffixes(family, extra):
                         out.missing[f"{name}_{key}_{suffix}"] = why
                     continue
-                out.values[f"{name}_{key}"] = float(res[k])
                 for v, values in extra.items():
                     for suffix in aggregation_suffixes(family, (v,)):  # none: first order
                         out.values.setdefault(f"{name}_{key}_{suffix}", float(values[k]))
     return out
 
 
-def _column_plan(texture: list[str], classes: dict[str, Any]) -> list[tuple[str, str, int]]:
+@functools.lru_cache(maxsize=512)
+def _columns_of(name: str, plan: tuple[tuple[str, str, int], ...]
+                ) -> tuple[tuple[str, ...], np.ndarray]:
+    """The columns of image ``name``'s computed features in ``plan`` and their positions in
+    :data:`LAYOUT` (made once per image name and plan, not once per case)."""
+    kept = [(f"{name}_{key}", k) for _, key, k in plan if key not in DEPRECATED]
+    return tuple(c for c, _ in kept), np.array([k for _, k in kept], dtype=np.int64)
+
+
+def _column_plan(texture: list[str], classes: dict[str, Any]) -> tuple[tuple[str, str, int], ...]:
     """(family, ``family_feature``, index in :data:`LAYOUT`; -1 for a deprecated one) of
     every enabled texture feature, in PyRadiomics' column order."""
     plan = []
@@ -476,4 +486,4 @@ def _column_plan(texture: list[str], classes: dict[str, Any]) -> list[tuple[str,
         wanted = classes[family] or [f for f in names if f != "StandardDeviation"]
         plan += [(family, f"{family}_{f}", -1 if f"{family}_{f}" in DEPRECATED
                   else start + names.index(f)) for f in wanted]
-    return plan
+    return tuple(plan)
