@@ -29,8 +29,8 @@ import numpy as np
 from ._box import box_levels, kernel_box, matrix_features
 from .settings import MAP_FEATURES
 
-__all__ = ["GLRLM_ORDER", "GLSZM_ORDER", "glrlm_box", "glrlm_maps", "glszm_box",
-           "glszm_maps"]
+__all__ = ["GLRLM_ORDER", "GLSZM_ORDER", "glrlm_add_angle", "glrlm_box", "glrlm_finish",
+           "glrlm_maps", "glszm_box", "glszm_maps", "glszm_values", "run_step"]
 
 GLRLM_ORDER = MAP_FEATURES["glrlm"]  # column order of the kernel's output
 GLSZM_ORDER = MAP_FEATURES["glszm"]  # column order of the kernel's output
@@ -72,19 +72,8 @@ def glrlm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1:
                     rl = 0
                     elements = 0
                     while z0 <= qz <= z1 and y0 <= qy <= y1 and x0 <= qx <= x1:
-                        gl = disc[qz, qy, qx]
-                        if gl > 0:
-                            elements += 1
-                            if gl == run_gl:
-                                rl += 1
-                            else:
-                                if run_gl > 0:
-                                    P[lut[run_gl], rl] += 1.0
-                                run_gl = gl
-                                rl = 1
-                        elif run_gl > 0:
-                            P[lut[run_gl], rl] += 1.0
-                            run_gl = 0
+                        run_gl, rl, elements = run_step(disc[qz, qy, qx], run_gl, rl, elements,
+                                                        P, lut)
                         qz += dz
                         qy += dy
                         qx += dx
@@ -92,15 +81,55 @@ def glrlm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1:
                         P[lut[run_gl], rl] += 1.0
                     if elements > 1:
                         multi = True
-        if not multi:
-            continue  # PyRadiomics empties this angle (only single-voxel lines)
-        if weighted:
-            W += weights[a] * P
-            continue
-        if matrix_features(P, gs, m, nl, f) > 0:
-            for k in range(_NF):
-                acc[k] += f[k]
-            cnt += 1
+        cnt += glrlm_add_angle(P, multi, weights, a, W, gs, m, nl, f, acc)
+    glrlm_finish(weighted, W, gs, m, nl, acc, cnt, out)
+
+
+@numba.njit(cache=True, inline="always")
+def run_step(gl: int, run_gl: int, rl: int, elements: int, P: np.ndarray, lut: np.ndarray
+             ) -> tuple[int, int, int]:
+    """One voxel of level ``gl`` (0: not in the ROI) along a line: the current run
+    ``(run_gl, rl)`` grows or is counted into ``P`` (row ``lut[level]``, column = length);
+    ``elements`` counts the ROI voxels of the line."""
+    if gl > 0:
+        elements += 1
+        if gl == run_gl:
+            rl += 1
+        else:
+            if run_gl > 0:
+                P[lut[run_gl], rl] += 1.0
+            run_gl = gl
+            rl = 1
+    elif run_gl > 0:
+        P[lut[run_gl], rl] += 1.0
+        run_gl = 0
+    return run_gl, rl, elements
+
+
+@numba.njit(cache=True)
+def glrlm_add_angle(P: np.ndarray, multi: bool, weights: np.ndarray, a: int, W: np.ndarray,
+                    gs: np.ndarray, m: int, nl: int, f: np.ndarray, acc: np.ndarray) -> int:
+    """One angle's run-length matrix ``P`` into the sums of :func:`glrlm_box`: into ``W``
+    when weighted, else its features into ``acc``; 1 when it counts as a non-empty angle.
+    ``multi``: some line of this angle has more than one voxel (else PyRadiomics empties
+    the angle)."""
+    if not multi:
+        return 0
+    if weights.shape[0] > 0:
+        W += weights[a] * P
+        return 0
+    if matrix_features(P, gs, m, nl, f) > 0:
+        for k in range(_NF):
+            acc[k] += f[k]
+        return 1
+    return 0
+
+
+@numba.njit(cache=True)
+def glrlm_finish(weighted: bool, W: np.ndarray, gs: np.ndarray, m: int, nl: int,
+                 acc: np.ndarray, cnt: int, out: np.ndarray) -> None:
+    """The GLRLM features of :func:`glrlm_box`'s sums: the weighted matrix's, or the mean
+    over the non-empty angles (NaN when there is none)."""
     if weighted:
         if matrix_features(W, gs, m, nl, out) == 0:
             out[:] = np.nan
@@ -171,6 +200,13 @@ def glszm_box(disc: np.ndarray, z0: int, z1: int, y0: int, y1: int, x0: int, x1:
                 zlev[nzones] = gl
                 zsize[nzones] = size
                 nzones += 1
+    glszm_values(zlev, zsize, nzones, ng, out)
+
+
+@numba.njit(cache=True)
+def glszm_values(zlev: np.ndarray, zsize: np.ndarray, nzones: int, ng: int,
+                 out: np.ndarray) -> None:
+    """GLSZM features (16) of the zones ``zlev[:nzones]`` (levels), ``zsize`` (sizes)."""
     # compact matrix: rows = levels present (ascending), columns = zone sizes
     lut = np.full(ng + 1, -1, dtype=np.int64)
     maxs = 0

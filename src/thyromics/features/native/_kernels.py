@@ -2,16 +2,17 @@
 statistic of one (filtered) image, from one discretised array.
 
 The matrices are counted over the whole cropped ROI box, which is the voxel-map kernel of
-:mod:`thyromics.features.maps` with a single window covering the box: the run-length and
-size-zone features come from the same per-box functions as the maps (``glrlm_box``,
-``glszm_box``), the GLCM, dependence and neighbourhood-difference features from the same
-per-matrix formulas (``angle_features`` with the MCC of
-:func:`~thyromics.features.maps._glcm.glcm_mcc`, ``gldm_values``, ``ngtdm_values``), the
-first-order statistics from ``firstorder_values``. The GLCM, GLDM and NGTDM counts are
-taken here on a zero-padded flat copy of the ROI (one load per neighbour, no bounds tests;
-the GLDM and NGTDM in one pass over the neighbours), in the maps' order, so the sums are
-the same; a segment's GLCM may also be non-symmetric or weighted over angles (PyRadiomics
-``symmetricalGLCM``, ``weightingNorm``), which maps never are.
+:mod:`thyromics.features.maps` with a single window covering the box: the run-length
+features come from the same per-box function as the maps (``glrlm_box``), the GLCM,
+size-zone, dependence and neighbourhood-difference features from the same per-matrix
+formulas (``angle_features`` with the MCC of
+:func:`~thyromics.features.maps._glcm.glcm_mcc`, ``glszm_values``, ``gldm_values``,
+``ngtdm_values``), the first-order statistics from ``firstorder_values``. The GLCM,
+GLSZM, GLDM and NGTDM counts are taken here on a zero-padded flat copy of the ROI (one
+load per neighbour, no bounds tests; the GLDM and NGTDM in one pass over the neighbours),
+in the maps' order, so the sums are the same; a segment's GLCM may also be non-symmetric
+or weighted over angles (PyRadiomics ``symmetricalGLCM``, ``weightingNorm``), which maps
+never are.
 
 Output layout (:data:`LAYOUT`): 19 first-order values (PyRadiomics' 18 and the deprecated
 StandardDeviation), 24 GLCM, 16 GLRLM, 16 GLSZM, 14 GLDM, 5 NGTDM.
@@ -25,7 +26,12 @@ import numpy as np
 from thyromics.features.maps._firstorder import firstorder_values, order_ranks
 from thyromics.features.maps._glcm import angle_features
 from thyromics.features.maps._neighbour import gldm_values, ngtdm_values
-from thyromics.features.maps._runzone import glrlm_box, glszm_box
+from thyromics.features.maps._runzone import (
+    glrlm_add_angle,
+    glrlm_finish,
+    glszm_values,
+    run_step,
+)
 
 __all__ = ["FAMILY_BITS", "LAYOUT", "N_VALUES", "image_pass"]
 
@@ -53,22 +59,23 @@ def _roi_size(disc: np.ndarray) -> int:
 @numba.njit(cache=True)
 def _padded(disc: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """``(levels, roi, Y, X)``: the levels in a flat copy of ``disc`` padded with ``pad``
-    zeros on every side (a neighbour is then one load at a fixed flat offset, without
-    bounds tests), the flat positions of the ROI voxels in raster order, and the padded
-    row and plane strides' sizes."""
+    voxels of -1 on every side (a neighbour is then one load at a fixed flat offset,
+    without bounds tests; -1 and 0 are both "no ROI voxel" to every count but the run
+    lengths, whose lines end at the padding), the flat positions of the ROI voxels in
+    raster order, and the padded row and plane sizes."""
     sz, sy, sx = disc.shape
     Y = sy + 2 * pad
     X = sx + 2 * pad
-    levels = np.zeros((sz + 2 * pad) * Y * X, dtype=np.int64)
+    levels = np.full((sz + 2 * pad) * Y * X, -1, dtype=np.int64)
     roi = np.empty(_roi_size(disc), dtype=np.int64)
     n = 0
     for z in range(sz):
         for y in range(sy):
             for x in range(sx):
                 g = disc[z, y, x]
+                i = ((z + pad) * Y + y + pad) * X + x + pad
+                levels[i] = g
                 if g > 0:
-                    i = ((z + pad) * Y + y + pad) * X + x + pad
-                    levels[i] = g
                     roi[n] = i
                     n += 1
     return levels, roi, Y, X
@@ -97,6 +104,85 @@ def _roi_glcm_counts(levels: np.ndarray, roi: np.ndarray, offsets: np.ndarray,
             if gj > 0:
                 Pa[lut[levels[i]], lut[gj]] += 1.0
     return P
+
+
+@numba.njit(cache=True)
+def _roi_runs(levels: np.ndarray, shape: tuple, pad: int, Y: int, X: int,
+              angles: np.ndarray, lut: np.ndarray, gs: np.ndarray, m: int, nl: int,
+              weights: np.ndarray, out: np.ndarray) -> None:
+    """GLRLM of the whole ROI: ``glrlm_box``'s runs on :func:`_padded` (whose padding holds
+    -1): a line starts where the voxel one step back is padding and runs until padding;
+    the same runs, so the same integer counts."""
+    sz, sy, sx = shape
+    na = angles.shape[0]
+    P = np.zeros((m, nl + 1))
+    W = np.zeros((m, nl + 1))
+    acc = np.zeros(16)
+    f = np.empty(16)
+    cnt = 0
+    for a in range(na):
+        o = (angles[a, 0] * Y + angles[a, 1]) * X + angles[a, 2]
+        P[:, :] = 0.0
+        multi = False
+        for z in range(sz):
+            for y in range(sy):
+                i = ((z + pad) * Y + y + pad) * X + pad
+                for _ in range(sx):
+                    if levels[i - o] < 0:  # a line enters the box here
+                        q = i
+                        run_gl = 0
+                        rl = 0
+                        elements = 0
+                        gl = levels[q]
+                        while gl >= 0:
+                            run_gl, rl, elements = run_step(gl, run_gl, rl, elements, P, lut)
+                            q += o
+                            gl = levels[q]
+                        if run_gl > 0:
+                            P[lut[run_gl], rl] += 1.0
+                        if elements > 1:
+                            multi = True
+                    i += 1
+        cnt += glrlm_add_angle(P, multi, weights, a, W, gs, m, nl, f, acc)
+    glrlm_finish(weights.shape[0] > 0, W, gs, m, nl, acc, cnt, out)
+
+
+@numba.njit(cache=True)
+def _roi_zones(levels: np.ndarray, roi: np.ndarray, offsets: np.ndarray, ng: int,
+               out: np.ndarray) -> None:
+    """GLSZM of the whole ROI: ``glszm_box``'s flood fill on :func:`_padded` (zones found
+    from the same raster-order seeds, so the same zone list), without bounds tests or
+    index arithmetic per neighbour."""
+    no = offsets.shape[0]
+    n = roi.shape[0]
+    seen = np.zeros(levels.shape[0], dtype=np.bool_)
+    stack = np.empty(n, dtype=np.int64)
+    zlev = np.empty(n, dtype=np.int64)
+    zsize = np.empty(n, dtype=np.int64)
+    nzones = 0
+    for t in range(n):
+        i = roi[t]
+        if seen[i]:
+            continue
+        gl = levels[i]
+        seen[i] = True
+        stack[0] = i
+        top = 1
+        size = 0
+        while top > 0:
+            top -= 1
+            k = stack[top]
+            size += 1
+            for a in range(no):
+                q = k + offsets[a]
+                if not seen[q] and levels[q] == gl:
+                    seen[q] = True
+                    stack[top] = q
+                    top += 1
+        zlev[nzones] = gl
+        zsize[nzones] = size
+        nzones += 1
+    glszm_values(zlev, zsize, nzones, ng, out)
 
 
 @numba.njit(cache=True)
@@ -228,7 +314,6 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
     """
     out = np.full(N_VALUES, np.nan)
     sz, sy, sx = disc.shape
-    z1, y1, x1 = sz - 1, sy - 1, sx - 1
     if families & 1:
         n = _roi_size(disc)
         buf = np.empty(n)
@@ -245,8 +330,8 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
         # the order statistics by selection (a whole 2D ultrasound ROI: 30,000 values)
         firstorder_values(np.partition(buf, order_ranks(n)), n, hist, ng, voxel_volume, shift,
                           out[0:19])
-    if families & (2 | 16 | 32):
-        pad = 0
+    if families & (2 | 4 | 8 | 16 | 32):
+        pad = 1
         for a in range(glcm_angles.shape[0]):
             for d in range(3):
                 pad = max(pad, abs(glcm_angles[a, d]))
@@ -254,6 +339,11 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
             for d in range(3):
                 pad = max(pad, abs(nb_offsets[a, d]))
         levels, roi, Y, X = _padded(disc, pad)
+        if families & 4:
+            _roi_runs(levels, disc.shape, pad, Y, X, rl_angles, lut, gs, m,
+                      max(sz, sy, sx), rl_weights, out[43:59])
+        if families & 8:
+            _roi_zones(levels, roi, _flat_offsets(zone_offsets, Y, X), ng, out[59:75])
         if families & 2:
             _glcm(levels, roi, lut, gs, m, ng, _flat_offsets(glcm_angles, Y, X), glcm_weights,
                   symmetric, out[19:43], mcc)
@@ -261,9 +351,4 @@ def image_pass(vals: np.ndarray, disc: np.ndarray, lut: np.ndarray, gs: np.ndarr
             _neighbour_pass(levels, roi, _flat_offsets(nb_offsets, Y, X), ng, alpha,
                             (families & 16) != 0, (families & 32) != 0, out[75:89],
                             out[89:94])
-    if families & 4:
-        nl = max(sz, sy, sx)
-        glrlm_box(disc, 0, z1, 0, y1, 0, x1, lut, gs, m, nl, rl_angles, rl_weights, out[43:59])
-    if families & 8:
-        glszm_box(disc, 0, z1, 0, y1, 0, x1, zone_offsets, ng, out[59:75])
     return out
