@@ -202,6 +202,22 @@ def test_mcc_with_many_rare_levels_is_pyradiomics_value(seed: int):
     assert ours == pytest.approx(exact, rel=1e-11, abs=1e-13)
 
 
+@pytest.mark.parametrize("total", [1e7, 1e8])
+def test_mcc_of_a_level_seen_once_in_a_huge_matrix(total: float):
+    """One pair of a level among ``total`` pairs: ``p_x p_y`` near 1e-15, so PyRadiomics'
+    eps changes that cell's term of ``Q`` by a tenth; the value must still be its own
+    definition (in 60 digits), not a first-order series in ``eps / (p_x p_y)``."""
+    rng = np.random.default_rng(5)
+    a = rng.random((5, 5)) + 0.2
+    counts = np.zeros((6, 6))
+    counts[:5, :5] = (a + a.T) * total / (2 * a.sum())
+    counts[5, 5] = 1.0
+    counts[5, 0] = counts[0, 5] = 1.0
+    P = counts / counts.sum()
+    exact = _exact_mcc(P)
+    assert glcm_mcc(P, P.sum(1), P.sum(0), 6, 6, True) == pytest.approx(exact, rel=1e-11)
+
+
 @pytest.mark.parametrize("bounds, kept", [((26.0,), 1), ((30.0,), 0)])
 def test_resegmentation_that_leaves_one_voxel_is_refused_as_by_pyradiomics(bounds, kept):
     """A resegmentation range that keeps one voxel or none: both engines refuse the case,

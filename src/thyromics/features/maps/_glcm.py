@@ -88,38 +88,33 @@ def _cluster(s: np.ndarray, cmax: float) -> tuple[int, int]:
 def _eps_block(P: np.ndarray, px: np.ndarray, py: np.ndarray, ri: np.ndarray, mr: int,
                ci: np.ndarray, mc: int, U: np.ndarray, eps: float) -> np.ndarray:
     """``F = Y^T E X`` on the eigenvectors ``U`` (columns) of ``S``: PyRadiomics' eps term
-    in their basis (see :func:`_mcc_block`), ``m^2`` per column.
-
-    ``eps / (q (q + eps)) = eps r^2 (1 - eps r + ...)`` with ``r = 1 / q``: ``eps r`` is at
-    most ``cmax`` (below 1e-3 wherever the term is added), so the first two terms are exact
-    in double precision and no division is left in the loop."""
+    in their basis (see :func:`_mcc_block`), ``m^2`` per column; PyRadiomics'
+    ``eps / (q (q + eps))`` as it is (a rare level's ``q`` can be small enough for a series
+    in ``eps / q`` to be off by more than 1e-9), once per cell for all the columns."""
     c = U.shape[1]
     sq = np.empty(mr)
     isq = np.empty(mr)
-    rpx = np.empty(mr)
     for a in range(mr):
         sq[a] = np.sqrt(px[ri[a]])
         isq[a] = 1.0 / sq[a]
-        rpx[a] = 1.0 / px[ri[a]]
-    rpy = np.empty(mc)
-    for t in range(mc):
-        rpy[t] = 1.0 / py[ci[t]]
     left = np.zeros((c, mc))  # sum_i Y(i, a) P(i, k) e(i, k)
     right = np.zeros((c, mc))  # sum_j P(j, k) X(j, b)
     row = np.empty(mc)
+    weighted = np.empty(mc)
     for a in range(mr):
         i = ri[a]
         for t in range(mc):
-            row[t] = P[i, ci[t]]
-        rx = rpx[a]
+            p = P[i, ci[t]]
+            row[t] = p
+            q = px[i] * py[ci[t]]
+            weighted[t] = p * (eps / (q * (q + eps))) if p > 0 else 0.0
         for b in range(c):
-            f1 = -sq[a] * U[a, b] * eps
+            f1 = -sq[a] * U[a, b]
             f2 = U[a, b] * isq[a]
             lb = left[b]
             rb = right[b]
             for t in range(mc):
-                r = rx * rpy[t]
-                lb[t] += f1 * row[t] * (r * r * (1.0 - eps * r))
+                lb[t] += f1 * weighted[t]
                 rb[t] += f2 * row[t]
     F = np.zeros((c, c))
     for a in range(c):
